@@ -1,0 +1,95 @@
+# Helpers that keep each folder's CMakeLists.txt a mirror of its BUILD.bazel.
+#
+#   vaultca_cc_library(NAME secret_data SRCS a.cc HDRS a.h DEPS absl::strings)
+#     -> target vaultca_<folder>_<name>, alias vaultca::<folder>_<name>
+#        (or vaultca::<name> with PUBLIC_NAME <name>), installed and exported
+#        unless TESTONLY is given.
+#   vaultca_cc_test(NAME secret_data_test SRCS t.cc DEPS ...)
+#     -> a GoogleTest binary registered with ctest (gtest_main is added).
+#   vaultca_cc_binary(NAME tool SRCS main.cc DEPS ...)
+#
+# DEPS name other vaultca targets as vaultca::<folder>_<name> and external
+# ones by their imported names (absl::statusor, OpenSSL::Crypto, ...).
+
+include_guard(GLOBAL)
+
+function(_vaultca_target_name out name)
+  file(RELATIVE_PATH rel "${PROJECT_SOURCE_DIR}" "${CMAKE_CURRENT_SOURCE_DIR}")
+  string(REPLACE "/" "_" rel "${rel}")
+  set(${out} "vaultca_${rel}_${name}" PARENT_SCOPE)
+  set(${out}_alias "${rel}_${name}" PARENT_SCOPE)
+endfunction()
+
+function(vaultca_cc_library)
+  cmake_parse_arguments(ARG "TESTONLY" "NAME;PUBLIC_NAME" "SRCS;HDRS;DEPS;DEFINES" ${ARGN})
+  _vaultca_target_name(target ${ARG_NAME})
+  if(ARG_PUBLIC_NAME)
+    set(target_alias ${ARG_PUBLIC_NAME})
+  endif()
+  if(ARG_SRCS)
+    add_library(${target} ${ARG_SRCS} ${ARG_HDRS})
+    target_link_libraries(${target} PUBLIC ${ARG_DEPS})
+    target_include_directories(${target} PUBLIC
+      $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
+      $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}>
+      $<INSTALL_INTERFACE:include/vaultca>)
+    target_compile_definitions(${target} PUBLIC ${ARG_DEFINES})
+    set_target_properties(${target} PROPERTIES
+      POSITION_INDEPENDENT_CODE ON
+      OUTPUT_NAME ${target}
+      EXPORT_NAME ${target_alias})
+  else()
+    add_library(${target} INTERFACE)
+    target_link_libraries(${target} INTERFACE ${ARG_DEPS})
+    target_include_directories(${target} INTERFACE
+      $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
+      $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}>
+      $<INSTALL_INTERFACE:include/vaultca>)
+    target_compile_definitions(${target} INTERFACE ${ARG_DEFINES})
+    set_target_properties(${target} PROPERTIES EXPORT_NAME ${target_alias})
+  endif()
+  add_library(vaultca::${target_alias} ALIAS ${target})
+  if(NOT ARG_TESTONLY)
+    install(TARGETS ${target} EXPORT vaultcaTargets
+      ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+      LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+    file(RELATIVE_PATH rel "${PROJECT_SOURCE_DIR}" "${CMAKE_CURRENT_SOURCE_DIR}")
+    foreach(hdr ${ARG_HDRS})
+      get_filename_component(dir "${hdr}" DIRECTORY)
+      install(FILES ${hdr} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/vaultca/${rel}/${dir})
+    endforeach()
+    set_property(GLOBAL APPEND PROPERTY VAULTCA_INSTALLED_LIBS ${target})
+  endif()
+endfunction()
+
+function(vaultca_cc_test)
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;DATA;ARGS;LABELS" ${ARGN})
+  _vaultca_target_name(target ${ARG_NAME})
+  add_executable(${target} ${ARG_SRCS})
+  target_link_libraries(${target} PRIVATE ${ARG_DEPS} GTest::gtest_main GTest::gmock)
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  add_test(NAME ${target_alias} COMMAND ${target} ${ARG_ARGS}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  set_tests_properties(${target_alias} PROPERTIES TIMEOUT ${ARG_TIMEOUT}
+    ENVIRONMENT "VAULTCA_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  if(ARG_LABELS)
+    set_tests_properties(${target_alias} PROPERTIES LABELS "${ARG_LABELS}")
+  endif()
+endfunction()
+
+function(vaultca_cc_binary)
+  cmake_parse_arguments(ARG "INSTALL" "NAME;OUTPUT_NAME" "SRCS;DEPS" ${ARGN})
+  _vaultca_target_name(target ${ARG_NAME})
+  add_executable(${target} ${ARG_SRCS})
+  target_link_libraries(${target} PRIVATE ${ARG_DEPS})
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  if(ARG_OUTPUT_NAME)
+    set_target_properties(${target} PROPERTIES OUTPUT_NAME ${ARG_OUTPUT_NAME})
+  endif()
+  if(ARG_INSTALL)
+    install(TARGETS ${target} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  endif()
+endfunction()
