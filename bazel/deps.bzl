@@ -65,8 +65,16 @@ def vaultca_dependencies():
         system_library,
         name = "com_github_grpc_grpc",
         targets = {
-            ":grpc++": ["-lgrpc++", "-lgrpc", "-lgpr", "-lprotobuf", "-pthread"],
-            ":grpc++_reflection": ["-lgrpc++_reflection", "-lgrpc++", "-lgrpc", "-lgpr", "-lprotobuf"],
+            ":grpc++": ["-lgrpc++", "-lgrpc", "-lgpr", "-lprotobuf", "@absl", "-pthread"],
+            ":grpc++_reflection": [
+                "-lgrpc++_reflection",
+                "-lgrpc++",
+                "-lgrpc",
+                "-lgpr",
+                "-lprotobuf",
+                "@absl",
+                "-pthread",
+            ],
         },
     )
     _maybe(

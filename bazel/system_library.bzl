@@ -2,7 +2,9 @@
 canonical Bazel names of their upstream source repositories.
 
 Each entry of `targets` maps "package:target" to the linker flags of that
-target; entries starting with "-D" become its `defines` instead. The headers come from /usr/include, which the auto-configured C++
+target; entries starting with "-D" become its `defines` instead, and the
+entry "@absl" stands for every Abseil shared library (gRPC's and Protobuf's
+headers use Abseil inline). The headers come from /usr/include, which the auto-configured C++
 toolchain already searches, so the generated cc_library rules carry only
 link options. A downstream workspace that declares the real source
 repositories first keeps them: see deps.bzl.
@@ -21,7 +23,12 @@ def _system_library_impl(ctx):
         lines = ['package(default_visibility = ["//visibility:public"])', ""]
         for target, flags in sorted(rules):
             defines = [f[2:] for f in flags if f.startswith("-D")]
-            linkopts = [f for f in flags if not f.startswith("-D")]
+            linkopts = []
+            for f in flags:
+                if f == "@absl":
+                    linkopts.extend(_absl_libraries(ctx))
+                elif not f.startswith("-D"):
+                    linkopts.append(f)
             lines.append("cc_library(")
             lines.append('    name = "%s",' % target)
             lines.append("    defines = %s," % repr(defines))

@@ -93,3 +93,32 @@ function(vaultca_cc_binary)
     install(TARGETS ${target} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   endif()
 endfunction()
+
+# vaultca_cc_grpc_library(NAME ca_cc_grpc SRC ca.proto)
+#   Generates messages and gRPC stubs with the system protoc and
+#   grpc_cpp_plugin, as bazel/cc_grpc.bzl does.
+function(vaultca_cc_grpc_library)
+  cmake_parse_arguments(ARG "" "NAME;SRC" "" ${ARGN})
+  file(RELATIVE_PATH rel "${PROJECT_SOURCE_DIR}" "${CMAKE_CURRENT_SOURCE_DIR}/${ARG_SRC}")
+  string(REGEX REPLACE "\\.proto$" "" base "${rel}")
+  set(outs
+    ${PROJECT_BINARY_DIR}/${base}.pb.h ${PROJECT_BINARY_DIR}/${base}.pb.cc
+    ${PROJECT_BINARY_DIR}/${base}.grpc.pb.h ${PROJECT_BINARY_DIR}/${base}.grpc.pb.cc)
+  find_program(VAULTCA_PROTOC protoc REQUIRED)
+  find_program(VAULTCA_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+  add_custom_command(
+    OUTPUT ${outs}
+    COMMAND ${VAULTCA_PROTOC} --proto_path=${PROJECT_SOURCE_DIR} --proto_path=/usr/include
+            --cpp_out=${PROJECT_BINARY_DIR} --grpc_out=${PROJECT_BINARY_DIR}
+            --plugin=protoc-gen-grpc=${VAULTCA_GRPC_CPP_PLUGIN} ${rel}
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+    DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${ARG_SRC}
+    COMMENT "protoc ${rel}")
+  vaultca_cc_library(NAME ${ARG_NAME}
+    SRCS ${PROJECT_BINARY_DIR}/${base}.pb.cc ${PROJECT_BINARY_DIR}/${base}.grpc.pb.cc
+    DEPS gRPC::grpc++ protobuf::libprotobuf)
+  _vaultca_target_name(target ${ARG_NAME})
+  get_filename_component(dir "${rel}" DIRECTORY)
+  install(FILES ${PROJECT_BINARY_DIR}/${base}.pb.h ${PROJECT_BINARY_DIR}/${base}.grpc.pb.h
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/vaultca/${dir})
+endfunction()

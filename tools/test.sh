@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The README's second command: installs what is missing, then builds and runs
+# every test vaultca has, and ends with one summary line
+# "vaultca: N passed, N failed".
+#
+#   tools/test.sh              everything (what CI runs)
+#   VAULTCA_TEST_QUICK=1 ...   skip the sanitizer and consumer builds
+#
+# Test suites: Bazel (default, ASan+UBSan, TSan, clang thread-safety
+# analysis), CMake + ctest, the installed-package consumers (CMake,
+# pkg-config, Bazel local_repository).
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=tools/lib.sh
+source "$ROOT/tools/lib.sh"
+
+PASSED=0
+FAILED=0
+FAILED_STEPS=()
+LOG_DIR="$ROOT/build/test-logs"
+mkdir -p "$LOG_DIR"
+
+# Records the outcome of one step: $1 name, $2 passed count, $3 failed count.
+record() {
+  PASSED=$((PASSED + $2))
+  FAILED=$((FAILED + $3))
+  if (($3 > 0)); then FAILED_STEPS+=("$1"); fi
+  printf '== %-28s %4d passed, %d failed\n' "$1" "$2" "$3"
+}
+
+# Runs a Bazel test invocation and counts its per-target results.
+bazel_tests() {
+  local name="$1"; shift
+  local log="$LOG_DIR/$name.log"
+  bazel test --test_summary=short "${BAZEL_TEST_ENV[@]}" "$@" >"$log" 2>&1
+  local rc=$?
+  local pass fail
+  pass=$(grep -cE '^//\S+\s+(\(cached\) )?PASSED' "$log")
+  fail=$(grep -cE '^//\S+\s+(\(cached\) )?(FAILED|TIMEOUT|NO STATUS|FLAKY|INCOMPLETE)' "$log")
+  if ((rc != 0 && fail == 0)); then
+    fail=1  # the build itself failed
+  fi
+  if ((fail > 0)); then
+    grep -vE 'linux-sandbox' "$log" | tail -60
+  fi
+  record "$name" "$pass" "$fail"
+}
+
+# Runs one command as a single pass/fail check.
+check() {
+  local name="$1"; shift
+  local log="$LOG_DIR/$name.log"
+  if "$@" >"$log" 2>&1; then
+    record "$name" 1 0
+  else
+    tail -60 "$log"
+    record "$name" 0 1
+  fi
+}
+
+step "setup"
+bash tools/setup.sh
+
+step "real Vault"
+if VAULT_BIN="$(vaultca_vault_bin)"; then
+  export VAULTCA_VAULT_BIN="$VAULT_BIN"
+  echo "using Vault: $VAULTCA_VAULT_BIN ($("$VAULTCA_VAULT_BIN" version 2>/dev/null))"
+else
+  echo "could not build the real Vault; the real-Vault suites will fail"
+fi
+BAZEL_TEST_ENV=(--test_env=VAULTCA_VAULT_BIN --test_env=VAULTCA_ALLOW_NO_VAULT)
+
+step "bazel test //..."
+bazel_tests bazel "//..."
+
+if [[ -z "${VAULTCA_TEST_QUICK:-}" ]]; then
+  step "bazel test --config=asan"
+  bazel_tests bazel-asan --config=asan -- //... -//bench/...
+  step "bazel test --config=tsan"
+  bazel_tests bazel-tsan --config=tsan -- //... -//bench/...
+  step "bazel build --config=tsa"
+  check bazel-thread-safety bazel build --config=tsa //...
+fi
+
+step "cmake + ctest"
+CMAKE_DIR="$ROOT/build/cmake"
+INSTALL_DIR="$ROOT/build/install"
+rm -rf "$INSTALL_DIR"
+check cmake-build bash -c "cmake -S . -B '$CMAKE_DIR' -G Ninja -DCMAKE_INSTALL_PREFIX='$INSTALL_DIR' >/dev/null && cmake --build '$CMAKE_DIR' -j2"
+CTEST_LOG="$LOG_DIR/ctest.log"
+(cd "$CMAKE_DIR" && ctest --output-on-failure -j2 >"$CTEST_LOG" 2>&1)
+ctest_total=$(sed -nE 's/.* tests? failed out of ([0-9]+).*/\1/p' "$CTEST_LOG" | tail -1)
+ctest_failed=$(sed -nE 's/.* ([0-9]+) tests? failed out of.*/\1/p' "$CTEST_LOG" | tail -1)
+if [[ -z "$ctest_total" ]]; then ctest_total=1; ctest_failed=1; tail -40 "$CTEST_LOG"; fi
+((ctest_failed > 0)) && grep -E 'Failed|\*\*\*' "$CTEST_LOG" | head -40
+record ctest $((ctest_total - ctest_failed)) "$ctest_failed"
+
+if [[ -z "${VAULTCA_TEST_QUICK:-}" ]]; then
+  step "consumers of the installed package"
+  check cmake-install cmake --install "$CMAKE_DIR"
+  check consumer-cmake bash examples/consumer/build_and_run.sh cmake "$INSTALL_DIR"
+  check consumer-pkg-config bash examples/consumer/build_and_run.sh pkg-config "$INSTALL_DIR"
+  check consumer-bazel bash examples/bazel_consumer/build_and_run.sh
+fi
+
+echo
+if ((${#FAILED_STEPS[@]})); then
+  echo "failed steps: ${FAILED_STEPS[*]} (logs in $LOG_DIR)"
+fi
+echo "vaultca: $PASSED passed, $FAILED failed"
+((FAILED == 0))
