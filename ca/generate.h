@@ -27,21 +27,30 @@ struct RootOptions {
 
 // Generates a self-signed root compatible with istiod's default CA:
 // subject O=<organization>, CA:TRUE (critical), keyUsage keyCertSign |
-// cRLSign (critical), SKI, 128-bit random serial. The result's chain is
-// empty and its root bundle is the cert itself.
+// cRLSign (critical), SKI, 128-bit random serial, NotBefore now - 2 min,
+// NotAfter now + ttl; signed with SHA-256 (RSA, P-256), SHA-384 (P-384) or
+// Ed25519. The result's key is PKCS#8, its chain is empty and its root
+// bundle is the cert itself. The result is validated before it is returned.
 absl::StatusOr<CaMaterialPem> GenerateSelfSignedRoot(const RootOptions& options);
 
 struct IntermediateOptions {
   std::string organization = "cluster.local";
   std::string common_name = "vaultca intermediate";
+  // Key to certify; generated with `key_type` when empty.
+  SecretData key_pem;
   KeyType key_type = KeyType::kEcP256;
   absl::Duration ttl = absl::Hours(24 * 365);
   absl::Time now = absl::Now();
 };
 
-// Generates an intermediate CA signed by `parent`. The result's chain is
-// [intermediate, parent chain..., parent root] as in Istio's cert-chain.pem,
-// and its root bundle is the parent's root bundle.
+// Generates an intermediate CA signed by `parent`: subject O=, CN= from
+// `options`, CA:TRUE pathlen:0 (critical), keyUsage keyCertSign | cRLSign
+// (critical), SKI, AKI = the parent's key id, NotBefore now - 2 min and
+// NotAfter clamped to the parent's NotAfter. The result's chain is
+// [intermediate, parent chain..., parent root] as in Istio's cert-chain.pem
+// (the parent's validated path, so each certificate appears once), and its
+// root bundle is the parent's root bundle. FailedPrecondition when the
+// parent has expired.
 absl::StatusOr<CaMaterialPem> GenerateIntermediate(
     const KeyCertBundle& parent, const IntermediateOptions& options);
 

@@ -1,0 +1,218 @@
+#ifndef VAULTCA_CA_CACHING_CACHING_CA_H_
+#define VAULTCA_CA_CACHING_CACHING_CA_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "ca/caching/material_validator.h"
+#include "ca/certificate_authority.h"
+#include "ca/key_cert_bundle.h"
+#include "ca/local_ca.h"
+#include "ca/sources/material_source.h"
+#include "common/secret_data.h"
+#include "common/sync.h"
+
+namespace vaultca {
+namespace ca {
+
+// What New does when no material could be loaded by the start-up deadline.
+enum class StartupPolicy {
+  // New returns the last error: the process should exit.
+  kFailAfterDeadline,
+  // New returns a CA that is not ready (Sign answers Unavailable) and keeps
+  // retrying with backoff in the background.
+  kKeepTrying,
+};
+
+struct CachingCaOptions {
+  // Signing policy of the LocalCertificateAuthority built over each
+  // material.
+  LocalCaOptions local_ca;
+
+  // Period between refreshes while the source is healthy...
+  absl::Duration refresh_interval = absl::Minutes(1);
+  // ...randomised by up to this fraction either way, so replicas do not
+  // hit the source in step.
+  double refresh_jitter = 0.1;
+  // After a failed refresh: retry after min_retry_backoff, doubling per
+  // consecutive failure up to max_retry_backoff (and never longer than
+  // refresh_interval); each wait is randomised to [half, full].
+  absl::Duration min_retry_backoff = absl::Seconds(1);
+  absl::Duration max_retry_backoff = absl::Seconds(30);
+
+  // Readiness turns false when no refresh has succeeded for this long,
+  // even though signing goes on with the last good material.
+  absl::Duration max_staleness = absl::Minutes(30);
+
+  // How long New keeps retrying the first load, and what it does after.
+  absl::Duration startup_deadline = absl::Seconds(30);
+  StartupPolicy startup_policy = StartupPolicy::kFailAfterDeadline;
+
+  // ISTIO_MULTIROOT_MESH: accept new material whose root bundle drops a
+  // current root. Off: such material is rejected (cause kRootPolicy).
+  bool multi_root = false;
+
+  // Run the background refresh thread (interval, backoff and source change
+  // events). Off: only explicit Refresh() calls refresh; for tests.
+  bool refresh_thread = true;
+
+  // Time source for validation, staleness and expiry; tests inject one.
+  // Thread waits use real time regardless.
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
+// Refresh failures by cause since start.
+struct RefreshFailureCounts {
+  int64_t fetch = 0;
+  int64_t parse = 0;
+  int64_t validation = 0;
+  int64_t root_policy = 0;
+  int64_t total() const { return fetch + parse + validation + root_policy; }
+};
+
+// A snapshot of the caching CA, for metrics, health and logs.
+struct CachingCaStats {
+  // The material in service; empty/zero before the first load.
+  bool has_material = false;
+  std::string serial_hex;
+  std::string subject;
+  absl::Time not_before = absl::InfinitePast();
+  absl::Time not_after = absl::InfinitePast();
+  std::vector<std::string> root_fingerprints;
+
+  // Readiness (see CachingCertificateAuthority::Readiness).
+  bool ready = false;
+  std::string not_ready_reason;
+
+  // Refresh history. Times are from the injected clock.
+  absl::Time last_refresh_attempt = absl::InfinitePast();
+  absl::Time last_successful_refresh = absl::InfinitePast();
+  absl::Time last_rotation = absl::InfinitePast();
+  std::string last_error;  // Of the latest failed refresh; "" after success.
+  int64_t refreshes = 0;   // Attempts.
+  int64_t rotations = 0;   // Swaps after the first load.
+  RefreshFailureCounts failures;
+};
+
+// A CertificateAuthority that signs with the latest good material from a
+// MaterialSource and rotates it without a restart or a failed request.
+//
+// The material in service and its LocalCertificateAuthority sit behind one
+// atomically swapped std::shared_ptr: Sign loads it and signs, never
+// waiting for a refresh or a contended lock; a signer keeps the material
+// it loaded alive until it is done. A refresh fetches from the source,
+// validates (see ValidateMaterial) and checks the root policy before the
+// swap; anything rejected is logged with its reason and counted, and the
+// old material stays in service. When the source is down, signing goes on
+// with the last good material; readiness turns false after max_staleness,
+// and signing stops (Unavailable) once the signing cert expires.
+//
+// Thread-safe.
+class CachingCertificateAuthority : public CertificateAuthority {
+ public:
+  // Takes ownership of `source`, loads the first material (retrying with
+  // backoff until options.startup_deadline; see StartupPolicy) and starts
+  // the refresh thread. InvalidArgument for inconsistent options.
+  static absl::StatusOr<std::unique_ptr<CachingCertificateAuthority>> New(
+      std::unique_ptr<MaterialSource> source, CachingCaOptions options);
+
+  // Stops the refresh thread and source notifications, and joins.
+  ~CachingCertificateAuthority() override;
+  CachingCertificateAuthority(const CachingCertificateAuthority&) = delete;
+  CachingCertificateAuthority& operator=(const CachingCertificateAuthority&) =
+      delete;
+
+  // Signs with the material in service. Unavailable before the first load
+  // and after the signing cert expired (the message says since when and
+  // the last refresh error); otherwise what LocalCertificateAuthority says.
+  absl::StatusOr<SignedChain> Sign(const SignRequest& request) override;
+
+  // The root bundle of the material in service; Unavailable before the
+  // first load.
+  absl::StatusOr<std::string> RootBundlePem() override;
+
+  // Fetches, validates and, when the material changed and passes, swaps it
+  // in. OK when the source's material is in service afterwards (changed or
+  // not); otherwise the error (also logged and counted), with the previous
+  // material still in service. Serialised with the refresh thread.
+  absl::Status Refresh();
+
+  // OK when serving fresh material: loaded, the last successful refresh no
+  // older than max_staleness, and the signing cert not expired. Otherwise
+  // Unavailable (nothing loaded) or FailedPrecondition (stale, expired),
+  // with a message naming the cause and the last refresh error.
+  absl::Status Readiness() const;
+  bool IsReady() const { return Readiness().ok(); }
+
+  // The material in service, or nullptr before the first load.
+  std::shared_ptr<const KeyCertBundle> CurrentBundle() const;
+
+  CachingCaStats Stats() const;
+
+  // The source's Description().
+  const std::string& source_description() const { return description_; }
+
+ private:
+  CachingCertificateAuthority(std::unique_ptr<MaterialSource> source,
+                              CachingCaOptions options);
+
+  absl::Status RefreshLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(refresh_mu_);
+  absl::Status RecordFailure(RefreshFailureCause cause, absl::Time now,
+                             const absl::Status& status)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status ReadinessAt(absl::Time now) const ABSL_LOCKS_EXCLUDED(mu_);
+  std::string LastErrorSuffix() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  void RefreshLoop(int initial_failures);
+  // Sleeps up to `wait`; returns early on a change event. False on stop.
+  bool WaitForNextRefresh(absl::Duration wait) ABSL_LOCKS_EXCLUDED(mu_);
+  void OnSourceChange() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Duration JitteredInterval();
+  absl::Duration Backoff(int consecutive_failures);
+
+  const CachingCaOptions options_;
+  const std::unique_ptr<MaterialSource> source_;
+  const std::string description_;
+
+  // The material in service. Accessed only with std::atomic_load /
+  // std::atomic_store; never null after the first successful load.
+  std::shared_ptr<const ServingMaterial> serving_;
+
+  // Serialises refreshes (held across the fetch and validation).
+  Mutex refresh_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // What was last put in service, to skip re-validating unchanged material.
+  std::optional<CaMaterialPem> serving_pem_ ABSL_GUARDED_BY(refresh_mu_);
+
+  // Guards statistics and the refresh thread's wake-up state; held briefly.
+  mutable Mutex mu_;
+  CondVar wake_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool change_pending_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_refresh_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_success_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_rotation_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+  // Rate-limits logging of a failure that keeps repeating.
+  absl::Time last_failure_logged_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t suppressed_failure_logs_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t refreshes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t rotations_ ABSL_GUARDED_BY(mu_) = 0;
+  RefreshFailureCounts failures_ ABSL_GUARDED_BY(mu_);
+
+  std::thread thread_;
+};
+
+}  // namespace ca
+}  // namespace vaultca
+
+#endif  // VAULTCA_CA_CACHING_CACHING_CA_H_

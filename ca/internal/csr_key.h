@@ -1,0 +1,49 @@
+#ifndef VAULTCA_CA_INTERNAL_CSR_KEY_H_
+#define VAULTCA_CA_INTERNAL_CSR_KEY_H_
+
+// The CSR's public key: classification, key policy, and an EVP_PKEY to
+// verify the CSR's self-signature with. Internal: exposes OpenSSL types.
+
+#include <openssl/evp.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "ca/csr.h"
+#include "ca/internal/csr_der.h"
+#include "ca/key_cert_bundle.h"
+#include "common/internal/ssl_unique_ptr.h"
+
+namespace vaultca {
+namespace ca {
+namespace internal {
+
+struct CsrKey {
+  KeyType type = KeyType::kRsa;
+  // RSA modulus bits, or the curve size.
+  int bits = 0;
+  ::vaultca::internal::SslUniquePtr<EVP_PKEY> pkey;
+};
+
+// Classifies the public key of `parts`, enforces `policy` and builds the
+// key. InvalidArgument naming the key ("RSA 1024", "EC secp521r1",
+// "Ed25519", "DSA", ...) and what the policy allows when it is refused;
+// InvalidArgument when the key is malformed or not canonical (RSA without
+// NULL parameters, explicit or compressed EC points, off-curve points).
+//
+// Builds keys straight into the default provider (EVP_PKEY_fromdata, or a
+// copy of a per-curve template for EC) instead of d2i_PUBKEY: OpenSSL 3.0's
+// decoder framework costs hundreds of microseconds per key, and building an
+// EC group from its name costs more than the ECDSA verification itself.
+absl::StatusOr<CsrKey> ParseCsrKey(const CsrParts& parts,
+                                   const CsrPolicy& policy);
+
+// Returns what `policy` accepts, e.g. "RSA 2048-8192 bits, ECDSA P-256 or
+// ECDSA P-384".
+std::string AllowedKeysText(const CsrPolicy& policy);
+
+}  // namespace internal
+}  // namespace ca
+}  // namespace vaultca
+
+#endif  // VAULTCA_CA_INTERNAL_CSR_KEY_H_

@@ -1,0 +1,48 @@
+#ifndef VAULTCA_CA_INTERNAL_PEM_CODEC_H_
+#define VAULTCA_CA_INTERNAL_PEM_CODEC_H_
+
+// PEM text <-> DER bytes without OpenSSL BIOs, for the signing hot path:
+// one CSR in, one certificate out. (ca/internal/pem.h handles CA material,
+// where speed does not matter and OpenSSL objects are wanted.)
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace vaultca {
+namespace ca {
+namespace internal {
+
+// The first PEM block of some text.
+struct PemBlock {
+  // The label between "-----BEGIN " and "-----", e.g. "CERTIFICATE REQUEST".
+  absl::string_view label;
+  // The base64-decoded body.
+  std::string der;
+};
+
+enum class PemDecodeResult {
+  kOk,
+  // No "-----BEGIN <label>-----" line.
+  kNoBlock,
+  // A BEGIN line without its matching "-----END <label>-----".
+  kNoEnd,
+  // The body is not base64 (PEM headers such as Proc-Type land here too).
+  kBadBase64,
+};
+
+// Decodes the first PEM block of `text`, ignoring anything before its BEGIN
+// line and after its END line. On a result other than kOk, `block->label`
+// is still set when a BEGIN line was found.
+PemDecodeResult DecodeFirstPemBlock(absl::string_view text, PemBlock* block);
+
+// Returns `der` as a PEM block with `label`, base64 in 64-column lines,
+// ending with a newline (the layout of Go's pem.Encode and OpenSSL's
+// PEM_write).
+std::string EncodePem(absl::string_view label, absl::string_view der);
+
+}  // namespace internal
+}  // namespace ca
+}  // namespace vaultca
+
+#endif  // VAULTCA_CA_INTERNAL_PEM_CODEC_H_

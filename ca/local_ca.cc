@@ -1,0 +1,179 @@
+#include "ca/local_ca.h"
+
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "ca/internal/key_cert_bundle_access.h"
+#include "ca/internal/leaf_names.h"
+#include "ca/internal/leaf_profile.h"
+#include "ca/internal/pem_codec.h"
+#include "common/internal/ssl_error.h"
+#include "common/internal/ssl_unique_ptr.h"
+
+namespace vaultca {
+namespace ca {
+namespace {
+
+using ::vaultca::internal::SslError;
+using ::vaultca::internal::SslUniquePtr;
+
+// istiod's ClockSkewGracePeriod: leaves are valid from two minutes ago.
+constexpr absl::Duration kClockSkewGrace = absl::Minutes(2);
+
+// Signs a throwaway leaf for the CA's own public key and checks that
+// OpenSSL parses it, re-encodes it to the same bytes and verifies its
+// signature with the CA certificate: the material and the encoder work
+// before the first real request.
+absl::Status SelfTest(const internal::LeafSigner& signer, X509* ca_cert,
+                      absl::Time now) {
+  unsigned char* spki = nullptr;
+  const int spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(ca_cert), &spki);
+  if (spki_len <= 0) {
+    return SslError(absl::StatusCode::kInternal,
+                    "self-test: encoding the CA public key");
+  }
+  const std::string public_key(reinterpret_cast<char*>(spki), spki_len);
+  OPENSSL_free(spki);
+  const std::vector<std::string> identities = {
+      "spiffe://vaultca.self-test/ns/vaultca/sa/self-test"};
+  internal::LeafRequest request;
+  request.public_key_der = public_key;
+  request.identities = &identities;
+  request.dual_use_common_name = true;
+  request.not_before = now - kClockSkewGrace;
+  request.not_after = now + absl::Minutes(1);
+  absl::StatusOr<std::string> der = signer.SignDer(request);
+  if (!der.ok()) {
+    return absl::InternalError(
+        absl::StrCat("self-test: signing failed: ", der.status().message()));
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+  SslUniquePtr<X509> leaf(d2i_X509(nullptr, &p, static_cast<long>(der->size())));
+  if (leaf == nullptr ||
+      p != reinterpret_cast<const unsigned char*>(der->data()) + der->size()) {
+    return SslError(absl::StatusCode::kInternal,
+                    "self-test: OpenSSL cannot parse the issued certificate");
+  }
+  unsigned char* reencoded = nullptr;
+  const int reencoded_len = i2d_X509(leaf.get(), &reencoded);
+  const bool same =
+      reencoded_len == static_cast<int>(der->size()) &&
+      std::equal(der->begin(), der->end(), reinterpret_cast<char*>(reencoded));
+  OPENSSL_free(reencoded);
+  if (!same) {
+    return absl::InternalError(
+        "self-test: the issued certificate is not canonical DER");
+  }
+  if (X509_verify(leaf.get(), X509_get0_pubkey(ca_cert)) != 1) {
+    return SslError(absl::StatusCode::kInternal,
+                    "self-test: the issued certificate does not verify with "
+                    "the CA certificate; the CA key and certificate differ");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LocalCertificateAuthority>>
+LocalCertificateAuthority::New(std::shared_ptr<const KeyCertBundle> bundle,
+                               LocalCaOptions options) {
+  if (bundle == nullptr) {
+    return absl::InvalidArgumentError("LocalCertificateAuthority needs CA "
+                                      "material: the bundle is null");
+  }
+  if (options.default_ttl <= absl::ZeroDuration() ||
+      options.max_ttl <= absl::ZeroDuration() ||
+      options.default_ttl > options.max_ttl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "LocalCaOptions: default_ttl (", absl::FormatDuration(options.default_ttl),
+        ") and max_ttl (", absl::FormatDuration(options.max_ttl),
+        ") must be positive with default_ttl <= max_ttl"));
+  }
+  if (!options.clock) options.clock = [] { return absl::Now(); };
+
+  X509* ca_cert = KeyCertBundleAccess::SigningCert(*bundle);
+  absl::StatusOr<std::unique_ptr<internal::LeafSigner>> signer =
+      internal::LeafSigner::Create(ca_cert,
+                                   KeyCertBundleAccess::SigningKey(*bundle),
+                                   bundle->key_type());
+  if (!signer.ok()) return signer.status();
+  absl::Status status = SelfTest(**signer, ca_cert, options.clock());
+  if (!status.ok()) return status;
+  return std::unique_ptr<LocalCertificateAuthority>(
+      new LocalCertificateAuthority(std::move(bundle), std::move(options),
+                                    *std::move(signer)));
+}
+
+LocalCertificateAuthority::LocalCertificateAuthority(
+    std::shared_ptr<const KeyCertBundle> bundle, LocalCaOptions options,
+    std::unique_ptr<internal::LeafSigner> signer)
+    : bundle_(std::move(bundle)),
+      options_(std::move(options)),
+      signer_(std::move(signer)) {}
+
+LocalCertificateAuthority::~LocalCertificateAuthority() = default;
+
+absl::StatusOr<absl::Duration> LocalCertificateAuthority::ResolveTtl(
+    absl::Duration requested, absl::Time now) const {
+  const absl::Duration remaining = bundle_->not_after() - now;
+  if (remaining <= absl::ZeroDuration()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the signing certificate expired at ",
+        absl::FormatTime(absl::RFC3339_sec, bundle_->not_after(),
+                         absl::UTCTimeZone()),
+        "; rotate the CA material"));
+  }
+  if (requested <= absl::ZeroDuration()) {
+    return std::min(options_.default_ttl, remaining);
+  }
+  if (requested > options_.max_ttl) {
+    if (options_.ttl_mode == TtlMode::kClamp) return options_.max_ttl;
+    return absl::InvalidArgumentError(
+        absl::StrCat("requested TTL ", absl::FormatDuration(requested),
+                     " is above the maximum ",
+                     absl::FormatDuration(options_.max_ttl),
+                     "; ask for a shorter validity_duration"));
+  }
+  return requested;
+}
+
+absl::StatusOr<SignedChain> LocalCertificateAuthority::Sign(
+    const SignRequest& request) {
+  absl::StatusOr<ParsedCsr> csr =
+      ParsedCsr::Parse(request.csr_pem, options_.csr_policy);
+  if (!csr.ok()) return csr.status();
+  absl::Status status = internal::ValidateIdentities(request.identities);
+  if (!status.ok()) return status;
+  const absl::Time now = options_.clock();
+  absl::StatusOr<absl::Duration> ttl = ResolveTtl(request.requested_ttl, now);
+  if (!ttl.ok()) return ttl.status();
+
+  internal::LeafRequest leaf;
+  leaf.public_key_der = csr->public_key_der();
+  leaf.identities = &request.identities;
+  leaf.dual_use_common_name = !csr->common_name().empty();
+  leaf.not_before = now - kClockSkewGrace;
+  leaf.not_after = std::min(now + *ttl, bundle_->not_after());
+  absl::StatusOr<std::string> der = signer_->SignDer(leaf);
+  if (!der.ok()) return der.status();
+
+  SignedChain response;
+  const std::vector<std::string>& chain = bundle_->chain_pems();
+  response.cert_chain.reserve(chain.size() + 2);
+  response.cert_chain.push_back(internal::EncodePem("CERTIFICATE", *der));
+  response.cert_chain.insert(response.cert_chain.end(), chain.begin(),
+                             chain.end());
+  response.cert_chain.push_back(bundle_->root_bundle_pem());
+  return response;
+}
+
+absl::StatusOr<std::string> LocalCertificateAuthority::RootBundlePem() {
+  return bundle_->root_bundle_pem();
+}
+
+}  // namespace ca
+}  // namespace vaultca

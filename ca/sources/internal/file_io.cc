@@ -1,0 +1,169 @@
+#include "ca/sources/internal/file_io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+
+namespace vaultca {
+namespace ca {
+namespace internal {
+namespace {
+
+absl::Status ErrnoStatus(int err, absl::string_view what,
+                         absl::string_view path) {
+  const std::string message =
+      absl::StrCat(what, " '", path, "': ", strerror(err));
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return absl::NotFoundError(message);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+// Reads all of `fd` into `out` (a std::string or a SecretData).
+template <typename Buffer>
+absl::Status ReadAll(int fd, const std::string& path, Buffer* out) {
+  char chunk[4096];
+  // The stack copy may hold key bytes: wipe it on every path out.
+  absl::Cleanup wiper = [&chunk] {
+    ::vaultca::internal::SecureWipe(chunk, sizeof(chunk));
+  };
+  size_t total = 0;
+  while (true) {
+    const ssize_t n = ::read(fd, chunk, sizeof(chunk));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot read", path);
+    }
+    if (n == 0) break;
+    total += static_cast<size_t>(n);
+    if (total > kMaxCaFileBytes) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("file '", path, "' is larger than ", kMaxCaFileBytes,
+                       " bytes; it cannot be CA material"));
+    }
+    out->Append(absl::string_view(chunk, static_cast<size_t>(n)));
+  }
+  return absl::OkStatus();
+}
+
+struct StringAppender {
+  std::string* text;
+  void Append(absl::string_view more) { text->append(more.data(), more.size()); }
+};
+
+template <typename Buffer>
+absl::Status ReadPath(const std::string& path, Buffer* out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
+  absl::Cleanup closer = [fd] { ::close(fd); };
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return ErrnoStatus(errno, "cannot stat", path);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("'", path, "' is not a regular file"));
+  }
+  return ReadAll(fd, path, out);
+}
+
+absl::Status FsyncPath(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoStatus(err, "cannot fsync", path);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) return true;
+  return errno != ENOENT && errno != ENOTDIR;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::string text;
+  StringAppender appender{&text};
+  absl::Status status = ReadPath(path, &appender);
+  if (!status.ok()) return status;
+  return text;
+}
+
+absl::StatusOr<SecretData> ReadSecretFile(const std::string& path) {
+  SecretData secret;
+  absl::Status status = ReadPath(path, &secret);
+  if (!status.ok()) return status;
+  return secret;
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::string_view contents, int mode) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  std::string tmp_template = absl::StrCat(path, ".tmp.XXXXXX");
+  std::vector<char> tmp_path(tmp_template.begin(), tmp_template.end());
+  tmp_path.push_back('\0');
+  // mkstemp creates the file 0600; fchmod below only ever narrows or keeps.
+  const int fd = ::mkostemp(tmp_path.data(), O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot create a temporary file in", dir);
+  bool keep_tmp = false;
+  absl::Cleanup remover = [&] {
+    if (!keep_tmp) ::unlink(tmp_path.data());
+  };
+  absl::Cleanup closer = [fd] { ::close(fd); };
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) {
+    return ErrnoStatus(errno, "cannot chmod", tmp_path.data());
+  }
+  const char* data = contents.data();
+  size_t left = contents.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, data, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot write", tmp_path.data());
+    }
+    data += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) return ErrnoStatus(errno, "cannot fsync", tmp_path.data());
+  if (::rename(tmp_path.data(), path.c_str()) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("cannot rename ", tmp_path.data(), " to"),
+                       path);
+  }
+  keep_tmp = true;
+  // Makes the rename itself durable.
+  return FsyncPath(dir, O_RDONLY | O_DIRECTORY);
+}
+
+absl::Status EnsureDirectory(const std::string& dir, int mode) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("'", dir, "' exists but is not a directory"));
+  }
+  if (::mkdir(dir.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, "cannot create directory", dir);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+}  // namespace ca
+}  // namespace vaultca

@@ -1,0 +1,96 @@
+#include "ca/sources/testing/signing_checks.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "ca/internal/chain_verify.h"
+#include "ca/internal/pem.h"
+#include "ca/internal/x509_util.h"
+#include "common/internal/ssl_unique_ptr.h"
+
+namespace vaultca {
+namespace ca {
+namespace testing {
+namespace {
+
+using ::vaultca::internal::SslUniquePtr;
+
+struct TestKey {
+  SslUniquePtr<EVP_PKEY> key;
+  std::string csr_pem;
+};
+
+const TestKey& Key() {
+  static const TestKey* const key = [] {
+    auto* k = new TestKey;
+    k->key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+    SslUniquePtr<X509_REQ> req(X509_REQ_new());
+    SslUniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+    if (k->key == nullptr || req == nullptr || bio == nullptr ||
+        X509_REQ_set_pubkey(req.get(), k->key.get()) != 1 ||
+        X509_REQ_sign(req.get(), k->key.get(), EVP_sha256()) <= 0 ||
+        PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) {
+      std::fprintf(stderr, "signing_checks: cannot build the test CSR\n");
+      std::abort();
+    }
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(bio.get(), &data);
+    k->csr_pem.assign(data, static_cast<size_t>(size));
+    return k;
+  }();
+  return *key;
+}
+
+}  // namespace
+
+const std::string& TestCsrPem() { return Key().csr_pem; }
+
+SignRequest TestSignRequest(const std::string& ns, const std::string& sa) {
+  SignRequest request;
+  request.csr_pem = TestCsrPem();
+  request.identities = {absl::StrCat("spiffe://cluster.local/ns/", ns, "/sa/", sa)};
+  request.requested_ttl = absl::Hours(1);
+  return request;
+}
+
+absl::Status VerifyIssued(const SignedChain& chain,
+                          const std::string& root_bundle_pem, absl::Time now) {
+  const std::vector<std::string>& pems = chain.cert_chain;
+  if (pems.size() < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chain has ", pems.size(), " elements, want >= 2"));
+  }
+  auto leaf = ca::internal::ParseCertificate(pems.front(), "leaf");
+  if (!leaf.ok()) return leaf.status();
+  if (EVP_PKEY_eq(X509_get0_pubkey(leaf->get()), Key().key.get()) != 1) {
+    return absl::InvalidArgumentError("leaf does not carry the CSR's key");
+  }
+  SslUniquePtr<STACK_OF(X509)> untrusted(sk_X509_new_null());
+  for (size_t i = 1; i + 1 < pems.size(); ++i) {
+    auto certs = ca::internal::ParseCertificates(pems[i], "chain element");
+    if (!certs.ok()) return certs.status();
+    for (auto& cert : *certs) sk_X509_push(untrusted.get(), cert.release());
+  }
+  auto roots = ca::internal::ParseCertificateStack(root_bundle_pem, "trust bundle");
+  if (!roots.ok()) return roots.status();
+  auto path = ca::internal::VerifyToRoots(leaf->get(), untrusted.get(),
+                                          roots->get(), now, "leaf");
+  return path.status();
+}
+
+absl::StatusOr<std::string> IssuerOf(const SignedChain& chain) {
+  if (chain.cert_chain.empty()) return absl::InvalidArgumentError("empty chain");
+  auto leaf = ca::internal::ParseCertificate(chain.cert_chain.front(), "leaf");
+  if (!leaf.ok()) return leaf.status();
+  return ca::internal::NameToString(X509_get_issuer_name(leaf->get()));
+}
+
+}  // namespace testing
+}  // namespace ca
+}  // namespace vaultca

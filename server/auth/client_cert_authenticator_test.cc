@@ -1,0 +1,83 @@
+#include "server/auth/client_cert_authenticator.h"
+
+#include <memory>
+#include <string>
+
+#include "ca/key_cert_bundle.h"
+#include "ca/local_ca.h"
+#include "ca/testing/test_pki.h"
+#include "ca/workload_csr.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace vaultca {
+namespace server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string IssueLeaf(const std::vector<std::string>& identities) {
+  auto bundle = ca::KeyCertBundle::Create(ca::testing::Root());
+  EXPECT_TRUE(bundle.ok()) << bundle.status();
+  auto local = ca::LocalCertificateAuthority::New(*bundle);
+  EXPECT_TRUE(local.ok()) << local.status();
+  ca::WorkloadCsrOptions csr_options;
+  csr_options.identities = {"spiffe://cluster.local/ns/x/sa/y"};
+  csr_options.key_type = ca::KeyType::kEcP256;
+  auto csr = ca::GenerateWorkloadCsr(csr_options);
+  EXPECT_TRUE(csr.ok()) << csr.status();
+  ca::SignRequest request;
+  request.csr_pem = csr->csr_pem;
+  request.identities = identities;
+  auto chain = (*local)->Sign(request);
+  EXPECT_TRUE(chain.ok()) << chain.status();
+  return chain->cert_chain[0];
+}
+
+TEST(ClientCertAuthenticatorTest, IdentitiesAreEverySanInOrder) {
+  ClientCertAuthenticator auth;
+  AuthRequest request;
+  request.peer_cert_pem =
+      IssueLeaf({"spiffe://cluster.local/ns/vm/sa/db", "db.example.com",
+                 "10.1.2.3", "2001:db8::7"});
+  auto caller = auth.Authenticate(request);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  EXPECT_THAT(caller->identities,
+              ElementsAre("spiffe://cluster.local/ns/vm/sa/db",
+                          "db.example.com", "10.1.2.3", "2001:db8::7"));
+  EXPECT_EQ(caller->authenticator, "client-certificate");
+  EXPECT_FALSE(auth.UsesBearerToken());
+}
+
+TEST(ClientCertAuthenticatorTest, SingleSpiffeIdNamesTheServiceAccount) {
+  ClientCertAuthenticator auth;
+  AuthRequest request;
+  request.peer_cert_pem = IssueLeaf({"spiffe://cluster.local/ns/ztunnel/sa/zt"});
+  auto caller = auth.Authenticate(request);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  EXPECT_EQ(caller->kube_namespace, "ztunnel");
+  EXPECT_EQ(caller->service_account, "zt");
+}
+
+TEST(ClientCertAuthenticatorTest, RefusesMissingBadOrNamelessCertificates) {
+  ClientCertAuthenticator auth;
+  AuthRequest request;
+  auto caller = auth.Authenticate(request);
+  EXPECT_EQ(caller.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(caller.status().message(), HasSubstr("no verified TLS client"));
+
+  request.peer_cert_pem = "-----BEGIN CERTIFICATE-----\nAAAA\n";
+  EXPECT_EQ(auth.Authenticate(request).status().code(),
+            absl::StatusCode::kUnauthenticated);
+
+  // A root CA certificate has no SAN at all.
+  request.peer_cert_pem = ca::testing::Root().cert_pem;
+  caller = auth.Authenticate(request);
+  EXPECT_EQ(caller.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(caller.status().message(), HasSubstr("no URI, DNS or IP"));
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace vaultca

@@ -1,0 +1,266 @@
+#include "server/auth/jwt_authenticator.h"
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+#include "nlohmann/json.hpp"
+#include "server/auth/internal/jwks.h"
+#include "server/auth/internal/jwt.h"
+#include "server/auth/spiffe.h"
+#include "server/internal/file_util.h"
+
+namespace vaultca {
+namespace server {
+namespace {
+
+using Json = nlohmann::json;
+
+absl::Status Reject(absl::string_view why) {
+  return absl::UnauthenticatedError(absl::StrCat("JWT rejected: ", why));
+}
+
+// Echoes at most 64 characters of an untrusted claim value.
+std::string Quote(const std::string& value) {
+  if (value.size() <= 64) return absl::StrCat("'", value, "'");
+  return absl::StrCat("'", value.substr(0, 64), "...'");
+}
+
+// Reads the NumericDate claim `name`; false when absent or not a number.
+bool NumericDate(const Json& claims, const char* name, absl::Time* out) {
+  auto it = claims.find(name);
+  if (it == claims.end() || !it->is_number()) return false;
+  const double seconds = it->get<double>();
+  if (!std::isfinite(seconds)) return false;
+  *out = absl::FromUnixSeconds(static_cast<int64_t>(seconds));
+  return true;
+}
+
+absl::Status CheckClaims(const Json& claims,
+                         const JwtAuthenticatorOptions& options,
+                         absl::Time now) {
+  auto iss = claims.find("iss");
+  if (iss == claims.end() || !iss->is_string()) {
+    return Reject("no \"iss\" claim");
+  }
+  if (*iss != options.issuer) {
+    return Reject(absl::StrCat("issuer ", Quote(iss->get<std::string>()),
+                               " is not the configured issuer ",
+                               Quote(options.issuer)));
+  }
+  std::vector<std::string> audiences;
+  auto aud = claims.find("aud");
+  if (aud != claims.end() && aud->is_string()) {
+    audiences.push_back(aud->get<std::string>());
+  } else if (aud != claims.end() && aud->is_array()) {
+    for (const Json& a : *aud) {
+      if (a.is_string()) audiences.push_back(a.get<std::string>());
+    }
+  }
+  bool audience_ok = false;
+  for (const std::string& a : audiences) {
+    for (const std::string& want : options.audiences) {
+      if (a == want) audience_ok = true;
+    }
+  }
+  if (!audience_ok) {
+    return Reject(absl::StrCat(
+        "audience does not include ", absl::StrJoin(options.audiences, " or "),
+        "; request the token with that audience (istio-agent's projected "
+        "token uses istio-ca)"));
+  }
+  absl::Time exp, nbf, iat;
+  if (!NumericDate(claims, "exp", &exp)) {
+    return Reject("no numeric \"exp\" claim; tokens without expiry are "
+                  "not accepted");
+  }
+  if (now > exp + options.clock_skew) {
+    return Reject(absl::StrCat("expired at ", absl::FormatTime(exp)));
+  }
+  if (claims.contains("nbf")) {
+    if (!NumericDate(claims, "nbf", &nbf)) return Reject("\"nbf\" malformed");
+    if (now + options.clock_skew < nbf) {
+      return Reject(absl::StrCat("not valid before ", absl::FormatTime(nbf)));
+    }
+  }
+  if (claims.contains("iat")) {
+    if (!NumericDate(claims, "iat", &iat)) return Reject("\"iat\" malformed");
+    if (now + options.clock_skew < iat) {
+      return Reject(absl::StrCat("issued in the future (",
+                                 absl::FormatTime(iat), "); check clocks"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Extracts the service account (and pod) the claims name.
+absl::Status ExtractAccount(const Json& claims, Caller* caller) {
+  std::optional<ServiceAccountRef> from_sub;
+  auto sub = claims.find("sub");
+  if (sub != claims.end() && sub->is_string()) {
+    absl::StatusOr<ServiceAccountRef> parsed =
+        ParseServiceAccountUser(sub->get<std::string>());
+    if (parsed.ok()) from_sub = *parsed;
+  }
+  std::optional<ServiceAccountRef> from_kube;
+  auto kube = claims.find("kubernetes.io");
+  if (kube != claims.end() && kube->is_object()) {
+    auto ns = kube->find("namespace");
+    auto sa = kube->find("serviceaccount");
+    if (ns == kube->end() || !ns->is_string() || sa == kube->end() ||
+        !sa->is_object() || !sa->contains("name") ||
+        !(*sa)["name"].is_string()) {
+      return Reject("the \"kubernetes.io\" claim lacks namespace or "
+                    "serviceaccount.name");
+    }
+    absl::StatusOr<ServiceAccountRef> parsed =
+        ParseServiceAccountUser(absl::StrCat(
+            "system:serviceaccount:", ns->get<std::string>(), ":",
+            (*sa)["name"].get<std::string>()));
+    if (!parsed.ok()) return Reject(parsed.status().message());
+    from_kube = *parsed;
+    auto pod = kube->find("pod");
+    if (pod != kube->end() && pod->is_object()) {
+      auto name = pod->find("name");
+      auto uid = pod->find("uid");
+      if (name != pod->end() && name->is_string()) {
+        caller->pod_name = name->get<std::string>();
+      }
+      if (uid != pod->end() && uid->is_string()) {
+        caller->pod_uid = uid->get<std::string>();
+      }
+    }
+  }
+  if (from_sub && from_kube &&
+      (from_sub->kube_namespace != from_kube->kube_namespace ||
+       from_sub->name != from_kube->name)) {
+    return Reject("\"sub\" and the \"kubernetes.io\" claim name different "
+                  "service accounts");
+  }
+  const std::optional<ServiceAccountRef>& account =
+      from_kube ? from_kube : from_sub;
+  if (!account) {
+    return Reject("it names no Kubernetes service account (\"sub\" "
+                  "system:serviceaccount:<namespace>:<name> or a "
+                  "\"kubernetes.io\" claim)");
+  }
+  caller->kube_namespace = account->kube_namespace;
+  caller->service_account = account->name;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<JwtAuthenticator>> JwtAuthenticator::New(
+    JwtAuthenticatorOptions options) {
+  if (options.issuer.empty() || options.jwks_file.empty() ||
+      options.audiences.empty() || options.trust_domain.empty() ||
+      !options.clock) {
+    return absl::InvalidArgumentError(
+        "JWT authenticator needs an issuer, a JWKS file, at least one "
+        "audience, a trust domain and a clock");
+  }
+  absl::StatusOr<std::string> stamp = internal::FileStamp(options.jwks_file);
+  if (!stamp.ok()) return stamp.status();
+  absl::StatusOr<std::string> text = internal::ReadSmallFile(options.jwks_file);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::shared_ptr<const internal::Jwks>> jwks =
+      internal::Jwks::Parse(*text);
+  if (!jwks.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.jwks_file, " (issuer ", options.issuer,
+        "): ", jwks.status().message()));
+  }
+  return std::unique_ptr<JwtAuthenticator>(
+      new JwtAuthenticator(std::move(options), *std::move(jwks), *stamp));
+}
+
+JwtAuthenticator::JwtAuthenticator(JwtAuthenticatorOptions options,
+                                   std::shared_ptr<const internal::Jwks> jwks,
+                                   std::string file_stamp)
+    : options_(std::move(options)),
+      jwks_(std::move(jwks)),
+      file_stamp_(std::move(file_stamp)),
+      last_check_(options_.clock()) {}
+
+JwtAuthenticator::~JwtAuthenticator() = default;
+
+std::shared_ptr<const internal::Jwks> JwtAuthenticator::CurrentJwks() {
+  MutexLock lock(&mu_);
+  const absl::Time now = options_.clock();
+  if (now - last_check_ < options_.jwks_recheck_interval) return jwks_;
+  last_check_ = now;
+  absl::StatusOr<std::string> stamp = internal::FileStamp(options_.jwks_file);
+  if (!stamp.ok() || *stamp == file_stamp_) {
+    if (!stamp.ok()) {
+      VAULTCA_LOG(WARNING) << "JWKS for issuer " << options_.issuer
+                           << " unreadable, keeping the previous keys: "
+                           << stamp.status().message();
+    }
+    return jwks_;
+  }
+  absl::StatusOr<std::string> text =
+      internal::ReadSmallFile(options_.jwks_file);
+  absl::StatusOr<std::shared_ptr<const internal::Jwks>> parsed =
+      text.ok() ? internal::Jwks::Parse(*text)
+                : absl::StatusOr<std::shared_ptr<const internal::Jwks>>(
+                      text.status());
+  if (!parsed.ok()) {
+    VAULTCA_LOG(WARNING) << "JWKS " << options_.jwks_file << " for issuer "
+                         << options_.issuer
+                         << " changed but is unusable, keeping the previous "
+                            "keys: "
+                         << parsed.status().message();
+    // Not remembering the stamp makes the next check retry the file.
+    return jwks_;
+  }
+  jwks_ = *std::move(parsed);
+  file_stamp_ = *std::move(stamp);
+  VAULTCA_LOG(INFO) << "reloaded JWKS " << options_.jwks_file << " for issuer "
+                    << options_.issuer << " (" << jwks_->size() << " keys)";
+  return jwks_;
+}
+
+absl::StatusOr<Caller> JwtAuthenticator::Authenticate(
+    const AuthRequest& request) {
+  if (request.bearer_token.empty()) {
+    return absl::UnauthenticatedError("no bearer token");
+  }
+  absl::StatusOr<internal::DecodedJwt> jwt =
+      internal::DecodeJwt(request.bearer_token.view());
+  if (!jwt.ok()) return jwt.status();
+  std::shared_ptr<const internal::Jwks> jwks = CurrentJwks();
+  std::vector<const internal::Jwk*> keys =
+      jwks->Candidates(jwt->kid, jwt->algorithm);
+  if (keys.empty()) {
+    return Reject(jwt->kid.empty()
+                      ? std::string("no key of its algorithm in the JWKS")
+                      : absl::StrCat("unknown key id ", Quote(jwt->kid),
+                                     " (not in the issuer's JWKS)"));
+  }
+  absl::Status verified = absl::UnauthenticatedError("no key");
+  for (const internal::Jwk* key : keys) {
+    verified = internal::VerifyJwtSignature(*jwt, key->key.get());
+    if (verified.ok()) break;
+  }
+  if (!verified.ok()) return Reject("signature does not verify");
+  const absl::Time now = options_.clock();
+  if (absl::Status s = CheckClaims(jwt->claims, options_, now); !s.ok()) {
+    return s;
+  }
+  Caller caller;
+  if (absl::Status s = ExtractAccount(jwt->claims, &caller); !s.ok()) return s;
+  caller.identities = {SpiffeIdForServiceAccount(
+      options_.trust_domain,
+      ServiceAccountRef{caller.kube_namespace, caller.service_account})};
+  caller.authenticator = std::string(Name());
+  return caller;
+}
+
+}  // namespace server
+}  // namespace vaultca

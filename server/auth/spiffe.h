@@ -1,0 +1,37 @@
+#ifndef VAULTCA_SERVER_AUTH_SPIFFE_H_
+#define VAULTCA_SERVER_AUTH_SPIFFE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace vaultca {
+namespace server {
+
+// A Kubernetes service account.
+struct ServiceAccountRef {
+  std::string kube_namespace;
+  std::string name;
+};
+
+// Returns "spiffe://<trust_domain>/ns/<namespace>/sa/<name>", Istio's
+// workload identity.
+std::string SpiffeIdForServiceAccount(absl::string_view trust_domain,
+                                      const ServiceAccountRef& account);
+
+// Parses a Kubernetes service-account user name,
+// "system:serviceaccount:<namespace>:<name>". InvalidArgument for anything
+// else, including empty or oversized parts and parts holding '/' or ':'.
+absl::StatusOr<ServiceAccountRef> ParseServiceAccountUser(
+    absl::string_view username);
+
+// Parses "spiffe://<td>/ns/<namespace>/sa/<name>". InvalidArgument for any
+// other shape.
+absl::StatusOr<ServiceAccountRef> ParseSpiffeServiceAccount(
+    absl::string_view spiffe_id, std::string* trust_domain = nullptr);
+
+}  // namespace server
+}  // namespace vaultca
+
+#endif  // VAULTCA_SERVER_AUTH_SPIFFE_H_

@@ -1,0 +1,151 @@
+#include "server/auth/testing/test_jwt.h"
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "ca/testing/test_pki.h"
+#include "common/internal/ssl_unique_ptr.h"
+#include "nlohmann/json.hpp"
+
+namespace vaultca {
+namespace server {
+namespace testing {
+namespace {
+
+using ::vaultca::internal::SslUniquePtr;
+using Json = nlohmann::json;
+
+[[noreturn]] void Die(const char* what) {
+  std::fprintf(stderr, "test_jwt: %s failed\n", what);
+  std::abort();
+}
+
+SslUniquePtr<EVP_PKEY> LoadKey(const TestJwtKey& key) {
+  const ca::KeyType type =
+      key.alg == "ES256" ? ca::KeyType::kEcP256 : ca::KeyType::kRsa;
+  const SecretData& pem = ca::testing::CachedKeyPem(type, key.slot);
+  SslUniquePtr<BIO> bio(BIO_new_mem_buf(pem.data(), pem.size()));
+  SslUniquePtr<EVP_PKEY> pkey(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (pkey == nullptr) Die("PEM_read_bio_PrivateKey");
+  return pkey;
+}
+
+std::string B64(absl::string_view bytes) {
+  return absl::WebSafeBase64Escape(bytes);
+}
+
+std::string BnBytes(EVP_PKEY* key, const char* param) {
+  BIGNUM* bn = nullptr;
+  if (EVP_PKEY_get_bn_param(key, param, &bn) != 1) Die("get_bn_param");
+  SslUniquePtr<BIGNUM> owned(bn);
+  std::string out(BN_num_bytes(bn), '\0');
+  BN_bn2bin(bn, reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+}  // namespace
+
+std::string JwksJson(const std::vector<TestJwtKey>& keys) {
+  Json out = {{"keys", Json::array()}};
+  for (const TestJwtKey& key : keys) {
+    SslUniquePtr<EVP_PKEY> pkey = LoadKey(key);
+    Json jwk;
+    if (key.alg == "ES256") {
+      unsigned char point[65];
+      size_t len = 0;
+      if (EVP_PKEY_get_octet_string_param(
+              pkey.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+              sizeof(point), &len) != 1 ||
+          len != 65) {
+        Die("EC public point");
+      }
+      const std::string raw(reinterpret_cast<char*>(point), len);
+      jwk = {{"kty", "EC"},          {"crv", "P-256"},
+             {"x", B64(raw.substr(1, 32))}, {"y", B64(raw.substr(33, 32))},
+             {"alg", "ES256"},       {"use", "sig"}};
+    } else {
+      jwk = {{"kty", "RSA"},
+             {"n", B64(BnBytes(pkey.get(), OSSL_PKEY_PARAM_RSA_N))},
+             {"e", B64(BnBytes(pkey.get(), OSSL_PKEY_PARAM_RSA_E))},
+             {"alg", "RS256"},
+             {"use", "sig"}};
+    }
+    if (!key.kid.empty()) jwk["kid"] = key.kid;
+    out["keys"].push_back(jwk);
+  }
+  return out.dump();
+}
+
+std::string SignJwt(const TestJwtKey& key, const std::string& claims_json,
+                    const std::string& header_alg) {
+  Json header = {{"alg", header_alg.empty() ? key.alg : header_alg},
+                 {"typ", "JWT"}};
+  if (!key.kid.empty()) header["kid"] = key.kid;
+  const std::string input =
+      absl::StrCat(B64(header.dump()), ".", B64(claims_json));
+  SslUniquePtr<EVP_PKEY> pkey = LoadKey(key);
+  SslUniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  size_t len = 0;
+  if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr,
+                         pkey.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &len,
+                     reinterpret_cast<const unsigned char*>(input.data()),
+                     input.size()) != 1) {
+    Die("EVP_DigestSign");
+  }
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()),
+                     &len,
+                     reinterpret_cast<const unsigned char*>(input.data()),
+                     input.size()) != 1) {
+    Die("EVP_DigestSign");
+  }
+  sig.resize(len);
+  if (key.alg == "ES256") {
+    // DER ECDSA-Sig-Value -> JWS r||s, each left-padded to 32 bytes.
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(sig.data());
+    SslUniquePtr<ECDSA_SIG> es(d2i_ECDSA_SIG(nullptr, &p, sig.size()));
+    if (es == nullptr) Die("d2i_ECDSA_SIG");
+    std::string raw(64, '\0');
+    BN_bn2binpad(ECDSA_SIG_get0_r(es.get()),
+                 reinterpret_cast<unsigned char*>(raw.data()), 32);
+    BN_bn2binpad(ECDSA_SIG_get0_s(es.get()),
+                 reinterpret_cast<unsigned char*>(raw.data()) + 32, 32);
+    sig = raw;
+  }
+  return absl::StrCat(input, ".", B64(sig));
+}
+
+std::string SaClaimsJson(const SaClaims& c) {
+  const int64_t iat = absl::ToUnixSeconds(c.issued_at);
+  Json claims = {
+      {"iss", c.issuer},
+      {"aud", c.audiences},
+      {"iat", iat},
+      {"nbf", iat},
+      {"exp", absl::ToUnixSeconds(c.issued_at + c.lifetime)},
+      {"sub", c.subject.empty()
+                  ? absl::StrCat("system:serviceaccount:", c.kube_namespace,
+                                 ":", c.service_account)
+                  : c.subject}};
+  if (c.kubernetes_claim) {
+    claims["kubernetes.io"] = {
+        {"namespace", c.kube_namespace},
+        {"pod", {{"name", c.pod_name}, {"uid", c.pod_uid}}},
+        {"serviceaccount", {{"name", c.service_account}, {"uid", "sa-uid"}}}};
+  }
+  return claims.dump();
+}
+
+}  // namespace testing
+}  // namespace server
+}  // namespace vaultca

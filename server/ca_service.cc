@@ -1,0 +1,123 @@
+#include "server/ca_service.h"
+
+#include <grpc/grpc_security_constants.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "server/internal/work_queue.h"
+
+namespace vaultca {
+namespace server {
+namespace {
+
+absl::string_view View(const grpc::string_ref& ref) {
+  return absl::string_view(ref.data(), ref.size());
+}
+
+// Returns the first value of request header `name`, or "".
+absl::string_view Header(const grpc::CallbackServerContext& context,
+                         const char* name) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(name);
+  return it == metadata.end() ? absl::string_view() : View(it->second);
+}
+
+// Copies what the handler needs out of the call.
+CertificateRequest ReadCall(
+    const grpc::CallbackServerContext& context,
+    const istio::v1::auth::IstioCertificateRequest& request) {
+  CertificateRequest out;
+  out.csr_pem = request.csr();
+  out.validity_seconds = request.validity_duration();
+  const auto& fields = request.metadata().fields();
+  auto impersonated = fields.find("ImpersonatedIdentity");
+  if (impersonated != fields.end() && impersonated->second.has_string_value()) {
+    out.impersonated_identity = impersonated->second.string_value();
+  }
+  out.cluster_id = std::string(Header(context, "clusterid"));
+  absl::string_view authorization = Header(context, "authorization");
+  // istio-agent sends "Bearer <token>"; the scheme is case-insensitive.
+  if (authorization.size() > 7 &&
+      absl::EqualsIgnoreCase(authorization.substr(0, 7), "bearer ")) {
+    out.auth.bearer_token = SecretData(
+        absl::StripLeadingAsciiWhitespace(authorization.substr(7)));
+  }
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    std::vector<grpc::string_ref> pem =
+        auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+    if (!pem.empty()) out.auth.peer_cert_pem = std::string(View(pem[0]));
+  }
+  return out;
+}
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // absl and gRPC share the canonical code numbering.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+}  // namespace
+
+CaService::CaService(CertificateHandler* handler, ServerMetrics* metrics,
+                     CaServiceOptions options)
+    : handler_(handler),
+      metrics_(metrics),
+      options_(options),
+      queue_(std::make_unique<internal::WorkQueue>(
+          options.worker_threads, options.max_concurrent_requests)) {}
+
+CaService::~CaService() { queue_->Shutdown(); }
+
+int CaService::in_flight() const { return queue_->admitted(); }
+
+grpc::ServerUnaryReactor* CaService::CreateCertificate(
+    grpc::CallbackServerContext* context,
+    const istio::v1::auth::IstioCertificateRequest* request,
+    istio::v1::auth::IstioCertificateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (draining_.load()) {
+    metrics_->Rejected(Rejection::kShuttingDown);
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                 "vaultca-server is shutting down; retry "
+                                 "against another replica"));
+    return reactor;
+  }
+  auto call = std::make_shared<CertificateRequest>(ReadCall(*context, *request));
+  const bool admitted = queue_->TrySubmit([this, context, reactor, response,
+                                           call] {
+    if (context->IsCancelled()) {
+      metrics_->Rejected(Rejection::kCancelled);
+      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                                   "the caller gave up while the request "
+                                   "was queued"));
+      return;
+    }
+    absl::StatusOr<std::vector<std::string>> chain = handler_->Handle(*call);
+    if (chain.ok()) {
+      for (std::string& element : *chain) {
+        response->add_cert_chain(std::move(element));
+      }
+    }
+    reactor->Finish(ToGrpc(chain.status()));
+  });
+  if (!admitted) {
+    metrics_->Rejected(Rejection::kOverload);
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("vaultca-server is handling its limit of ",
+                     options_.max_concurrent_requests,
+                     " concurrent requests; retry with backoff")));
+  }
+  return reactor;
+}
+
+}  // namespace server
+}  // namespace vaultca

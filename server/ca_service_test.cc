@@ -1,0 +1,224 @@
+#include "server/ca_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "ca/key_cert_bundle.h"
+#include "ca/local_ca.h"
+#include "ca/testing/test_pki.h"
+#include "common/sync.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "ca/workload_csr.h"
+#include "server/testing/agent_client.h"
+
+namespace vaultca {
+namespace server {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::AgentClient;
+using testing::AgentOptions;
+using testing::AgentResult;
+
+// Accepts the bearer token "good"; can be made to block until released.
+class GateAuthenticator : public Authenticator {
+ public:
+  absl::string_view Name() const override { return "gate"; }
+  bool UsesBearerToken() const override { return true; }
+  absl::StatusOr<Caller> Authenticate(const AuthRequest& request) override {
+    MutexLock lock(&mu_);
+    ++entered_;
+    cv_.SignalAll();
+    while (closed_) cv_.Wait(&mu_);
+    if (request.bearer_token.view() != "good") {
+      return absl::UnauthenticatedError("token is not 'good'");
+    }
+    Caller caller;
+    caller.identities = {"spiffe://cluster.local/ns/default/sa/sleep"};
+    return caller;
+  }
+  void Close() {
+    MutexLock lock(&mu_);
+    closed_ = true;
+  }
+  void Open() {
+    MutexLock lock(&mu_);
+    closed_ = false;
+    cv_.SignalAll();
+  }
+  void WaitEntered(int n) {
+    MutexLock lock(&mu_);
+    while (entered_ < n) cv_.Wait(&mu_);
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  int entered_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class CaServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = ca::testing::Root();
+    auto bundle = ca::KeyCertBundle::Create(root_);
+    ASSERT_TRUE(bundle.ok());
+    auto local = ca::LocalCertificateAuthority::New(*bundle);
+    ASSERT_TRUE(local.ok());
+    ca_ = *std::move(local);
+    auto gate = std::make_unique<GateAuthenticator>();
+    gate_ = gate.get();
+    std::vector<std::unique_ptr<Authenticator>> auths;
+    auths.push_back(std::move(gate));
+    handler_ = std::make_unique<CertificateHandler>(
+        CertificateHandlerOptions(), std::move(auths), ca_.get(), &metrics_,
+        nullptr);
+    service_ = std::make_unique<CaService>(handler_.get(), &metrics_,
+                                           CaServiceOptions{1, 2});
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(service_.get());
+    builder.SetMaxReceiveMessageSize(8192);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+  }
+
+  void TearDown() override {
+    gate_->Open();
+    server_->Shutdown();
+    server_.reset();
+    service_.reset();
+  }
+
+  AgentOptions Options() {
+    AgentOptions options;
+    options.address = absl::StrCat("127.0.0.1:", port_);
+    options.plaintext = true;
+    options.token = "good";
+    options.key_type = ca::KeyType::kEcP256;
+    return options;
+  }
+
+  ca::CaMaterialPem root_;
+  std::unique_ptr<ca::LocalCertificateAuthority> ca_;
+  ServerMetrics metrics_;
+  GateAuthenticator* gate_ = nullptr;
+  std::unique_ptr<CertificateHandler> handler_;
+  std::unique_ptr<CaService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+TEST_F(CaServiceTest, AnswersWithTheChain) {
+  AgentResult result = AgentClient(Options()).Request();
+  ASSERT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+  ASSERT_EQ(result.cert_chain.size(), 2u);
+  EXPECT_EQ(result.cert_chain[1], root_.root_bundle_pem);
+}
+
+TEST_F(CaServiceTest, BeyondTheLimitAnswersResourceExhausted) {
+  gate_->Close();
+  AgentClient client(Options());
+  std::vector<AgentResult> results(2);
+  std::thread first([&] { results[0] = client.Request(); });
+  gate_->WaitEntered(1);
+  std::thread second([&] { results[1] = client.Request(); });
+  // One running (blocked in the authenticator), one queued: full.
+  while (service_->in_flight() < 2) absl::SleepFor(absl::Milliseconds(1));
+  AgentResult third = client.Request();
+  EXPECT_EQ(third.code, grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(third.message, HasSubstr("limit of 2 concurrent requests"));
+  gate_->Open();
+  first.join();
+  second.join();
+  EXPECT_EQ(results[0].code, grpc::StatusCode::OK) << results[0].message;
+  EXPECT_EQ(results[1].code, grpc::StatusCode::OK) << results[1].message;
+  EXPECT_EQ(metrics_.rejections(Rejection::kOverload), 1);
+  // Capacity is back.
+  EXPECT_EQ(client.Request().code, grpc::StatusCode::OK);
+}
+
+TEST_F(CaServiceTest, OversizedRequestIsRefused) {
+  AgentClient client(Options());
+  client.set_csr_pem(std::string(10000, 'A'));
+  EXPECT_EQ(client.Request().code, grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(CaServiceTest, ReadsBearerClusterIdAndMetadata) {
+  AgentOptions options = Options();
+  options.token = "bad";
+  AgentResult result = AgentClient(options).Request();
+  EXPECT_EQ(result.code, grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(result.message, HasSubstr("token is not 'good'"));
+
+  options.token = "";
+  result = AgentClient(options).Request();
+  EXPECT_EQ(result.code, grpc::StatusCode::UNAUTHENTICATED);
+
+  options = Options();
+  options.cluster_id = "somewhere-else";
+  result = AgentClient(options).Request();
+  EXPECT_EQ(result.code, grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(result.message, HasSubstr("somewhere-else"));
+
+  options = Options();
+  options.impersonated_identity = "spiffe://cluster.local/ns/a/sa/b";
+  result = AgentClient(options).Request();
+  EXPECT_EQ(result.code, grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(result.message, HasSubstr("impersonation"));
+}
+
+TEST_F(CaServiceTest, SchemeIsCaseInsensitive) {
+  AgentClient client(Options());
+  istio::v1::auth::IstioCertificateRequest request;
+  AgentResult ok = client.Request();
+  ASSERT_EQ(ok.code, grpc::StatusCode::OK);
+  // Resend by hand with a lower-case scheme and no clusterid header.
+  auto stub = istio::v1::auth::IstioCertificateService::NewStub(client.channel());
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "bearer good");
+  ca::WorkloadCsrOptions csr_options;
+  csr_options.identities = {"spiffe://cluster.local/ns/default/sa/sleep"};
+  csr_options.key_type = ca::KeyType::kEcP256;
+  auto csr = ca::GenerateWorkloadCsr(csr_options);
+  ASSERT_TRUE(csr.ok());
+  request.set_csr(csr->csr_pem);
+  istio::v1::auth::IstioCertificateResponse response;
+  grpc::Status status = stub->CreateCertificate(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.cert_chain_size(), 2);
+}
+
+TEST_F(CaServiceTest, CsrProblemsAreInvalidArgument) {
+  AgentClient client(Options());
+  client.set_csr_pem("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
+                     "-----END CERTIFICATE REQUEST-----\n");
+  AgentResult result = client.Request();
+  EXPECT_EQ(result.code, grpc::StatusCode::INVALID_ARGUMENT);
+
+  AgentOptions options = Options();
+  options.ttl_seconds = 200 * 86400;
+  result = AgentClient(options).Request();
+  EXPECT_EQ(result.code, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(result.message, HasSubstr("max allowed TTL"));
+}
+
+TEST_F(CaServiceTest, DrainingAnswersUnavailable) {
+  service_->StartDraining();
+  AgentResult result = AgentClient(Options()).Request();
+  EXPECT_EQ(result.code, grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(metrics_.rejections(Rejection::kShuttingDown), 1);
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace vaultca

@@ -1,0 +1,92 @@
+#include "server/components.h"
+
+#include <utility>
+
+#include "ca/sources/files/files_source.h"
+#include "ca/sources/self_signed/self_signed_source.h"
+#include "server/auth/client_cert_authenticator.h"
+#include "server/auth/jwt_authenticator.h"
+
+namespace vaultca {
+namespace server {
+
+absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
+    const ServerConfig& config) {
+  switch (config.ca.source) {
+    case CaSourceKind::kSelfSigned: {
+      ca::SelfSignedSourceOptions options;
+      options.state_dir = config.ca.self_signed_dir;
+      options.trust_domain = config.trust_domain;
+      options.key_type = config.ca.self_signed_key_type;
+      auto source = ca::SelfSignedSource::New(options);
+      if (!source.ok()) return source.status();
+      return std::unique_ptr<ca::MaterialSource>(*std::move(source));
+    }
+    case CaSourceKind::kFiles: {
+      ca::FilesSourceOptions options;
+      options.dir = config.ca.cacerts_dir;
+      auto source = ca::FilesSource::New(options);
+      if (!source.ok()) return source.status();
+      return std::unique_ptr<ca::MaterialSource>(*std::move(source));
+    }
+  }
+  return absl::InvalidArgumentError("unknown CA source");
+}
+
+ca::CachingCaOptions BuildCachingCaOptions(const ServerConfig& config) {
+  ca::CachingCaOptions options;
+  options.local_ca.default_ttl = config.ca.default_workload_cert_ttl;
+  options.local_ca.max_ttl = config.ca.max_workload_cert_ttl;
+  options.local_ca.ttl_mode = config.ca.ttl_mode;
+  options.refresh_interval = config.ca.refresh_interval;
+  options.max_staleness = config.ca.max_staleness;
+  options.startup_deadline = config.ca.startup_deadline;
+  options.multi_root = config.ca.multi_root;
+  return options;
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<Authenticator>>>
+BuildAuthenticators(const ServerConfig& config) {
+  std::vector<std::unique_ptr<Authenticator>> out;
+  if (config.auth.client_certificate && !config.listen.plaintext) {
+    out.push_back(std::make_unique<ClientCertAuthenticator>());
+  }
+  for (const JwtIssuerConfig& issuer : config.auth.jwt) {
+    JwtAuthenticatorOptions options;
+    options.issuer = issuer.issuer;
+    options.jwks_file = issuer.jwks_file;
+    options.audiences = issuer.audiences;
+    options.trust_domain = config.trust_domain;
+    options.clock_skew = config.auth.jwt_clock_skew;
+    auto auth = JwtAuthenticator::New(options);
+    if (!auth.ok()) return auth.status();
+    out.push_back(*std::move(auth));
+  }
+  if (config.auth.token_review.enabled) {
+    return absl::UnimplementedError(
+        "auth.token_review is not available in this build of "
+        "vaultca-server; use auth.jwt with the cluster's service-account "
+        "issuer and JWKS instead");
+  }
+  if (out.empty()) {
+    return absl::InvalidArgumentError(
+        "no authenticator is enabled (client certificates need TLS); "
+        "configure auth.jwt");
+  }
+  return out;
+}
+
+CertificateHandlerOptions BuildHandlerOptions(const ServerConfig& config) {
+  CertificateHandlerOptions options;
+  options.trust_domain = config.trust_domain;
+  options.cluster_id = config.cluster_id;
+  options.cluster_aliases = config.cluster_aliases;
+  options.identity_policy = config.auth.identity_policy;
+  options.max_ttl = config.ca.max_workload_cert_ttl;
+  options.ttl_mode = config.ca.ttl_mode;
+  options.trusted_node_accounts = config.auth.trusted_node_accounts;
+  return options;
+}
+
+}  // namespace server
+}  // namespace vaultca

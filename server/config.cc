@@ -1,0 +1,279 @@
+#include "server/config.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/internal/config_parse.h"
+#include "server/internal/config_tree.h"
+
+namespace vaultca {
+namespace server {
+namespace {
+
+using internal::ConfigNode;
+
+// Reads the typed fields of one map node, remembering which keys were
+// consumed so unknown ones can be reported. The first error sticks.
+class MapReader {
+ public:
+  MapReader(const ConfigNode* node, std::string path, absl::Status* status)
+      : node_(node), path_(std::move(path)), status_(status) {
+    if (node_ != nullptr && node_->kind != ConfigNode::Kind::kMap &&
+        node_->kind != ConfigNode::Kind::kNull) {
+      Fail(path_.empty() ? "the document" : path_, node_->line, "a map");
+      node_ = nullptr;
+    }
+  }
+
+  // Returns the value under `key`, or nullptr when absent or null.
+  const ConfigNode* Get(absl::string_view key) {
+    used_.insert(std::string(key));
+    if (node_ == nullptr || node_->kind != ConfigNode::Kind::kMap) {
+      return nullptr;
+    }
+    for (const auto& [k, v] : node_->entries) {
+      if (k == key) {
+        return v.kind == ConfigNode::Kind::kNull ? nullptr : &v;
+      }
+    }
+    return nullptr;
+  }
+
+  std::string PathOf(absl::string_view key) const {
+    return path_.empty() ? std::string(key) : absl::StrCat(path_, ".", key);
+  }
+
+  void String(absl::string_view key, std::string* out) {
+    const ConfigNode* v = Get(key);
+    if (v == nullptr) return;
+    if (v->kind != ConfigNode::Kind::kScalar) {
+      return Fail(PathOf(key), v->line, "a string");
+    }
+    *out = v->scalar;
+  }
+
+  void Bool(absl::string_view key, bool* out) {
+    const ConfigNode* v = Get(key);
+    if (v == nullptr) return;
+    absl::StatusOr<bool> b =
+        v->kind == ConfigNode::Kind::kScalar
+            ? internal::ParseBoolValue(PathOf(key), v->scalar)
+            : absl::InvalidArgumentError("");
+    if (!b.ok()) return Fail(PathOf(key), v->line, "true or false");
+    *out = *b;
+  }
+
+  void Int(absl::string_view key, int* out) {
+    const ConfigNode* v = Get(key);
+    if (v == nullptr) return;
+    int value;
+    if (v->kind != ConfigNode::Kind::kScalar ||
+        !absl::SimpleAtoi(v->scalar, &value)) {
+      return Fail(PathOf(key), v->line, "an integer");
+    }
+    *out = value;
+  }
+
+  void Duration(absl::string_view key, absl::Duration* out) {
+    const ConfigNode* v = Get(key);
+    if (v == nullptr) return;
+    absl::StatusOr<absl::Duration> d =
+        v->kind == ConfigNode::Kind::kScalar
+            ? internal::ParseDurationValue(PathOf(key), v->scalar)
+            : absl::InvalidArgumentError("");
+    if (!d.ok()) {
+      return Fail(PathOf(key), v->line,
+                  "a duration such as 90s, 30m, 24h or 2160h");
+    }
+    *out = *d;
+  }
+
+  void StringList(absl::string_view key, std::vector<std::string>* out) {
+    const ConfigNode* v = Get(key);
+    if (v == nullptr) return;
+    if (v->kind != ConfigNode::Kind::kSequence) {
+      return Fail(PathOf(key), v->line, "a list of strings");
+    }
+    std::vector<std::string> values;
+    for (const ConfigNode& item : v->items) {
+      if (item.kind != ConfigNode::Kind::kScalar) {
+        return Fail(PathOf(key), item.line, "a list of strings");
+      }
+      values.push_back(item.scalar);
+    }
+    *out = std::move(values);
+  }
+
+  // Parses a string option with `parse` (one of internal::Parse*).
+  template <typename T, typename Parser>
+  void Enum(absl::string_view key, T* out, Parser parse) {
+    std::string text;
+    String(key, &text);
+    if (text.empty() || !status_->ok()) return;
+    absl::StatusOr<T> value = parse(PathOf(key), text);
+    if (!value.ok()) {
+      if (status_->ok()) *status_ = value.status();
+      return;
+    }
+    *out = *value;
+  }
+
+  // Reports keys nobody asked for.
+  void Finish() {
+    if (node_ == nullptr || node_->kind != ConfigNode::Kind::kMap) return;
+    for (const auto& [k, v] : node_->entries) {
+      if (used_.count(k) == 0 && status_->ok()) {
+        *status_ = absl::InvalidArgumentError(absl::StrCat(
+            "configuration line ", v.line, ": unknown option '", PathOf(k),
+            "'; known options here: ", absl::StrJoin(used_, ", ")));
+      }
+    }
+  }
+
+  void Fail(absl::string_view path, int line, absl::string_view expected) {
+    if (!status_->ok()) return;
+    *status_ = absl::InvalidArgumentError(absl::StrCat(
+        "configuration line ", line, ": '", path, "' must be ", expected));
+  }
+
+ private:
+  const ConfigNode* node_;
+  const std::string path_;
+  absl::Status* status_;
+  std::set<std::string> used_;
+};
+
+void ReadCa(MapReader& parent, absl::Status* status, CaConfig* ca) {
+  MapReader r(parent.Get("ca"), "ca", status);
+  r.Enum("source", &ca->source, internal::ParseCaSource);
+  {
+    MapReader s(r.Get("self_signed"), "ca.self_signed", status);
+    s.String("state_dir", &ca->self_signed_dir);
+    s.Enum("key_type", &ca->self_signed_key_type, internal::ParseKeyType);
+    s.Finish();
+  }
+  {
+    MapReader f(r.Get("files"), "ca.files", status);
+    f.String("dir", &ca->cacerts_dir);
+    f.Finish();
+  }
+  r.Duration("default_workload_cert_ttl", &ca->default_workload_cert_ttl);
+  r.Duration("max_workload_cert_ttl", &ca->max_workload_cert_ttl);
+  r.Enum("ttl_mode", &ca->ttl_mode, internal::ParseTtlMode);
+  r.Duration("refresh_interval", &ca->refresh_interval);
+  r.Duration("max_staleness", &ca->max_staleness);
+  r.Duration("startup_deadline", &ca->startup_deadline);
+  r.Bool("multi_root", &ca->multi_root);
+  r.String("root_cert_file", &ca->root_cert_file);
+  r.Finish();
+}
+
+void ReadAuth(MapReader& parent, absl::Status* status, AuthConfig* auth) {
+  MapReader r(parent.Get("auth"), "auth", status);
+  r.Bool("client_certificate", &auth->client_certificate);
+  r.Duration("jwt_clock_skew", &auth->jwt_clock_skew);
+  if (const ConfigNode* jwt = r.Get("jwt"); jwt != nullptr) {
+    if (jwt->kind != ConfigNode::Kind::kSequence) {
+      r.Fail("auth.jwt", jwt->line, "a list of issuers");
+    } else {
+      auth->jwt.clear();
+      for (size_t i = 0; i < jwt->items.size(); ++i) {
+        JwtIssuerConfig issuer;
+        MapReader j(&jwt->items[i], absl::StrCat("auth.jwt[", i, "]"),
+                    status);
+        j.String("issuer", &issuer.issuer);
+        j.String("jwks_file", &issuer.jwks_file);
+        j.StringList("audiences", &issuer.audiences);
+        j.Finish();
+        auth->jwt.push_back(std::move(issuer));
+      }
+    }
+  }
+  {
+    TokenReviewConfig& tr = auth->token_review;
+    MapReader t(r.Get("token_review"), "auth.token_review", status);
+    t.Bool("enabled", &tr.enabled);
+    t.String("api_server", &tr.api_server);
+    t.String("token_file", &tr.token_file);
+    t.String("ca_file", &tr.ca_file);
+    t.StringList("audiences", &tr.audiences);
+    t.Duration("cache_ttl", &tr.cache_ttl);
+    t.Int("cache_max_entries", &tr.cache_max_entries);
+    t.Duration("timeout", &tr.timeout);
+    t.Finish();
+  }
+  r.StringList("trusted_node_accounts", &auth->trusted_node_accounts);
+  r.Enum("identity_policy", &auth->identity_policy,
+         internal::ParseIdentityPolicy);
+  r.Finish();
+}
+
+}  // namespace
+
+absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view text) {
+  absl::StatusOr<ConfigNode> tree = internal::ParseConfigTree(text);
+  if (!tree.ok()) return tree.status();
+  ServerConfig config;
+  absl::Status status;
+  MapReader root(&*tree, "", &status);
+  root.String("trust_domain", &config.trust_domain);
+  root.String("cluster_id", &config.cluster_id);
+  root.StringList("cluster_aliases", &config.cluster_aliases);
+  {
+    MapReader l(root.Get("listen"), "listen", &status);
+    l.String("grpc", &config.listen.grpc_address);
+    l.Bool("plaintext", &config.listen.plaintext);
+    l.String("http", &config.listen.http_address);
+    l.Finish();
+  }
+  ReadCa(root, &status, &config.ca);
+  ReadAuth(root, &status, &config.auth);
+  {
+    MapReader s(root.Get("serving"), "serving", &status);
+    s.StringList("dns_names", &config.serving.dns_names);
+    s.String("cert_dir", &config.serving.cert_dir);
+    s.Duration("ttl", &config.serving.ttl);
+    s.Finish();
+  }
+  {
+    LimitsConfig& limits = config.limits;
+    MapReader l(root.Get("limits"), "limits", &status);
+    l.Int("max_concurrent_requests", &limits.max_concurrent_requests);
+    l.Int("worker_threads", &limits.worker_threads);
+    l.Int("max_request_bytes", &limits.max_request_bytes);
+    l.Duration("shutdown_grace", &limits.shutdown_grace);
+    l.Finish();
+  }
+  root.Finish();
+  if (!status.ok()) return status;
+  return config;
+}
+
+absl::StatusOr<ServerConfig> LoadServerConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read configuration file ",
+                                            path, ": ", std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<ServerConfig> config = ParseServerConfig(text.str());
+  if (!config.ok()) {
+    return absl::Status(config.status().code(),
+                        absl::StrCat(path, ": ", config.status().message()));
+  }
+  return config;
+}
+
+}  // namespace server
+}  // namespace vaultca

@@ -1,0 +1,178 @@
+#ifndef VAULTCA_SERVER_CONFIG_H_
+#define VAULTCA_SERVER_CONFIG_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "ca/key_cert_bundle.h"
+#include "ca/local_ca.h"
+
+namespace vaultca {
+namespace server {
+
+// Which SANs a workload certificate carries (see identity_policy.h).
+enum class IdentityPolicy {
+  // istiod: the caller's identities; the CSR's SANs are ignored.
+  kIstiod,
+  // istio-csr: the CSR's URI SANs must equal the caller's identities.
+  kStrict,
+};
+
+// Where the CA material comes from.
+enum class CaSourceKind {
+  // istiod's default: a self-signed root kept in a state directory.
+  kSelfSigned,
+  // An Istio "cacerts" directory (plug-in CA), watched for changes.
+  kFiles,
+};
+
+// Addresses the server listens on.
+struct ListenConfig {
+  // The IstioCertificateService (istiod serves it on 15012).
+  std::string grpc_address = "0.0.0.0:15012";
+  // Plain text instead of TLS, as istiod's debug port 15010. Only for
+  // istio-agent's ":15010" mode and tests.
+  bool plaintext = false;
+  // HTTP /ready, /live and /metrics (istiod's monitoring port 15014).
+  // Empty: no HTTP server.
+  std::string http_address = "0.0.0.0:15014";
+};
+
+struct CaConfig {
+  CaSourceKind source = CaSourceKind::kSelfSigned;
+  // kSelfSigned: where the root and its key persist.
+  std::string self_signed_dir = "/var/lib/vaultca/self-signed";
+  ca::KeyType self_signed_key_type = ca::KeyType::kRsa;
+  // kFiles: the cacerts directory (env ROOT_CA_DIR, as istiod).
+  std::string cacerts_dir = "/etc/cacerts";
+  // DEFAULT_WORKLOAD_CERT_TTL / MAX_WORKLOAD_CERT_TTL.
+  absl::Duration default_workload_cert_ttl = absl::Hours(24);
+  absl::Duration max_workload_cert_ttl = absl::Hours(24 * 90);
+  // Above the maximum: refuse (istiod) or lower to it (clamp).
+  ca::TtlMode ttl_mode = ca::TtlMode::kIstiod;
+  // Source polling and staleness (see ca/caching/caching_ca.h).
+  absl::Duration refresh_interval = absl::Minutes(1);
+  absl::Duration max_staleness = absl::Minutes(30);
+  absl::Duration startup_deadline = absl::Seconds(30);
+  // ISTIO_MULTIROOT_MESH: accept material that drops a current root.
+  bool multi_root = false;
+  // Where the current root bundle is published (the content of
+  // istio-ca-root-cert's root-cert.pem); rewritten atomically on rotation.
+  // Empty: not published.
+  std::string root_cert_file;
+};
+
+// One OIDC-style issuer whose JWTs are verified locally.
+struct JwtIssuerConfig {
+  // Must equal the token's "iss".
+  std::string issuer;
+  // A JWKS document ({"keys": [...]}) with RS256 / ES256 keys; re-read when
+  // it changes.
+  std::string jwks_file;
+  // The token's "aud" must contain one of these.
+  std::vector<std::string> audiences = {"istio-ca"};
+};
+
+// Kubernetes TokenReview of bearer tokens (istiod's default authenticator).
+struct TokenReviewConfig {
+  bool enabled = false;
+  // "https://host:port"; empty: in-cluster (KUBERNETES_SERVICE_HOST/PORT).
+  std::string api_server;
+  // The server's own credentials for the API server.
+  std::string token_file =
+      "/var/run/secrets/kubernetes.io/serviceaccount/token";
+  std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+  // TOKEN_AUDIENCES.
+  std::vector<std::string> audiences = {"istio-ca"};
+  // Positive results are cached until the token expires, at most this long.
+  absl::Duration cache_ttl = absl::Minutes(5);
+  int cache_max_entries = 100000;
+  absl::Duration timeout = absl::Seconds(10);
+};
+
+struct AuthConfig {
+  // Accept verified TLS client certificates (identities = every SAN).
+  bool client_certificate = true;
+  std::vector<JwtIssuerConfig> jwt;
+  // Tolerance for exp / nbf.
+  absl::Duration jwt_clock_skew = absl::Seconds(60);
+  TokenReviewConfig token_review;
+  // CA_TRUSTED_NODE_ACCOUNTS: "<ns>/<sa>" entries allowed to impersonate.
+  std::vector<std::string> trusted_node_accounts;
+  IdentityPolicy identity_policy = IdentityPolicy::kIstiod;
+};
+
+// The TLS certificate the gRPC server presents, issued by this CA.
+struct ServingConfig {
+  // SANs of the serving certificate. istio-agent checks a CA_ADDR holding
+  // "localhost" as istiod.istio-system.svc.
+  std::vector<std::string> dns_names = {"vaultca.istio-system.svc",
+                                        "istiod.istio-system.svc"};
+  // Where the serving key and certificate are written for gRPC's file
+  // watcher (0700 directory).
+  std::string cert_dir = "/var/run/vaultca/serving";
+  absl::Duration ttl = absl::Hours(24);
+};
+
+struct LimitsConfig {
+  // Requests being worked on or queued; beyond it ResourceExhausted.
+  int max_concurrent_requests = 256;
+  // Threads doing the work (authentication, signing).
+  int worker_threads = 8;
+  // Largest accepted request message.
+  int max_request_bytes = 64 * 1024;
+  // On SIGTERM, in-flight requests get this long to finish.
+  absl::Duration shutdown_grace = absl::Seconds(30);
+};
+
+// Everything vaultca-server is configured with. Defaults match istiod.
+struct ServerConfig {
+  // TRUST_DOMAIN.
+  std::string trust_domain = "cluster.local";
+  // CLUSTER_ID; a "clusterid" request header must name it or an alias.
+  std::string cluster_id = "Kubernetes";
+  std::vector<std::string> cluster_aliases;
+  ListenConfig listen;
+  CaConfig ca;
+  AuthConfig auth;
+  ServingConfig serving;
+  LimitsConfig limits;
+};
+
+// Parses a YAML (or JSON) configuration document over the defaults.
+// Unknown keys are errors (they are usually typos). InvalidArgument naming
+// the key path ("auth.jwt[0].issuer") and what was expected.
+absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view text);
+
+// Reads and parses the file at `path`.
+absl::StatusOr<ServerConfig> LoadServerConfigFile(const std::string& path);
+
+// Looks up one environment variable; nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(absl::string_view)>;
+// The process environment.
+EnvLookup ProcessEnvironment();
+
+// Overlays the environment variables istiod reads (TRUST_DOMAIN,
+// CLUSTER_ID, DEFAULT_WORKLOAD_CERT_TTL, MAX_WORKLOAD_CERT_TTL,
+// CA_TRUSTED_NODE_ACCOUNTS, TOKEN_AUDIENCES, ISTIO_MULTIROOT_MESH,
+// ROOT_CA_DIR) and vaultca's own (VAULTCA_*, see examples/server/
+// vaultca.yaml) on `config`. Empty variables count as unset.
+// InvalidArgument naming the variable when a value does not parse.
+absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config);
+
+// Checks `config` for contradictions: positive durations and limits,
+// default TTL <= max TTL, a trust domain and serving names without
+// wildcards, well-formed node accounts and JWT issuers, at least one
+// authenticator. InvalidArgument naming the option and the fix.
+absl::Status ValidateServerConfig(const ServerConfig& config);
+
+}  // namespace server
+}  // namespace vaultca
+
+#endif  // VAULTCA_SERVER_CONFIG_H_

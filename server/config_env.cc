@@ -1,0 +1,257 @@
+// The environment overlay and the consistency check of ServerConfig.
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/config.h"
+#include "server/internal/config_parse.h"
+
+namespace vaultca {
+namespace server {
+namespace {
+
+// Applies one variable when set and non-empty; the first error sticks.
+class EnvOverlay {
+ public:
+  EnvOverlay(const EnvLookup& env, absl::Status* status)
+      : env_(env), status_(status) {}
+
+  std::optional<std::string> Get(absl::string_view name) {
+    std::optional<std::string> value = env_(name);
+    if (!value.has_value() || value->empty() || !status_->ok()) {
+      return std::nullopt;
+    }
+    return value;
+  }
+  void String(absl::string_view name, std::string* out) {
+    if (auto v = Get(name)) *out = *v;
+  }
+  void List(absl::string_view name, std::vector<std::string>* out) {
+    if (auto v = Get(name)) *out = internal::SplitList(*v);
+  }
+  template <typename T, typename Parser>
+  void Parsed(absl::string_view name, T* out, Parser parse) {
+    if (auto v = Get(name)) {
+      auto parsed = parse(name, *v);
+      if (!parsed.ok()) {
+        *status_ = parsed.status();
+        return;
+      }
+      *out = *parsed;
+    }
+  }
+  void Int(absl::string_view name, int* out) {
+    if (auto v = Get(name)) {
+      if (!absl::SimpleAtoi(*v, out)) {
+        *status_ = absl::InvalidArgumentError(
+            absl::StrCat(name, "='", *v, "' is invalid: expected an integer"));
+      }
+    }
+  }
+
+ private:
+  const EnvLookup& env_;
+  absl::Status* status_;
+};
+
+absl::Status Invalid(absl::string_view option, absl::string_view problem) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("configuration option ", option, ": ", problem));
+}
+
+bool IsDnsName(absl::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (absl::string_view label : absl::StrSplit(name, '.')) {
+    if (label.empty() || label.size() > 63) return false;
+    for (char c : label) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      (c >= '0' && c <= '9') || c == '-';
+      if (!ok) return false;
+    }
+  }
+  return true;
+}
+
+absl::Status ValidateAuth(const AuthConfig& auth) {
+  for (size_t i = 0; i < auth.jwt.size(); ++i) {
+    const JwtIssuerConfig& j = auth.jwt[i];
+    const std::string where = absl::StrCat("auth.jwt[", i, "]");
+    if (j.issuer.empty()) return Invalid(where, "issuer is required");
+    if (j.jwks_file.empty()) {
+      return Invalid(where, "jwks_file is required (a JWKS JSON file)");
+    }
+    if (j.audiences.empty()) {
+      return Invalid(where, "audiences must not be empty (istio-agent "
+                            "requests tokens for 'istio-ca')");
+    }
+  }
+  if (!auth.client_certificate && auth.jwt.empty() &&
+      !auth.token_review.enabled) {
+    return Invalid("auth", "every authenticator is off, so no request could "
+                           "succeed: enable client_certificate, jwt or "
+                           "token_review");
+  }
+  const TokenReviewConfig& tr = auth.token_review;
+  if (tr.enabled) {
+    if (tr.audiences.empty()) {
+      return Invalid("auth.token_review.audiences (TOKEN_AUDIENCES)",
+                     "must not be empty");
+    }
+    if (tr.timeout <= absl::ZeroDuration()) {
+      return Invalid("auth.token_review.timeout", "must be positive");
+    }
+    if (tr.cache_max_entries < 0) {
+      return Invalid("auth.token_review.cache_max_entries",
+                     "must not be negative");
+    }
+  }
+  if (auth.jwt_clock_skew > absl::Minutes(10)) {
+    return Invalid("auth.jwt_clock_skew", "must be at most 10m");
+  }
+  for (const std::string& account : auth.trusted_node_accounts) {
+    std::vector<std::string> parts = absl::StrSplit(account, '/');
+    if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+      return Invalid("auth.trusted_node_accounts (CA_TRUSTED_NODE_ACCOUNTS)",
+                     absl::StrCat("'", account,
+                                  "' is not <namespace>/<serviceaccount>"));
+    }
+  }
+  if (!auth.trusted_node_accounts.empty() && !tr.enabled) {
+    return Invalid("auth.trusted_node_accounts",
+                   "impersonation checks pods through the Kubernetes API: "
+                   "enable auth.token_review too");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+EnvLookup ProcessEnvironment() {
+  return [](absl::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
+  absl::Status status;
+  EnvOverlay e(env, &status);
+  // istiod's names.
+  e.String("TRUST_DOMAIN", &config->trust_domain);
+  e.String("CLUSTER_ID", &config->cluster_id);
+  e.Parsed("DEFAULT_WORKLOAD_CERT_TTL", &config->ca.default_workload_cert_ttl,
+           internal::ParseDurationValue);
+  e.Parsed("MAX_WORKLOAD_CERT_TTL", &config->ca.max_workload_cert_ttl,
+           internal::ParseDurationValue);
+  e.List("CA_TRUSTED_NODE_ACCOUNTS", &config->auth.trusted_node_accounts);
+  e.List("TOKEN_AUDIENCES", &config->auth.token_review.audiences);
+  e.Parsed("ISTIO_MULTIROOT_MESH", &config->ca.multi_root,
+           internal::ParseBoolValue);
+  e.String("ROOT_CA_DIR", &config->ca.cacerts_dir);
+  // vaultca's own.
+  e.List("VAULTCA_CLUSTER_ALIASES", &config->cluster_aliases);
+  e.String("VAULTCA_GRPC_ADDRESS", &config->listen.grpc_address);
+  e.String("VAULTCA_HTTP_ADDRESS", &config->listen.http_address);
+  e.Parsed("VAULTCA_PLAINTEXT", &config->listen.plaintext,
+           internal::ParseBoolValue);
+  e.Parsed("VAULTCA_CA_SOURCE", &config->ca.source, internal::ParseCaSource);
+  e.String("VAULTCA_SELF_SIGNED_DIR", &config->ca.self_signed_dir);
+  e.Parsed("VAULTCA_TTL_MODE", &config->ca.ttl_mode, internal::ParseTtlMode);
+  e.String("VAULTCA_ROOT_CERT_FILE", &config->ca.root_cert_file);
+  e.Parsed("VAULTCA_IDENTITY_POLICY", &config->auth.identity_policy,
+           internal::ParseIdentityPolicy);
+  e.Parsed("VAULTCA_TOKEN_REVIEW", &config->auth.token_review.enabled,
+           internal::ParseBoolValue);
+  e.List("VAULTCA_SERVING_DNS_NAMES", &config->serving.dns_names);
+  e.String("VAULTCA_SERVING_CERT_DIR", &config->serving.cert_dir);
+  e.Int("VAULTCA_MAX_CONCURRENT_REQUESTS",
+        &config->limits.max_concurrent_requests);
+  return status;
+}
+
+absl::Status ValidateServerConfig(const ServerConfig& config) {
+  if (config.trust_domain.empty() ||
+      absl::StrContains(config.trust_domain, "/") ||
+      absl::StrContains(config.trust_domain, ":")) {
+    return Invalid("trust_domain (TRUST_DOMAIN)",
+                   absl::StrCat("'", config.trust_domain,
+                                "' is not a trust domain such as "
+                                "cluster.local"));
+  }
+  if (config.cluster_id.empty()) {
+    return Invalid("cluster_id (CLUSTER_ID)",
+                   "must not be empty (istio-agent's default is Kubernetes)");
+  }
+  if (config.listen.grpc_address.empty()) {
+    return Invalid("listen.grpc", "must name host:port");
+  }
+  const CaConfig& ca = config.ca;
+  if (ca.source == CaSourceKind::kSelfSigned && ca.self_signed_dir.empty()) {
+    return Invalid("ca.self_signed.state_dir", "must name a directory");
+  }
+  if (ca.source == CaSourceKind::kFiles && ca.cacerts_dir.empty()) {
+    return Invalid("ca.files.dir (ROOT_CA_DIR)", "must name a directory");
+  }
+  if (ca.default_workload_cert_ttl <= absl::ZeroDuration()) {
+    return Invalid("ca.default_workload_cert_ttl (DEFAULT_WORKLOAD_CERT_TTL)",
+                   "must be positive");
+  }
+  if (ca.max_workload_cert_ttl < ca.default_workload_cert_ttl) {
+    return Invalid(
+        "ca.max_workload_cert_ttl (MAX_WORKLOAD_CERT_TTL)",
+        absl::StrCat("is ", absl::FormatDuration(ca.max_workload_cert_ttl),
+                     ", below the default TTL ",
+                     absl::FormatDuration(ca.default_workload_cert_ttl)));
+  }
+  for (absl::Duration d :
+       {ca.refresh_interval, ca.max_staleness, ca.startup_deadline}) {
+    if (d <= absl::ZeroDuration()) {
+      return Invalid("ca.refresh_interval/max_staleness/startup_deadline",
+                     "must be positive");
+    }
+  }
+  if (absl::Status s = ValidateAuth(config.auth); !s.ok()) return s;
+  if (!config.listen.plaintext) {
+    if (config.serving.dns_names.empty()) {
+      return Invalid("serving.dns_names",
+                     "must name the DNS names clients use in CA_ADDR");
+    }
+    for (const std::string& name : config.serving.dns_names) {
+      if (!IsDnsName(name)) {
+        return Invalid("serving.dns_names",
+                       absl::StrCat("'", name, "' is not a DNS name"));
+      }
+    }
+    if (config.serving.cert_dir.empty()) {
+      return Invalid("serving.cert_dir", "must name a directory");
+    }
+    if (config.serving.ttl < absl::Minutes(10)) {
+      return Invalid("serving.ttl", "must be at least 10m");
+    }
+  }
+  const LimitsConfig& limits = config.limits;
+  if (limits.worker_threads < 1 || limits.worker_threads > 1024) {
+    return Invalid("limits.worker_threads", "must be in [1, 1024]");
+  }
+  if (limits.max_concurrent_requests < limits.worker_threads) {
+    return Invalid("limits.max_concurrent_requests",
+                   "must be at least limits.worker_threads");
+  }
+  if (limits.max_request_bytes < 4096) {
+    return Invalid("limits.max_request_bytes",
+                   "must be at least 4096 (a CSR alone is about 1 KiB)");
+  }
+  if (limits.shutdown_grace <= absl::ZeroDuration()) {
+    return Invalid("limits.shutdown_grace", "must be positive");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace server
+}  // namespace vaultca

@@ -1,0 +1,235 @@
+#include "server/config.h"
+
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace vaultca {
+namespace server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars](absl::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(ServerConfigTest, EmptyDocumentGivesIstiodDefaults) {
+  auto config = ParseServerConfig("");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->trust_domain, "cluster.local");
+  EXPECT_EQ(config->cluster_id, "Kubernetes");
+  EXPECT_EQ(config->listen.grpc_address, "0.0.0.0:15012");
+  EXPECT_EQ(config->ca.default_workload_cert_ttl, absl::Hours(24));
+  EXPECT_EQ(config->ca.max_workload_cert_ttl, absl::Hours(24 * 90));
+  EXPECT_EQ(config->auth.identity_policy, IdentityPolicy::kIstiod);
+  EXPECT_THAT(config->serving.dns_names,
+              ::testing::Contains("istiod.istio-system.svc"));
+  EXPECT_TRUE(ValidateServerConfig(*config).ok());
+}
+
+TEST(ServerConfigTest, ParsesEveryOption) {
+  auto config = ParseServerConfig(R"(
+trust_domain: example.org
+cluster_id: east
+cluster_aliases: [east-1, east-2]
+listen: {grpc: "127.0.0.1:0", http: "", plaintext: true}
+ca:
+  source: files
+  self_signed: {state_dir: /tmp/ss, key_type: ec-p256}
+  files: {dir: /tmp/cacerts}
+  default_workload_cert_ttl: 12h
+  max_workload_cert_ttl: 48h
+  ttl_mode: clamp
+  refresh_interval: 30s
+  max_staleness: 1h
+  startup_deadline: 5s
+  multi_root: true
+  root_cert_file: /tmp/root-cert.pem
+auth:
+  client_certificate: false
+  jwt_clock_skew: 30s
+  jwt:
+    - issuer: https://issuer.example
+      jwks_file: /tmp/jwks.json
+      audiences: [istio-ca, other]
+  token_review:
+    enabled: true
+    api_server: https://10.0.0.1:443
+    token_file: /tmp/token
+    ca_file: /tmp/ca.crt
+    audiences: [istio-ca]
+    cache_ttl: 2m
+    cache_max_entries: 10
+    timeout: 3s
+  trusted_node_accounts: [istio-system/ztunnel]
+  identity_policy: strict
+serving:
+  dns_names: [ca.example.org]
+  cert_dir: /tmp/serving
+  ttl: 6h
+limits:
+  max_concurrent_requests: 64
+  worker_threads: 4
+  max_request_bytes: 32768
+  shutdown_grace: 10s
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->trust_domain, "example.org");
+  EXPECT_EQ(config->cluster_id, "east");
+  EXPECT_THAT(config->cluster_aliases, ElementsAre("east-1", "east-2"));
+  EXPECT_TRUE(config->listen.plaintext);
+  EXPECT_EQ(config->listen.http_address, "");
+  EXPECT_EQ(config->ca.source, CaSourceKind::kFiles);
+  EXPECT_EQ(config->ca.self_signed_key_type, ca::KeyType::kEcP256);
+  EXPECT_EQ(config->ca.cacerts_dir, "/tmp/cacerts");
+  EXPECT_EQ(config->ca.default_workload_cert_ttl, absl::Hours(12));
+  EXPECT_EQ(config->ca.ttl_mode, ca::TtlMode::kClamp);
+  EXPECT_TRUE(config->ca.multi_root);
+  EXPECT_EQ(config->ca.root_cert_file, "/tmp/root-cert.pem");
+  EXPECT_FALSE(config->auth.client_certificate);
+  ASSERT_EQ(config->auth.jwt.size(), 1u);
+  EXPECT_THAT(config->auth.jwt[0].audiences, ElementsAre("istio-ca", "other"));
+  EXPECT_TRUE(config->auth.token_review.enabled);
+  EXPECT_EQ(config->auth.token_review.cache_ttl, absl::Minutes(2));
+  EXPECT_EQ(config->auth.token_review.cache_max_entries, 10);
+  EXPECT_THAT(config->auth.trusted_node_accounts,
+              ElementsAre("istio-system/ztunnel"));
+  EXPECT_EQ(config->auth.identity_policy, IdentityPolicy::kStrict);
+  EXPECT_THAT(config->serving.dns_names, ElementsAre("ca.example.org"));
+  EXPECT_EQ(config->serving.ttl, absl::Hours(6));
+  EXPECT_EQ(config->limits.worker_threads, 4);
+  EXPECT_EQ(config->limits.shutdown_grace, absl::Seconds(10));
+  EXPECT_TRUE(ValidateServerConfig(*config).ok())
+      << ValidateServerConfig(*config);
+}
+
+TEST(ServerConfigTest, AcceptsJson) {
+  auto config = ParseServerConfig(
+      R"({"trust_domain": "td.json", "limits": {"worker_threads": 3}})");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->trust_domain, "td.json");
+  EXPECT_EQ(config->limits.worker_threads, 3);
+}
+
+TEST(ServerConfigTest, ErrorsNameTheOptionAndLine) {
+  auto config = ParseServerConfig("ca:\n  max_workload_cert_tll: 1h\n");
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("unknown option 'ca.max_workload_cert_tll'"));
+  EXPECT_THAT(config.status().message(), HasSubstr("line 2"));
+
+  config = ParseServerConfig("limits:\n  worker_threads: many\n");
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("'limits.worker_threads' must be an integer"));
+  config = ParseServerConfig("ca: {default_workload_cert_ttl: 1 day}");
+  EXPECT_THAT(config.status().message(), HasSubstr("duration"));
+  config = ParseServerConfig("auth: {identity_policy: lenient}");
+  EXPECT_THAT(config.status().message(), HasSubstr("istiod or strict"));
+  config = ParseServerConfig("auth: {jwt: [{issuer: a, bogus: b}]}");
+  EXPECT_THAT(config.status().message(), HasSubstr("auth.jwt[0].bogus"));
+  config = ParseServerConfig("listen: [a, b]");
+  EXPECT_THAT(config.status().message(), HasSubstr("must be a map"));
+  config = ParseServerConfig("trust_domain: [a");
+  EXPECT_THAT(config.status().message(), HasSubstr("not valid YAML"));
+  config = ParseServerConfig("trust_domain: a\ntrust_domain: b\n");
+  EXPECT_THAT(config.status().message(), HasSubstr("appears twice"));
+}
+
+TEST(ServerConfigTest, EnvironmentOverridesTheFile) {
+  auto config = ParseServerConfig("trust_domain: from.file\n");
+  ASSERT_TRUE(config.ok());
+  ASSERT_TRUE(ApplyEnvironment(
+                  FakeEnv({{"TRUST_DOMAIN", "from.env"},
+                           {"CLUSTER_ID", "west"},
+                           {"DEFAULT_WORKLOAD_CERT_TTL", "12h0m0s"},
+                           {"MAX_WORKLOAD_CERT_TTL", "720h"},
+                           {"CA_TRUSTED_NODE_ACCOUNTS",
+                            "istio-system/ztunnel, kube-system/agent"},
+                           {"TOKEN_AUDIENCES", "istio-ca,extra"},
+                           {"ISTIO_MULTIROOT_MESH", "true"},
+                           {"ROOT_CA_DIR", "/etc/other"},
+                           {"VAULTCA_IDENTITY_POLICY", "strict"},
+                           {"VAULTCA_CA_SOURCE", "files"},
+                           {"VAULTCA_CLUSTER_ALIASES", ""}}),
+                  &*config)
+                  .ok());
+  EXPECT_EQ(config->trust_domain, "from.env");
+  EXPECT_EQ(config->cluster_id, "west");
+  EXPECT_EQ(config->ca.default_workload_cert_ttl, absl::Hours(12));
+  EXPECT_EQ(config->ca.max_workload_cert_ttl, absl::Hours(720));
+  EXPECT_THAT(config->auth.trusted_node_accounts,
+              ElementsAre("istio-system/ztunnel", "kube-system/agent"));
+  EXPECT_THAT(config->auth.token_review.audiences,
+              ElementsAre("istio-ca", "extra"));
+  EXPECT_TRUE(config->ca.multi_root);
+  EXPECT_EQ(config->ca.cacerts_dir, "/etc/other");
+  EXPECT_EQ(config->auth.identity_policy, IdentityPolicy::kStrict);
+  EXPECT_EQ(config->ca.source, CaSourceKind::kFiles);
+
+  absl::Status bad = ApplyEnvironment(
+      FakeEnv({{"MAX_WORKLOAD_CERT_TTL", "ninety days"}}), &*config);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.message(), HasSubstr("MAX_WORKLOAD_CERT_TTL"));
+}
+
+TEST(ServerConfigTest, ValidationNamesTheContradiction) {
+  struct Case {
+    const char* yaml;
+    const char* expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"trust_domain: spiffe://x", "trust_domain"},
+           {"cluster_id: ''", "cluster_id"},
+           {"ca: {default_workload_cert_ttl: 48h, max_workload_cert_ttl: 24h}",
+            "below the default"},
+           {"ca: {default_workload_cert_ttl: 0s}", "must be positive"},
+           {"auth: {client_certificate: false}", "every authenticator is off"},
+           {"auth: {jwt: [{issuer: x}]}", "jwks_file"},
+           {"auth: {trusted_node_accounts: [ztunnel]}",
+            "<namespace>/<serviceaccount>"},
+           {"auth: {trusted_node_accounts: [a/b]}", "enable auth.token_review"},
+           {"serving: {dns_names: ['*bad name']}", "not a DNS name"},
+           {"serving: {dns_names: []}", "serving.dns_names"},
+           {"limits: {worker_threads: 0}", "worker_threads"},
+           {"limits: {worker_threads: 8, max_concurrent_requests: 4}",
+            "max_concurrent_requests"},
+           {"limits: {max_request_bytes: 100}", "max_request_bytes"},
+       }) {
+    auto config = ParseServerConfig(c.yaml);
+    ASSERT_TRUE(config.ok()) << c.yaml << ": " << config.status();
+    absl::Status s = ValidateServerConfig(*config);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.yaml;
+    EXPECT_THAT(s.message(), HasSubstr(c.expect)) << c.yaml;
+  }
+}
+
+TEST(ServerConfigTest, SampleConfigParsesAndValidates) {
+  // The documented sample must stay loadable.
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* workspace = std::getenv("TEST_WORKSPACE");
+  std::string path = "examples/server/vaultca.yaml";
+  if (srcdir != nullptr && workspace != nullptr) {
+    path = std::string(srcdir) + "/" + workspace + "/" + path;
+  } else if (const char* src = std::getenv("VAULTCA_SOURCE_DIR")) {
+    path = std::string(src) + "/" + path;
+  }
+  auto config = LoadServerConfigFile(path);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(ValidateServerConfig(*config).ok())
+      << ValidateServerConfig(*config);
+  auto missing = LoadServerConfigFile(path + ".missing");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace vaultca

@@ -1,0 +1,176 @@
+// vaultca-server: an Istio CA (istio.v1.auth.IstioCertificateService) whose
+// CA material comes from Vault, an Istio cacerts directory or a self-signed
+// root. See examples/server/vaultca.yaml for every option.
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "common/log.h"
+#include "server/components.h"
+#include "server/config.h"
+#include "server/internal/config_parse.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, config, "",
+          "YAML or JSON configuration file (see examples/server/vaultca.yaml); "
+          "empty: defaults plus environment");
+ABSL_FLAG(bool, check_config, false,
+          "validate the configuration (and load the JWKS files), print a "
+          "summary and exit: 0 when valid, 2 otherwise");
+ABSL_FLAG(std::string, grpc_address, "",
+          "overrides listen.grpc (host:port of the CA service)");
+ABSL_FLAG(std::string, http_address, "",
+          "overrides listen.http (host:port of /ready, /live, /metrics)");
+ABSL_FLAG(std::string, plaintext, "",
+          "overrides listen.plaintext (true/false)");
+ABSL_FLAG(std::string, root_cert_file, "",
+          "overrides ca.root_cert_file (where the root bundle is published)");
+ABSL_FLAG(std::string, serving_cert_dir, "", "overrides serving.cert_dir");
+ABSL_FLAG(std::string, self_signed_dir, "",
+          "overrides ca.self_signed.state_dir");
+
+namespace vaultca {
+namespace server {
+namespace {
+
+absl::Status ApplyFlags(ServerConfig* config) {
+  auto set = [](const std::string& value, std::string* field) {
+    if (!value.empty()) *field = value;
+  };
+  set(absl::GetFlag(FLAGS_grpc_address), &config->listen.grpc_address);
+  set(absl::GetFlag(FLAGS_http_address), &config->listen.http_address);
+  set(absl::GetFlag(FLAGS_root_cert_file), &config->ca.root_cert_file);
+  set(absl::GetFlag(FLAGS_serving_cert_dir), &config->serving.cert_dir);
+  set(absl::GetFlag(FLAGS_self_signed_dir), &config->ca.self_signed_dir);
+  const std::string plaintext = absl::GetFlag(FLAGS_plaintext);
+  if (!plaintext.empty()) {
+    auto value = internal::ParseBoolValue("--plaintext", plaintext);
+    if (!value.ok()) return value.status();
+    config->listen.plaintext = *value;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ServerConfig> LoadConfig() {
+  ServerConfig config;
+  const std::string path = absl::GetFlag(FLAGS_config);
+  if (!path.empty()) {
+    auto loaded = LoadServerConfigFile(path);
+    if (!loaded.ok()) return loaded.status();
+    config = *std::move(loaded);
+  }
+  if (absl::Status s = ApplyEnvironment(ProcessEnvironment(), &config);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ApplyFlags(&config); !s.ok()) return s;
+  if (absl::Status s = ValidateServerConfig(config); !s.ok()) return s;
+  return config;
+}
+
+int CheckConfig(const ServerConfig& config) {
+  // Building the authenticators reads the JWKS files: a missing or broken
+  // one is a configuration error too.
+  auto authenticators = BuildAuthenticators(config);
+  if (!authenticators.ok()) {
+    std::fprintf(stderr, "configuration invalid: %s\n",
+                 std::string(authenticators.status().message()).c_str());
+    return 2;
+  }
+  std::vector<std::string> names;
+  for (const auto& a : *authenticators) names.emplace_back(a->Name());
+  const std::string source =
+      config.ca.source == CaSourceKind::kFiles
+          ? absl::StrCat("files:", config.ca.cacerts_dir)
+          : absl::StrCat("self-signed:", config.ca.self_signed_dir);
+  std::printf(
+      "configuration OK\n  trust domain: %s\n  cluster id: %s\n  grpc: %s "
+      "(%s)\n  http: %s\n  CA source: %s\n  workload TTL: default %s, max "
+      "%s\n  authenticators: %s\n  identity policy: %s\n",
+      config.trust_domain.c_str(), config.cluster_id.c_str(),
+      config.listen.grpc_address.c_str(),
+      config.listen.plaintext ? "plain text" : "TLS",
+      config.listen.http_address.empty() ? "(off)"
+                                         : config.listen.http_address.c_str(),
+      source.c_str(),
+      absl::FormatDuration(config.ca.default_workload_cert_ttl).c_str(),
+      absl::FormatDuration(config.ca.max_workload_cert_ttl).c_str(),
+      absl::StrJoin(names, ", ").c_str(),
+      config.auth.identity_policy == IdentityPolicy::kStrict ? "strict"
+                                                             : "istiod");
+  return 0;
+}
+
+int Run() {
+  absl::StatusOr<ServerConfig> config = LoadConfig();
+  if (!config.ok()) {
+    std::fprintf(stderr, "configuration invalid: %s\n",
+                 std::string(config.status().message()).c_str());
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_check_config)) return CheckConfig(*config);
+
+  // Every thread created from here on inherits the blocked mask, so only
+  // sigwait below sees SIGTERM and SIGINT.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = VaultcaServer::Start(*config);
+  if (!server.ok()) {
+    VAULTCA_LOG(ERROR) << "vaultca-server cannot start: " << server.status();
+    return 1;
+  }
+  // Machine-readable for scripts and tests that asked for port 0.
+  std::printf("grpc_port=%d http_port=%d\n", (*server)->grpc_port(),
+              (*server)->http_port());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  VAULTCA_LOG(INFO) << "received signal " << signal_number
+                    << ", shutting down gracefully";
+  (*server)->Shutdown(config->limits.shutdown_grace);
+  return 0;
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace vaultca
+
+int main(int argc, char** argv) {
+  // Accept --check-config as well as --check_config (Abseil flag names
+  // cannot hold dashes).
+  std::vector<std::string> args(argv, argv + argc);
+  std::vector<char*> fixed;
+  for (std::string& arg : args) {
+    if (arg.rfind("--", 0) == 0) {
+      const size_t end = std::min(arg.find('='), arg.size());
+      for (size_t i = 2; i < end; ++i) {
+        if (arg[i] == '-') arg[i] = '_';
+      }
+    }
+    fixed.push_back(arg.data());
+  }
+  argc = static_cast<int>(fixed.size());
+  argv = fixed.data();
+  absl::SetProgramUsageMessage(
+      "Istio-compatible certificate authority.\n"
+      "  vaultca-server --config=/etc/vaultca/vaultca.yaml\n"
+      "  vaultca-server --config=... --check-config");
+  absl::ParseCommandLine(argc, argv);
+  return vaultca::server::Run();
+}

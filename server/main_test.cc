@@ -1,0 +1,182 @@
+// Runs the vaultca-server binary as a process: --check-config, serving an
+// istio-agent-like client, and a graceful exit 0 on SIGTERM under load.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "ca/sources/testing/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/auth/testing/test_jwt.h"
+#include "server/testing/agent_client.h"
+
+namespace vaultca {
+namespace server {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Binary() {
+  if (const char* path = std::getenv("VAULTCA_SERVER_BINARY")) return path;
+  return absl::StrCat(std::getenv("TEST_SRCDIR"), "/",
+                      std::getenv("TEST_WORKSPACE"), "/server/vaultca-server");
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct Process {
+  pid_t pid = -1;
+  std::string out_path;
+  std::string err_path;
+};
+
+Process Spawn(const std::vector<std::string>& args, const std::string& dir) {
+  Process p;
+  p.out_path = dir + "/stdout";
+  p.err_path = dir + "/stderr";
+  p.pid = fork();
+  if (p.pid == 0) {
+    const int out = open(p.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err = open(p.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    dup2(err, 2);
+    std::vector<char*> argv;
+    std::string binary = Binary();
+    argv.push_back(binary.data());
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  return p;
+}
+
+int WaitExit(const Process& p) {
+  int status = 0;
+  waitpid(p.pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+class MainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ca::testing::MakeTempDir("main");
+    ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/jwks.json",
+                                           testing::JwksJson({key_}))
+                    .ok());
+    config_ = dir_ + "/vaultca.yaml";
+    ASSERT_TRUE(ca::testing::WriteTestFile(
+                    config_,
+                    absl::StrCat(R"(
+listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
+ca:
+  self_signed: {state_dir: )", dir_, R"(/ss, key_type: ec-p256}
+  root_cert_file: )", dir_, R"(/root-cert.pem
+auth:
+  jwt:
+    - issuer: https://kubernetes.default.svc.cluster.local
+      jwks_file: )", dir_, R"(/jwks.json
+serving: {cert_dir: )", dir_, R"(/serving}
+limits: {shutdown_grace: 5s}
+)"))
+                    .ok());
+  }
+
+  testing::TestJwtKey key_{"k1", "RS256", 0};
+  std::string dir_;
+  std::string config_;
+};
+
+TEST_F(MainTest, CheckConfigAcceptsValidAndRefusesInvalid) {
+  Process ok = Spawn({"--config=" + config_, "--check-config"}, dir_);
+  EXPECT_EQ(WaitExit(ok), 0) << ReadFile(ok.err_path);
+  EXPECT_THAT(ReadFile(ok.out_path), HasSubstr("configuration OK"));
+  EXPECT_THAT(ReadFile(ok.out_path), HasSubstr("client-certificate, jwt"));
+
+  ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/bad.yaml",
+                                         "ca: {max_workload_cert_ttl: 1h}\n")
+                  .ok());
+  Process bad = Spawn({"--config=" + dir_ + "/bad.yaml", "--check-config"},
+                      dir_);
+  EXPECT_EQ(WaitExit(bad), 2);
+  EXPECT_THAT(ReadFile(bad.err_path), HasSubstr("MAX_WORKLOAD_CERT_TTL"));
+
+  ASSERT_TRUE(ca::testing::WriteTestFile(
+                  dir_ + "/nojwks.yaml",
+                  "auth: {jwt: [{issuer: x, jwks_file: /nonexistent}]}\n")
+                  .ok());
+  Process nojwks =
+      Spawn({"--config=" + dir_ + "/nojwks.yaml", "--check-config"}, dir_);
+  EXPECT_EQ(WaitExit(nojwks), 2);
+  EXPECT_THAT(ReadFile(nojwks.err_path), HasSubstr("/nonexistent"));
+}
+
+TEST_F(MainTest, ServesAndExitsZeroOnSigtermUnderLoad) {
+  Process server = Spawn({"--config=" + config_}, dir_);
+  int grpc_port = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (grpc_port == 0 && absl::Now() < deadline) {
+    std::string out = ReadFile(server.out_path);
+    const size_t at = out.find("grpc_port=");
+    if (at != std::string::npos) grpc_port = std::atoi(out.c_str() + at + 10);
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_GT(grpc_port, 0) << ReadFile(server.err_path);
+
+  testing::AgentOptions options;
+  options.address = absl::StrCat("127.0.0.1:", grpc_port);
+  options.root_cert_pem = ReadFile(dir_ + "/root-cert.pem");
+  options.token = testing::SignJwt(key_, testing::SaClaimsJson({}));
+  options.key_type = ca::KeyType::kEcP256;
+  ASSERT_EQ(testing::AgentClient(options).Request().code,
+            grpc::StatusCode::OK);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, other{0};
+  std::vector<std::thread> load;
+  for (int i = 0; i < 4; ++i) {
+    load.emplace_back([&] {
+      testing::AgentClient agent(options);
+      while (!stop.load()) {
+        testing::AgentResult r = agent.Request();
+        if (r.code == grpc::StatusCode::OK) {
+          ++ok;
+        } else if (r.code == grpc::StatusCode::UNAVAILABLE) {
+          absl::SleepFor(absl::Milliseconds(100));
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  kill(server.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(server), 0) << ReadFile(server.err_path);
+  stop = true;
+  for (auto& t : load) t.join();
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_THAT(ReadFile(server.err_path), HasSubstr("vaultca-server stopped"));
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace vaultca

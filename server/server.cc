@@ -1,0 +1,289 @@
+#include "server/server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "server/ca_service.h"
+#include "server/certificate_handler.h"
+#include "server/components.h"
+#include "server/http_endpoints.h"
+#include "server/internal/file_util.h"
+#include "server/internal/key_csr.h"
+#include "server/readiness.h"
+#include "server/serving_cert.h"
+
+namespace vaultca {
+namespace server {
+
+absl::StatusOr<std::unique_ptr<VaultcaServer>> VaultcaServer::Start(
+    const ServerConfig& config, ServerDependencies deps) {
+  if (absl::Status s = ValidateServerConfig(config); !s.ok()) return s;
+  std::unique_ptr<ca::MaterialSource> source = std::move(deps.source);
+  if (source == nullptr) {
+    auto built = BuildMaterialSource(config);
+    if (!built.ok()) return built.status();
+    source = *std::move(built);
+  }
+  auto server = std::unique_ptr<VaultcaServer>(
+      new VaultcaServer(config, std::move(deps)));
+  if (absl::Status s = server->Init(std::move(source)); !s.ok()) {
+    server->Shutdown(absl::ZeroDuration());
+    return s;
+  }
+  return server;
+}
+
+VaultcaServer::VaultcaServer(ServerConfig config, ServerDependencies deps)
+    : config_(std::move(config)), deps_(std::move(deps)) {}
+
+VaultcaServer::~VaultcaServer() { Shutdown(absl::ZeroDuration()); }
+
+absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
+  auto ca = ca::CachingCertificateAuthority::New(std::move(source),
+                                                 BuildCachingCaOptions(config_));
+  if (!ca.ok()) {
+    return absl::Status(ca.status().code(),
+                        absl::StrCat("cannot load the CA material: ",
+                                     ca.status().message()));
+  }
+  ca_ = *std::move(ca);
+  auto authenticators = BuildAuthenticators(config_);
+  if (!authenticators.ok()) return authenticators.status();
+  handler_ = std::make_unique<CertificateHandler>(
+      BuildHandlerOptions(config_), *std::move(authenticators), ca_.get(),
+      &metrics_, nullptr);
+  service_ = std::make_unique<CaService>(
+      handler_.get(), &metrics_,
+      CaServiceOptions{config_.limits.worker_threads,
+                       config_.limits.max_concurrent_requests});
+  auto probe = SigningProbe::New(config_.trust_domain);
+  if (!probe.ok()) return probe.status();
+  probe_ = *std::move(probe);
+
+  {
+    MutexLock lock(&mu_);
+    if (!config_.listen.plaintext) {
+      ServingCertOptions serving;
+      serving.dir = config_.serving.cert_dir;
+      serving.dns_names = config_.serving.dns_names;
+      serving.ttl = std::min(config_.serving.ttl,
+                             config_.ca.max_workload_cert_ttl);
+      auto cert = ServingCert::New(serving);
+      if (!cert.ok()) return cert.status();
+      serving_ = *std::move(cert);
+    }
+    Maintain();
+    if (!serving_status_.ok()) return serving_status_;
+  }
+  if (absl::Status s = StartGrpc(); !s.ok()) return s;
+  if (!config_.listen.http_address.empty()) {
+    HttpHandlers handlers;
+    handlers.ready = [this] { return Readiness(); };
+    handlers.live = [] { return absl::OkStatus(); };
+    handlers.metrics = [this] { return MetricsText(); };
+    auto http = HttpEndpoints::Start(config_.listen.http_address, handlers);
+    if (!http.ok()) return http.status();
+    http_ = *std::move(http);
+  }
+  {
+    MutexLock lock(&mu_);
+    Maintain();
+  }
+  maintenance_ = std::thread([this] { MaintenanceLoop(); });
+  VAULTCA_LOG(INFO) << "vaultca-server listening on "
+                    << config_.listen.grpc_address << " (port " << grpc_port_
+                    << (config_.listen.plaintext ? ", plain text" : ", TLS")
+                    << "), CA material from " << ca_->source_description();
+  return absl::OkStatus();
+}
+
+absl::Status VaultcaServer::StartGrpc() {
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (config_.listen.plaintext) {
+    VAULTCA_LOG(WARNING) << "serving WITHOUT TLS (listen.plaintext): tokens "
+                            "and keys cross the network in clear text";
+    creds = grpc::InsecureServerCredentials();
+  } else {
+    std::string key_file, cert_file, roots_file;
+    {
+      MutexLock lock(&mu_);
+      key_file = serving_->key_file();
+      cert_file = serving_->cert_file();
+      roots_file = serving_->roots_file();
+    }
+    auto provider =
+        std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+            key_file, cert_file, roots_file, deps_.cert_watch_interval_sec);
+    grpc::experimental::TlsServerCredentialsOptions options(provider);
+    options.watch_root_certs();
+    options.watch_identity_key_cert_pairs();
+    // A client certificate is optional; when one is sent it must verify
+    // against the mesh roots or the handshake fails.
+    options.set_cert_request_type(
+        config_.auth.client_certificate
+            ? GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY
+            : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    creds = grpc::experimental::TlsServerCredentials(options);
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.listen.grpc_address, creds, &grpc_port_);
+  builder.RegisterService(service_.get());
+  builder.SetMaxReceiveMessageSize(config_.limits.max_request_bytes);
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || grpc_port_ <= 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", config_.listen.grpc_address,
+        " for gRPC; is the port in use or the address wrong?"));
+  }
+  return absl::OkStatus();
+}
+
+int VaultcaServer::http_port() const {
+  return http_ == nullptr ? -1 : http_->port();
+}
+
+void VaultcaServer::MaintenanceLoop() {
+  while (true) {
+    {
+      MutexLock lock(&stop_mu_);
+      if (stop_) return;
+      stop_cv_.WaitWithTimeout(&stop_mu_, deps_.maintenance_interval);
+      if (stop_) return;
+    }
+    RunMaintenance();
+  }
+}
+
+void VaultcaServer::RunMaintenance() {
+  MutexLock lock(&mu_);
+  Maintain();
+}
+
+void VaultcaServer::Maintain() {
+  std::shared_ptr<const ca::KeyCertBundle> bundle = ca_->CurrentBundle();
+  if (bundle != nullptr && bundle != seen_bundle_) {
+    seen_bundle_ = bundle;
+    absl::StatusOr<absl::Time> root = internal::EarliestNotAfter(
+        bundle->root_bundle_pem());
+    expiry_.root_not_after = root.ok() ? *root : absl::InfinitePast();
+    absl::Time chain = bundle->not_after();
+    for (const std::string& pem : bundle->chain_pems()) {
+      absl::StatusOr<absl::Time> t = internal::EarliestNotAfter(pem);
+      if (t.ok()) chain = std::min(chain, *t);
+    }
+    expiry_.chain_not_after = chain;
+    const std::string& root_pem = bundle->root_bundle_pem();
+    if (!config_.ca.root_cert_file.empty() && root_pem != published_root_) {
+      absl::Status s = internal::WriteFileAtomically(
+          config_.ca.root_cert_file, root_pem, 0644);
+      if (s.ok()) {
+        published_root_ = root_pem;
+        VAULTCA_LOG(INFO) << "published the root bundle to "
+                          << config_.ca.root_cert_file;
+      } else {
+        // Retried on the next pass: forget the bundle so it is seen again.
+        seen_bundle_ = nullptr;
+        VAULTCA_LOG(ERROR) << "cannot publish the root bundle: " << s;
+      }
+    }
+  }
+  if (serving_ != nullptr && bundle != nullptr) {
+    absl::StatusOr<bool> refreshed = serving_->Refresh(*ca_, bundle);
+    serving_status_ = refreshed.status();
+    if (!refreshed.ok()) {
+      VAULTCA_LOG(ERROR) << refreshed.status();
+    }
+    expiry_.serving_cert_not_after = serving_->not_after();
+  } else if (serving_ != nullptr) {
+    serving_status_ = absl::UnavailableError("no CA material loaded yet");
+  }
+  if (grpc_server_ != nullptr && !draining_.load()) {
+    const bool serving = ca_->IsReady() && serving_status_.ok();
+    if (serving != health_serving_) {
+      grpc_server_->GetHealthCheckService()->SetServingStatus(serving);
+      health_serving_ = serving;
+    }
+  }
+}
+
+absl::Status VaultcaServer::Readiness() {
+  if (draining_.load()) {
+    return absl::UnavailableError("vaultca-server is shutting down");
+  }
+  if (absl::Status s = ca_->Readiness(); !s.ok()) return s;
+  {
+    MutexLock lock(&mu_);
+    if (!serving_status_.ok()) return serving_status_;
+  }
+  return probe_->Check(*ca_);
+}
+
+std::string VaultcaServer::MetricsText() {
+  CaMetricsSnapshot snapshot;
+  {
+    MutexLock lock(&mu_);
+    snapshot = expiry_;
+  }
+  const ca::CachingCaStats stats = ca_->Stats();
+  snapshot.has_material = stats.has_material;
+  snapshot.ready = stats.ready && !draining_.load();
+  snapshot.refreshes = stats.refreshes;
+  snapshot.rotations = stats.rotations;
+  snapshot.refresh_failures_fetch = stats.failures.fetch;
+  snapshot.refresh_failures_parse = stats.failures.parse;
+  snapshot.refresh_failures_validation = stats.failures.validation;
+  snapshot.refresh_failures_root_policy = stats.failures.root_policy;
+  return metrics_.Render(snapshot);
+}
+
+int64_t VaultcaServer::serving_cert_issues() const {
+  MutexLock lock(&mu_);
+  return serving_ == nullptr ? 0 : serving_->issued_count();
+}
+
+void VaultcaServer::Shutdown(absl::Duration grace) {
+  MutexLock shutdown_lock(&shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  draining_.store(true);
+  if (grpc_server_ != nullptr) {
+    VAULTCA_LOG(INFO) << "draining: in-flight requests get up to "
+                      << absl::FormatDuration(grace);
+    const absl::Time deadline = absl::Now() + grace;
+    grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+    // Phase 1: new calls are answered UNAVAILABLE by the service itself
+    // while admitted ones finish. gRPC's own Shutdown cancels (CANCELLED)
+    // calls that race with it, so it comes only once nothing is in flight.
+    service_->StartDraining();
+    while (service_->in_flight() > 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    // Phase 2: stop listening, send GOAWAY, and cancel whatever is still
+    // running at the deadline.
+    grpc_server_->Shutdown(absl::ToChronoTime(deadline));
+    grpc_server_->Wait();
+  }
+  {
+    MutexLock lock(&stop_mu_);
+    stop_ = true;
+    stop_cv_.SignalAll();
+  }
+  if (maintenance_.joinable()) maintenance_.join();
+  http_.reset();
+  grpc_server_.reset();
+  // Answers everything still admitted, then joins the workers.
+  service_.reset();
+  VAULTCA_LOG(INFO) << "vaultca-server stopped";
+}
+
+}  // namespace server
+}  // namespace vaultca

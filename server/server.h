@@ -1,0 +1,130 @@
+#ifndef VAULTCA_SERVER_SERVER_H_
+#define VAULTCA_SERVER_SERVER_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ca/caching/caching_ca.h"
+#include "ca/sources/material_source.h"
+#include "common/sync.h"
+#include "server/config.h"
+#include "server/metrics.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace vaultca {
+namespace server {
+
+class CaService;
+class CertificateHandler;
+class HttpEndpoints;
+class ServingCert;
+class SigningProbe;
+
+// Seams for tests; production leaves the defaults.
+struct ServerDependencies {
+  // Replaces the source config.ca.source describes.
+  std::unique_ptr<ca::MaterialSource> source;
+  // Period of the maintenance loop (serving certificate, root publishing,
+  // health status).
+  absl::Duration maintenance_interval = absl::Seconds(1);
+  // How often gRPC re-reads the serving certificate files.
+  unsigned int cert_watch_interval_sec = 1;
+};
+
+// vaultca-server assembled: the caching CA over its source, the
+// authenticators, the IstioCertificateService on gRPC (TLS with a serving
+// certificate from this CA, or plain text), grpc.health.v1, the HTTP
+// /ready /live /metrics port, and the published root bundle. A
+// maintenance thread re-issues the serving certificate after a CA rotation
+// or at half its life, republishes the root bundle and updates the health
+// status.
+class VaultcaServer {
+ public:
+  // Loads the CA material (waiting up to config.ca.startup_deadline),
+  // issues the serving certificate and starts listening. Fails with the
+  // cause when any part cannot start.
+  static absl::StatusOr<std::unique_ptr<VaultcaServer>> Start(
+      const ServerConfig& config, ServerDependencies deps = {});
+
+  // Shuts down with no grace if Shutdown was not called.
+  ~VaultcaServer();
+  VaultcaServer(const VaultcaServer&) = delete;
+  VaultcaServer& operator=(const VaultcaServer&) = delete;
+
+  // The bound ports (useful with port 0); http_port is -1 without HTTP.
+  int grpc_port() const { return grpc_port_; }
+  int http_port() const;
+
+  // Drains: readiness and health turn NOT_SERVING, the listener closes, new
+  // calls are refused with UNAVAILABLE, and in-flight calls get up to
+  // `grace` to finish (then they are cancelled). Stops the HTTP port and the
+  // maintenance thread. Idempotent; blocks until done.
+  void Shutdown(absl::Duration grace) ABSL_LOCKS_EXCLUDED(shutdown_mu_);
+
+  // What /ready reports: OK only when not draining, the CA serves fresh
+  // material, the serving certificate is current and a probe certificate
+  // was issued and verified.
+  absl::Status Readiness();
+
+  // One pass of the maintenance loop; tests call it to skip waiting.
+  void RunMaintenance() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The Prometheus text of /metrics.
+  std::string MetricsText() ABSL_LOCKS_EXCLUDED(mu_);
+
+  ca::CachingCertificateAuthority& ca() { return *ca_; }
+  const ServerMetrics& metrics() const { return metrics_; }
+  // Times the serving certificate was issued (first issue included).
+  int64_t serving_cert_issues() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  explicit VaultcaServer(ServerConfig config, ServerDependencies deps);
+  absl::Status Init(std::unique_ptr<ca::MaterialSource> source);
+  absl::Status StartGrpc();
+  void MaintenanceLoop();
+  void Maintain() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ServerConfig config_;
+  const ServerDependencies deps_;
+  ServerMetrics metrics_;
+  std::unique_ptr<ca::CachingCertificateAuthority> ca_;
+  std::unique_ptr<CertificateHandler> handler_;
+  std::unique_ptr<CaService> service_;
+  std::unique_ptr<SigningProbe> probe_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  int grpc_port_ = -1;
+  std::unique_ptr<HttpEndpoints> http_;
+  std::atomic<bool> draining_{false};
+
+  // Guards the maintenance state.
+  mutable Mutex mu_;
+  std::unique_ptr<ServingCert> serving_ ABSL_GUARDED_BY(mu_);
+  absl::Status serving_status_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const ca::KeyCertBundle> seen_bundle_ ABSL_GUARDED_BY(mu_);
+  std::string published_root_ ABSL_GUARDED_BY(mu_);
+  CaMetricsSnapshot expiry_ ABSL_GUARDED_BY(mu_);
+  bool health_serving_ ABSL_GUARDED_BY(mu_) = false;
+
+  Mutex stop_mu_;
+  CondVar stop_cv_;
+  bool stop_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::thread maintenance_;
+
+  Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+};
+
+}  // namespace server
+}  // namespace vaultca
+
+#endif  // VAULTCA_SERVER_SERVER_H_

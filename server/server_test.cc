@@ -1,0 +1,400 @@
+#include "server/server.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "ca/key_cert_bundle.h"
+#include "ca/local_ca.h"
+#include "ca/sources/files/files_source.h"
+#include "ca/sources/testing/temp_dir.h"
+#include "ca/testing/test_pki.h"
+#include "ca/workload_csr.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "server/auth/testing/test_jwt.h"
+#include "server/testing/agent_client.h"
+#include "server/testing/cert_inspect.h"
+
+namespace vaultca {
+namespace server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::AgentClient;
+using testing::AgentOptions;
+using testing::AgentResult;
+using testing::SaClaims;
+using testing::TestJwtKey;
+
+constexpr char kIssuer[] = "https://kubernetes.default.svc.cluster.local";
+constexpr char kSleep[] = "spiffe://cluster.local/ns/default/sa/sleep";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::map<std::string, std::string> CacertsFiles(const ca::CaMaterialPem& m) {
+  return {{"ca-cert.pem", m.cert_pem},
+          {"ca-key.pem", std::string(m.key_pem.view())},
+          {"cert-chain.pem", m.chain_pem},
+          {"root-cert.pem", m.root_bundle_pem}};
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ca::testing::MakeTempDir("server");
+    ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/jwks.json",
+                                           testing::JwksJson({key_}))
+                    .ok());
+  }
+
+  ServerConfig Config() {
+    ServerConfig c;
+    c.listen.grpc_address = "127.0.0.1:0";
+    c.listen.http_address = "127.0.0.1:0";
+    c.ca.self_signed_dir = dir_ + "/self-signed";
+    c.ca.self_signed_key_type = ca::KeyType::kEcP256;
+    c.ca.root_cert_file = dir_ + "/root-cert.pem";
+    c.serving.cert_dir = dir_ + "/serving";
+    c.auth.jwt = {{kIssuer, dir_ + "/jwks.json", {"istio-ca"}}};
+    c.limits.worker_threads = 4;
+    return c;
+  }
+
+  // Starts a server over a cacerts directory holding `material`.
+  std::unique_ptr<VaultcaServer> StartWithFiles(
+      const ca::CaMaterialPem& material, ServerConfig config) {
+    cacerts_ = dir_ + "/cacerts";
+    ::mkdir(cacerts_.c_str(), 0755);
+    EXPECT_TRUE(
+        ca::testing::PublishLikeKubelet(cacerts_, CacertsFiles(material)).ok());
+    config.ca.source = CaSourceKind::kFiles;
+    config.ca.cacerts_dir = cacerts_;
+    return Start(config);
+  }
+
+  std::unique_ptr<VaultcaServer> Start(const ServerConfig& config) {
+    ServerDependencies deps;
+    deps.maintenance_interval = absl::Milliseconds(100);
+    auto server = VaultcaServer::Start(config, std::move(deps));
+    EXPECT_TRUE(server.ok()) << server.status();
+    return server.ok() ? *std::move(server) : nullptr;
+  }
+
+  std::string Token(SaClaims claims = SaClaims(), TestJwtKey key = {}) {
+    if (key.kid.empty()) key = key_;
+    return testing::SignJwt(key, testing::SaClaimsJson(claims));
+  }
+
+  AgentOptions Agent(const VaultcaServer& server) {
+    AgentOptions options;
+    options.address = absl::StrCat("127.0.0.1:", server.grpc_port());
+    options.root_cert_pem = ReadFile(dir_ + "/root-cert.pem");
+    options.token = Token();
+    options.key_type = ca::KeyType::kEcP256;
+    return options;
+  }
+
+  TestJwtKey key_{"k1", "RS256", 0};
+  std::string dir_;
+  std::string cacerts_;
+};
+
+TEST_F(ServerTest, IstioAgentObtainsCertificateVerifyingAgainstPublishedRoot) {
+  ServerConfig config = Config();
+  config.ca.self_signed_key_type = ca::KeyType::kRsa;  // istiod's default
+  auto server = Start(config);
+  ASSERT_NE(server, nullptr);
+  const std::string root = ReadFile(dir_ + "/root-cert.pem");
+  ASSERT_THAT(root, HasSubstr("BEGIN CERTIFICATE"));
+
+  AgentOptions options = Agent(*server);
+  options.key_type = ca::KeyType::kRsa;  // RSA 2048, as istio-agent
+  AgentResult result = AgentClient(options).Request();
+  ASSERT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+  ASSERT_EQ(result.cert_chain.size(), 2u);
+  EXPECT_EQ(result.cert_chain.back(), root);
+  EXPECT_TRUE(testing::VerifyLeaf(result.cert_chain, root).ok())
+      << testing::VerifyLeaf(result.cert_chain, root);
+  auto leaf = testing::InspectLeaf(result.cert_chain[0]);
+  ASSERT_TRUE(leaf.ok());
+  EXPECT_THAT(leaf->sans, ElementsAre(kSleep));
+  EXPECT_TRUE(leaf->san_critical);
+  EXPECT_EQ(leaf->not_after - leaf->not_before,
+            absl::Hours(24) + absl::Minutes(2));
+  // The server presented a certificate from the same CA for istiod's name.
+  auto serving = testing::InspectLeaf(result.server_cert_pem);
+  ASSERT_TRUE(serving.ok());
+  EXPECT_THAT(serving->sans, ::testing::Contains("istiod.istio-system.svc"));
+  EXPECT_TRUE(testing::VerifyLeaf({result.server_cert_pem}, root).ok());
+}
+
+TEST_F(ServerTest, JwtRejectionsAreUnauthenticated) {
+  auto server = Start(Config());
+  ASSERT_NE(server, nullptr);
+  struct Case {
+    std::string name;
+    std::string token;
+    std::string cluster_id = "Kubernetes";
+    std::string expect;
+  };
+  SaClaims expired;
+  expired.issued_at = absl::Now() - absl::Hours(3);
+  SaClaims audience;
+  audience.audiences = {"https://kubernetes.default.svc"};
+  SaClaims issuer;
+  issuer.issuer = "https://other-cluster.example";
+  std::vector<Case> cases = {
+      {"expired", Token(expired), "Kubernetes", "expired"},
+      {"audience", Token(audience), "Kubernetes", "audience"},
+      {"issuer", Token(issuer), "Kubernetes", "issuer"},
+      {"signature", Token(SaClaims(), {"k1", "RS256", 3}), "Kubernetes",
+       "signature"},
+      {"kid", Token(SaClaims(), {"k9", "RS256", 0}), "Kubernetes",
+       "unknown key id"},
+      {"cluster", Token(), "cluster-2", "cluster-2"},
+      {"none", "", "Kubernetes", "no bearer token"},
+  };
+  for (const Case& c : cases) {
+    AgentOptions options = Agent(*server);
+    options.token = c.token;
+    options.cluster_id = c.cluster_id;
+    AgentResult result = AgentClient(options).Request();
+    EXPECT_EQ(result.code, grpc::StatusCode::UNAUTHENTICATED) << c.name;
+    EXPECT_THAT(result.message, HasSubstr(c.expect)) << c.name;
+  }
+  EXPECT_EQ(server->metrics().auth_failures(), 7);
+}
+
+TEST_F(ServerTest, TlsVerifiesServerNameAndClientCertificates) {
+  auto server = Start(Config());
+  ASSERT_NE(server, nullptr);
+  AgentOptions options = Agent(*server);
+  options.server_name = "not-the-ca.example.com";
+  EXPECT_EQ(AgentClient(options).Request().code, grpc::StatusCode::UNAVAILABLE);
+
+  // Renewal over mutual TLS: the issued certificate alone authenticates.
+  AgentResult first = AgentClient(Agent(*server)).Request();
+  ASSERT_EQ(first.code, grpc::StatusCode::OK) << first.message;
+  options = Agent(*server);
+  options.token = "";
+  options.client_cert_chain_pem = first.cert_chain[0];
+  options.client_key_pem = first.key_pem;
+  AgentResult renewed = AgentClient(options).Request();
+  ASSERT_EQ(renewed.code, grpc::StatusCode::OK) << renewed.message;
+  auto leaf = testing::InspectLeaf(renewed.cert_chain[0]);
+  EXPECT_THAT(leaf->sans, ElementsAre(kSleep));
+
+  // A client certificate from a CA the mesh does not trust fails the
+  // handshake instead of authenticating.
+  auto other = ca::KeyCertBundle::Create(
+      ca::testing::Root(ca::KeyType::kEcP256, absl::Now(), 4));
+  ASSERT_TRUE(other.ok());
+  auto other_ca = ca::LocalCertificateAuthority::New(*other);
+  ASSERT_TRUE(other_ca.ok());
+  ca::WorkloadCsrOptions csr_options;
+  csr_options.identities = {kSleep};
+  csr_options.key_type = ca::KeyType::kEcP256;
+  auto csr = ca::GenerateWorkloadCsr(csr_options);
+  ASSERT_TRUE(csr.ok());
+  auto forged = (*other_ca)->Sign({csr->csr_pem, {kSleep}, absl::Hours(1)});
+  ASSERT_TRUE(forged.ok());
+  options.client_cert_chain_pem = forged->cert_chain[0];
+  options.client_key_pem = csr->key_pem;
+  AgentResult refused = AgentClient(options).Request();
+  EXPECT_NE(refused.code, grpc::StatusCode::OK);
+  EXPECT_TRUE(refused.cert_chain.empty());
+}
+
+TEST_F(ServerTest, PluginMaterialAnswersWithTheRootTwice) {
+  const ca::CaMaterialPem root = ca::testing::Root();
+  auto server = StartWithFiles(ca::testing::Intermediate(root), Config());
+  ASSERT_NE(server, nullptr);
+  EXPECT_EQ(ReadFile(dir_ + "/root-cert.pem"), root.root_bundle_pem);
+  AgentResult result = AgentClient(Agent(*server)).Request();
+  ASSERT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+  ASSERT_EQ(result.cert_chain.size(), 4u);
+  EXPECT_EQ(result.cert_chain[2], root.cert_pem);
+  EXPECT_EQ(result.cert_chain[3], root.root_bundle_pem);
+  EXPECT_TRUE(testing::VerifyLeaf(result.cert_chain, root.root_bundle_pem).ok());
+}
+
+TEST_F(ServerTest, HttpEndpointsHealthAndMetrics) {
+  auto server = Start(Config());
+  ASSERT_NE(server, nullptr);
+  ASSERT_EQ(AgentClient(Agent(*server)).Request().code, grpc::StatusCode::OK);
+  httplib::Client http("127.0.0.1", server->http_port());
+  auto live = http.Get("/live");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 200);
+  auto ready = http.Get("/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->body, HasSubstr("citadel_server_csr_count 1\n"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("citadel_server_success_cert_issuance_count 1\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("vaultca_ca_ready 1\n"));
+  EXPECT_THAT(metrics->body,
+              ::testing::Not(HasSubstr("citadel_server_root_cert_expiry_"
+                                       "timestamp 0\n")));
+  AgentClient agent(Agent(*server));
+  EXPECT_EQ(testing::HealthStatus(agent.channel()), 1);
+
+  server->Shutdown(absl::Seconds(1));
+  EXPECT_EQ(server->Readiness().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(ServerTest, RotationUnderLoadFailsNoRequest) {
+  const ca::CaMaterialPem root = ca::testing::Root();
+  const ca::CaMaterialPem first =
+      ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
+  const ca::CaMaterialPem second =
+      ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
+  auto server = StartWithFiles(first, Config());
+  ASSERT_NE(server, nullptr);
+  ASSERT_EQ(server->serving_cert_issues(), 1);
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      AgentClient agent(Agent(*server));
+      while (!stop.load()) {
+        AgentResult r = agent.Request();
+        if (r.code == grpc::StatusCode::OK) {
+          ++ok;
+        } else {
+          ++failed;
+          errors[i] = r.message;
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_TRUE(
+      ca::testing::PublishLikeKubelet(cacerts_, CacertsFiles(second)).ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while ((server->ca().Stats().rotations < 1 ||
+          server->serving_cert_issues() < 2) &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  absl::SleepFor(absl::Milliseconds(1500));
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(server->ca().Stats().rotations, 1);
+  EXPECT_GE(server->serving_cert_issues(), 2);
+  EXPECT_EQ(failed.load(), 0) << errors[0] << errors[1];
+  EXPECT_GT(ok.load(), 16);
+
+  // A client connecting now with the published root gets the new chain and
+  // is served the re-issued serving certificate.
+  const auto second_subject = testing::InspectLeaf(second.cert_pem)->subject;
+  AgentResult late;
+  for (int i = 0; i < 50; ++i) {
+    late = AgentClient(Agent(*server)).Request();
+    ASSERT_EQ(late.code, grpc::StatusCode::OK) << late.message;
+    if (testing::InspectLeaf(late.server_cert_pem)->issuer == second_subject) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(late.cert_chain[1], second.cert_pem);
+  EXPECT_EQ(testing::InspectLeaf(late.server_cert_pem)->issuer, second_subject);
+  EXPECT_TRUE(testing::VerifyLeaf(late.cert_chain, root.root_bundle_pem).ok());
+}
+
+TEST_F(ServerTest, ShutdownDuringLoadOnlyFailsWithUnavailable) {
+  auto server = Start(Config());
+  ASSERT_NE(server, nullptr);
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0};
+  std::atomic<int> unavailable{0};
+  std::atomic<int> other{0};
+  std::vector<std::string> errors(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      AgentOptions options = Agent(*server);
+      options.deadline = absl::Seconds(3);
+      AgentClient agent(options);
+      while (!stop.load()) {
+        AgentResult r = agent.Request();
+        if (r.code == grpc::StatusCode::OK) {
+          ++ok;
+        } else if (r.code == grpc::StatusCode::UNAVAILABLE) {
+          ++unavailable;
+          // istio-agent backs off from 100 ms before it retries.
+          absl::SleepFor(absl::Milliseconds(100));
+        } else {
+          ++other;
+          errors[i] = absl::StrCat(r.code, ": ", r.message);
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  server->Shutdown(absl::Seconds(5));
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(other.load(), 0) << errors[0] << errors[1] << errors[2]
+                             << errors[3];
+}
+
+TEST_F(ServerTest, ExpiredCaAnswersInternal) {
+  ServerConfig config = Config();
+  config.listen.plaintext = true;
+  auto server = StartWithFiles(
+      ca::testing::Root(ca::KeyType::kEcP256, absl::Now(), 6, absl::Seconds(3)),
+      config);
+  ASSERT_NE(server, nullptr);
+  AgentOptions options = Agent(*server);
+  options.plaintext = true;
+  AgentClient agent(options);
+  ASSERT_EQ(agent.Request().code, grpc::StatusCode::OK);
+  absl::SleepFor(absl::Seconds(4));
+  AgentResult result = agent.Request();
+  EXPECT_EQ(result.code, grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(result.message, HasSubstr("not ready"));
+  EXPECT_FALSE(server->Readiness().ok());
+}
+
+TEST_F(ServerTest, StartFailsClearly) {
+  ServerConfig config = Config();
+  config.auth.jwt[0].jwks_file = dir_ + "/missing.json";
+  EXPECT_FALSE(VaultcaServer::Start(config).ok());
+  config = Config();
+  config.ca.source = CaSourceKind::kFiles;
+  config.ca.cacerts_dir = dir_ + "/empty";
+  config.ca.startup_deadline = absl::Milliseconds(200);
+  auto server = VaultcaServer::Start(config);
+  EXPECT_FALSE(server.ok());
+  EXPECT_THAT(server.status().message(), HasSubstr("CA material"));
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace vaultca
