@@ -52,7 +52,8 @@ absl::Status SelfTest(const internal::LeafSigner& signer, X509* ca_cert,
         absl::StrCat("self-test: signing failed: ", der.status().message()));
   }
   const auto* p = reinterpret_cast<const unsigned char*>(der->data());
-  SslUniquePtr<X509> leaf(d2i_X509(nullptr, &p, static_cast<long>(der->size())));
+  SslUniquePtr<X509> leaf(
+      d2i_X509(nullptr, &p, static_cast<long>(der->size())));
   if (leaf == nullptr ||
       p != reinterpret_cast<const unsigned char*>(der->data()) + der->size()) {
     return SslError(absl::StatusCode::kInternal,
@@ -89,7 +90,8 @@ LocalCertificateAuthority::New(std::shared_ptr<const KeyCertBundle> bundle,
       options.max_ttl <= absl::ZeroDuration() ||
       options.default_ttl > options.max_ttl) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "LocalCaOptions: default_ttl (", absl::FormatDuration(options.default_ttl),
+        "LocalCaOptions: default_ttl (",
+        absl::FormatDuration(options.default_ttl),
         ") and max_ttl (", absl::FormatDuration(options.max_ttl),
         ") must be positive with default_ttl <= max_ttl"));
   }

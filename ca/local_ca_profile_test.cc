@@ -39,8 +39,10 @@ absl::Time TestNow() {
 }
 
 SslUniquePtr<X509> ParseCert(const std::string& pem) {
-  SslUniquePtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return SslUniquePtr<X509>(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  SslUniquePtr<BIO> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  return SslUniquePtr<X509>(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
 }
 
 int64_t UnixSeconds(const ASN1_TIME* t) {
@@ -200,8 +202,9 @@ TEST_P(LeafProfileTest, IssuesIstiodProfile) {
   ASSERT_NE(bc, nullptr);
   EXPECT_EQ(bc->ca, 0);
   EXPECT_EQ(bc->pathlen, nullptr);
-  SslUniquePtr<AUTHORITY_KEYID> aki(static_cast<AUTHORITY_KEYID*>(X509_get_ext_d2i(
-      leaf.get(), NID_authority_key_identifier, nullptr, nullptr)));
+  SslUniquePtr<AUTHORITY_KEYID> aki(
+      static_cast<AUTHORITY_KEYID*>(X509_get_ext_d2i(
+          leaf.get(), NID_authority_key_identifier, nullptr, nullptr)));
   ASSERT_NE(aki, nullptr);
   ASSERT_NE(aki->keyid, nullptr);
   EXPECT_EQ(Octets(aki->keyid),
@@ -255,6 +258,41 @@ INSTANTIATE_TEST_SUITE_P(
         ProfileCase{KeyType::kEcP384, "EC:P-384", NID_ecdsa_with_SHA384},
         ProfileCase{KeyType::kEcP384, "RSA:2048", NID_ecdsa_with_SHA384},
         ProfileCase{KeyType::kEd25519, "EC:P-256", NID_ED25519}));
+
+// A plugged-in intermediate: the CLI verifies the leaf against the root
+// with the response's middle elements as the untrusted chain.
+TEST(LeafCliTest, IntermediateChainVerifiesWithOpensslCli) {
+  const absl::Time now = absl::Now();
+  const CaMaterialPem root = testing::Root(KeyType::kRsa, now);
+  const CaMaterialPem intermediate =
+      testing::Intermediate(root, KeyType::kEcP384, now);
+  auto bundle = KeyCertBundle::Create(intermediate);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  auto ca = LocalCertificateAuthority::New(*bundle);
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  SignRequest request;
+  request.csr_pem = testing::TestCsrPem();
+  request.identities = {kSpiffeId};
+  absl::StatusOr<SignedChain> chain = (*ca)->Sign(request);
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  ASSERT_GE(chain->cert_chain.size(), 3u);
+  std::string untrusted;
+  for (size_t i = 1; i + 1 < chain->cert_chain.size(); ++i) {
+    untrusted += chain->cert_chain[i];
+  }
+  SslUniquePtr<X509> leaf = ParseCert(chain->cert_chain[0]);
+  EXPECT_EQ(X509_get_signature_nid(leaf.get()), NID_ecdsa_with_SHA384);
+  for (const char* purpose : {"sslclient", "sslserver"}) {
+    const std::string output = CliVerify(purpose, chain->cert_chain.back(),
+                                         untrusted, chain->cert_chain[0]);
+    EXPECT_THAT(output, ::testing::HasSubstr("leaf.pem: OK")) << output;
+    EXPECT_THAT(output, ::testing::EndsWith("exit 0")) << output;
+  }
+  // Without the intermediates the leaf does not verify: the check bites.
+  const std::string output = CliVerify("sslclient", chain->cert_chain.back(),
+                                       "", chain->cert_chain[0]);
+  EXPECT_THAT(output, ::testing::Not(::testing::EndsWith("exit 0"))) << output;
+}
 
 std::unique_ptr<LocalCertificateAuthority> MakeCa(const CaMaterialPem& m) {
   auto bundle = KeyCertBundle::Create(m);
@@ -318,7 +356,8 @@ TEST(LeafSubjectTest, CommonNameOnlyWhenTheCsrHasOne) {
 
 TEST(LeafAkiTest, NoAuthorityKeyIdWhenTheIssuerHasNoSki) {
   auto ca = MakeCa(testing::RootWithoutSki());
-  SslUniquePtr<X509> leaf = SignOne(*ca, testing::TestCsrOptions(), {kSpiffeId});
+  SslUniquePtr<X509> leaf =
+      SignOne(*ca, testing::TestCsrOptions(), {kSpiffeId});
   ASSERT_NE(leaf, nullptr);
   EXPECT_EQ(X509_get_ext_count(leaf.get()), 4);
   EXPECT_EQ(X509_get_ext_by_NID(leaf.get(), NID_authority_key_identifier, -1),

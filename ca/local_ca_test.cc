@@ -31,8 +31,10 @@ using ::vaultca::internal::SslUniquePtr;
 constexpr char kSpiffeId[] = "spiffe://cluster.local/ns/default/sa/sleep";
 
 SslUniquePtr<X509> ParseCert(const std::string& pem) {
-  SslUniquePtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return SslUniquePtr<X509>(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  SslUniquePtr<BIO> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  return SslUniquePtr<X509>(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
 }
 
 int64_t UnixSeconds(const ASN1_TIME* t) {
@@ -251,7 +253,8 @@ TEST(LocalCaOptionsTest, RefusesInconsistentOptions) {
   LocalCaOptions options;
   options.default_ttl = absl::Hours(48);
   options.max_ttl = absl::Hours(24);
-  absl::Status status = LocalCertificateAuthority::New(*bundle, options).status();
+  absl::Status status =
+      LocalCertificateAuthority::New(*bundle, options).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
             "LocalCaOptions: default_ttl (48h) and max_ttl (24h) must be "

@@ -4,6 +4,9 @@
 
 #include "ca/sources/files/files_source.h"
 #include "ca/sources/self_signed/self_signed_source.h"
+#include "ca/sources/vault_kv/vault_kv_source.h"
+#include "vault/client.h"
+#include "vault/config.h"
 #include "server/auth/client_cert_authenticator.h"
 #include "server/auth/jwt_authenticator.h"
 
@@ -26,6 +29,22 @@ absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
       ca::FilesSourceOptions options;
       options.dir = config.ca.cacerts_dir;
       auto source = ca::FilesSource::New(options);
+      if (!source.ok()) return source.status();
+      return std::unique_ptr<ca::MaterialSource>(*std::move(source));
+    }
+    case CaSourceKind::kVault: {
+      // Address, TLS and auth follow the Vault CLI / vault-env variables.
+      auto vault_config = vault::ConfigFromEnvironment();
+      if (!vault_config.ok()) return vault_config.status();
+      auto client = vault::VaultClient::New(*vault_config);
+      if (!client.ok()) return client.status();
+      ca::VaultKvSourceOptions options;
+      options.cert_ref = config.ca.vault.cert_ref;
+      options.key_ref = config.ca.vault.key_ref;
+      options.chain_ref = config.ca.vault.chain_ref;
+      options.root_ref = config.ca.vault.root_ref;
+      auto source = ca::VaultKvSource::New(
+          std::shared_ptr<vault::VaultClient>(*std::move(client)), options);
       if (!source.ok()) return source.status();
       return std::unique_ptr<ca::MaterialSource>(*std::move(source));
     }

@@ -167,6 +167,14 @@ void ReadCa(MapReader& parent, absl::Status* status, CaConfig* ca) {
     f.String("dir", &ca->cacerts_dir);
     f.Finish();
   }
+  {
+    MapReader v(r.Get("vault"), "ca.vault", status);
+    v.String("cert_ref", &ca->vault.cert_ref);
+    v.String("key_ref", &ca->vault.key_ref);
+    v.String("chain_ref", &ca->vault.chain_ref);
+    v.String("root_ref", &ca->vault.root_ref);
+    v.Finish();
+  }
   r.Duration("default_workload_cert_ttl", &ca->default_workload_cert_ttl);
   r.Duration("max_workload_cert_ttl", &ca->max_workload_cert_ttl);
   r.Enum("ttl_mode", &ca->ttl_mode, internal::ParseTtlMode);

@@ -30,6 +30,19 @@ enum class CaSourceKind {
   kSelfSigned,
   // An Istio "cacerts" directory (plug-in CA), watched for changes.
   kFiles,
+  // Vault KV references (vault:PATH#KEY), re-read every refresh; the Vault
+  // connection comes from the standard VAULT_* environment.
+  kVault,
+};
+
+// Where the CA material lives in Vault KV (bank-vaults references).
+struct VaultSourceConfig {
+  // VAULTCA_VAULT_CERT_REF / VAULTCA_VAULT_KEY_REF.
+  std::string cert_ref = "vault:secret/data/pki/istiod#certificate";
+  std::string key_ref = "vault:secret/data/pki/istiod#privateKey";
+  // Optional; see ca/sources/vault_kv/vault_kv_source.h for the fallbacks.
+  std::string chain_ref;
+  std::string root_ref;
 };
 
 // Addresses the server listens on.
@@ -51,6 +64,8 @@ struct CaConfig {
   ca::KeyType self_signed_key_type = ca::KeyType::kRsa;
   // kFiles: the cacerts directory (env ROOT_CA_DIR, as istiod).
   std::string cacerts_dir = "/etc/cacerts";
+  // kVault: the references.
+  VaultSourceConfig vault;
   // DEFAULT_WORKLOAD_CERT_TTL / MAX_WORKLOAD_CERT_TTL.
   absl::Duration default_workload_cert_ttl = absl::Hours(24);
   absl::Duration max_workload_cert_ttl = absl::Hours(24 * 90);

@@ -162,6 +162,10 @@ absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
            internal::ParseBoolValue);
   e.Parsed("VAULTCA_CA_SOURCE", &config->ca.source, internal::ParseCaSource);
   e.String("VAULTCA_SELF_SIGNED_DIR", &config->ca.self_signed_dir);
+  e.String("VAULTCA_VAULT_CERT_REF", &config->ca.vault.cert_ref);
+  e.String("VAULTCA_VAULT_KEY_REF", &config->ca.vault.key_ref);
+  e.String("VAULTCA_VAULT_CHAIN_REF", &config->ca.vault.chain_ref);
+  e.String("VAULTCA_VAULT_ROOT_REF", &config->ca.vault.root_ref);
   e.Parsed("VAULTCA_TTL_MODE", &config->ca.ttl_mode, internal::ParseTtlMode);
   e.String("VAULTCA_ROOT_CERT_FILE", &config->ca.root_cert_file);
   e.Parsed("VAULTCA_IDENTITY_POLICY", &config->auth.identity_policy,
@@ -197,6 +201,12 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   }
   if (ca.source == CaSourceKind::kFiles && ca.cacerts_dir.empty()) {
     return Invalid("ca.files.dir (ROOT_CA_DIR)", "must name a directory");
+  }
+  if (ca.source == CaSourceKind::kVault &&
+      (ca.vault.cert_ref.empty() || ca.vault.key_ref.empty())) {
+    return Invalid("ca.vault.cert_ref/key_ref",
+                   "both are required, e.g. "
+                   "vault:secret/data/pki/istiod#certificate");
   }
   if (ca.default_workload_cert_ttl <= absl::ZeroDuration()) {
     return Invalid("ca.default_workload_cert_ttl (DEFAULT_WORKLOAD_CERT_TTL)",

@@ -46,6 +46,11 @@ ca:
   source: files
   self_signed: {state_dir: /tmp/ss, key_type: ec-p256}
   files: {dir: /tmp/cacerts}
+  vault:
+    cert_ref: vault:secret/data/ca#cert
+    key_ref: vault:secret/data/ca#key
+    chain_ref: vault:secret/data/ca#chain
+    root_ref: vault:secret/data/ca#root
   default_workload_cert_ttl: 12h
   max_workload_cert_ttl: 48h
   ttl_mode: clamp
@@ -91,6 +96,8 @@ limits:
   EXPECT_EQ(config->ca.source, CaSourceKind::kFiles);
   EXPECT_EQ(config->ca.self_signed_key_type, ca::KeyType::kEcP256);
   EXPECT_EQ(config->ca.cacerts_dir, "/tmp/cacerts");
+  EXPECT_EQ(config->ca.vault.cert_ref, "vault:secret/data/ca#cert");
+  EXPECT_EQ(config->ca.vault.root_ref, "vault:secret/data/ca#root");
   EXPECT_EQ(config->ca.default_workload_cert_ttl, absl::Hours(12));
   EXPECT_EQ(config->ca.ttl_mode, ca::TtlMode::kClamp);
   EXPECT_TRUE(config->ca.multi_root);
@@ -158,7 +165,8 @@ TEST(ServerConfigTest, EnvironmentOverridesTheFile) {
                            {"ISTIO_MULTIROOT_MESH", "true"},
                            {"ROOT_CA_DIR", "/etc/other"},
                            {"VAULTCA_IDENTITY_POLICY", "strict"},
-                           {"VAULTCA_CA_SOURCE", "files"},
+                           {"VAULTCA_CA_SOURCE", "vault"},
+                           {"VAULTCA_VAULT_KEY_REF", "vault:kv/ca#key"},
                            {"VAULTCA_CLUSTER_ALIASES", ""}}),
                   &*config)
                   .ok());
@@ -173,7 +181,8 @@ TEST(ServerConfigTest, EnvironmentOverridesTheFile) {
   EXPECT_TRUE(config->ca.multi_root);
   EXPECT_EQ(config->ca.cacerts_dir, "/etc/other");
   EXPECT_EQ(config->auth.identity_policy, IdentityPolicy::kStrict);
-  EXPECT_EQ(config->ca.source, CaSourceKind::kFiles);
+  EXPECT_EQ(config->ca.source, CaSourceKind::kVault);
+  EXPECT_EQ(config->ca.vault.key_ref, "vault:kv/ca#key");
 
   absl::Status bad = ApplyEnvironment(
       FakeEnv({{"MAX_WORKLOAD_CERT_TTL", "ninety days"}}), &*config);
@@ -203,6 +212,7 @@ TEST(ServerConfigTest, ValidationNamesTheContradiction) {
            {"limits: {worker_threads: 8, max_concurrent_requests: 4}",
             "max_concurrent_requests"},
            {"limits: {max_request_bytes: 100}", "max_request_bytes"},
+           {"ca: {source: vault, vault: {key_ref: ''}}", "key_ref"},
        }) {
     auto config = ParseServerConfig(c.yaml);
     ASSERT_TRUE(config.ok()) << c.yaml << ": " << config.status();

@@ -90,10 +90,13 @@ int CheckConfig(const ServerConfig& config) {
   }
   std::vector<std::string> names;
   for (const auto& a : *authenticators) names.emplace_back(a->Name());
-  const std::string source =
-      config.ca.source == CaSourceKind::kFiles
-          ? absl::StrCat("files:", config.ca.cacerts_dir)
-          : absl::StrCat("self-signed:", config.ca.self_signed_dir);
+  std::string source = absl::StrCat("self-signed:", config.ca.self_signed_dir);
+  if (config.ca.source == CaSourceKind::kFiles) {
+    source = absl::StrCat("files:", config.ca.cacerts_dir);
+  } else if (config.ca.source == CaSourceKind::kVault) {
+    source = absl::StrCat(config.ca.vault.cert_ref, ", ",
+                          config.ca.vault.key_ref);
+  }
   std::printf(
       "configuration OK\n  trust domain: %s\n  cluster id: %s\n  grpc: %s "
       "(%s)\n  http: %s\n  CA source: %s\n  workload TTL: default %s, max "

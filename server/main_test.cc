@@ -152,17 +152,24 @@ TEST_F(MainTest, ServesAndExitsZeroOnSigtermUnderLoad) {
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, other{0};
   std::vector<std::thread> load;
+  std::vector<std::string> errors(4);
   for (int i = 0; i < 4; ++i) {
-    load.emplace_back([&] {
+    load.emplace_back([&, i] {
       testing::AgentClient agent(options);
       while (!stop.load()) {
         testing::AgentResult r = agent.Request();
         if (r.code == grpc::StatusCode::OK) {
           ++ok;
-        } else if (r.code == grpc::StatusCode::UNAVAILABLE) {
+        } else if (r.code == grpc::StatusCode::UNAVAILABLE ||
+                   r.code == grpc::StatusCode::CANCELLED) {
+          // gRPC 1.51 flushes the server's GOAWAY only at the connection's
+          // next I/O, so a client's first call after the drain may race it
+          // and be cancelled by the transport. istio-agent retries both
+          // codes, backing off from 100 ms.
           absl::SleepFor(absl::Milliseconds(100));
         } else {
           ++other;
+          errors[i] = absl::StrCat(r.code, ": ", r.message, "; ");
         }
       }
     });
@@ -173,7 +180,8 @@ TEST_F(MainTest, ServesAndExitsZeroOnSigtermUnderLoad) {
   stop = true;
   for (auto& t : load) t.join();
   EXPECT_GT(ok.load(), 0);
-  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(other.load(), 0)
+      << errors[0] << errors[1] << errors[2] << errors[3];
   EXPECT_THAT(ReadFile(server.err_path), HasSubstr("vaultca-server stopped"));
 }
 

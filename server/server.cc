@@ -22,7 +22,6 @@
 
 namespace vaultca {
 namespace server {
-
 absl::StatusOr<std::unique_ptr<VaultcaServer>> VaultcaServer::Start(
     const ServerConfig& config, ServerDependencies deps) {
   if (absl::Status s = ValidateServerConfig(config); !s.ok()) return s;
@@ -261,8 +260,7 @@ void VaultcaServer::Shutdown(absl::Duration grace) {
     const absl::Time deadline = absl::Now() + grace;
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
     // Phase 1: new calls are answered UNAVAILABLE by the service itself
-    // while admitted ones finish. gRPC's own Shutdown cancels (CANCELLED)
-    // calls that race with it, so it comes only once nothing is in flight.
+    // while admitted ones finish.
     service_->StartDraining();
     while (service_->in_flight() > 0 && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));

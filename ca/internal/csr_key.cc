@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ca/internal/der.h"
+#include "ca/internal/rsa_pkcs1_verify.h"
 #include "common/internal/ssl_error.h"
 
 namespace vaultca {
@@ -101,6 +102,25 @@ const KeyTemplates* Templates() {
   return templates;
 }
 
+// A context ready for EVP_PKEY_fromdata of RSA public keys. Creating one
+// costs as much as building the key (OpenSSL 3.0 walks the key manager's
+// names), and a context can be reused but not shared: one per thread.
+EVP_PKEY_CTX* RsaFromdataContext() {
+  thread_local const SslUniquePtr<EVP_PKEY_CTX> ctx = [] {
+    const KeyTemplates* templates = Templates();
+    SslUniquePtr<EVP_PKEY_CTX> fresh(
+        templates->rsa != nullptr
+            ? EVP_PKEY_CTX_new_from_pkey(nullptr, templates->rsa.get(),
+                                         nullptr)
+            : EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+    if (fresh != nullptr && EVP_PKEY_fromdata_init(fresh.get()) != 1) {
+      fresh.reset();
+    }
+    return fresh;
+  }();
+  return ctx.get();
+}
+
 // A short name for an OID, e.g. "secp521r1", "DSA", else dotted decimal.
 std::string OidName(absl::string_view oid) {
   const std::string dotted = DerOidToText(oid);
@@ -156,8 +176,8 @@ std::string NativeEndian(absl::string_view big_endian) {
 #endif
 }
 
-absl::StatusOr<CsrKey> ParseRsa(const CsrParts& parts,
-                                const CsrPolicy& policy) {
+absl::StatusOr<CsrKey> ParseRsa(const CsrParts& parts, const CsrPolicy& policy,
+                                bool evp_only) {
   if (parts.key_parameters != kDerNullElement) {
     return MalformedKey("RSA parameters must be NULL");
   }
@@ -175,6 +195,8 @@ absl::StatusOr<CsrKey> ParseRsa(const CsrParts& parts,
   CsrKey key;
   key.type = KeyType::kRsa;
   key.bits = BitLength(n);
+  key.rsa_modulus = n;
+  key.rsa_exponent = e;
   if (key.bits < policy.min_rsa_bits || key.bits > policy.max_rsa_bits) {
     return NotAllowed(absl::StrCat("RSA ", key.bits), policy);
   }
@@ -182,8 +204,10 @@ absl::StatusOr<CsrKey> ParseRsa(const CsrParts& parts,
   if (e.empty() || e.size() > 8 ||
       (static_cast<uint8_t>(e.back()) & 1) == 0 ||
       (e.size() == 1 && static_cast<uint8_t>(e[0]) < 3)) {
-    return MalformedKey("RSA exponent must be odd, at least 3, at most 64 bits");
+    return MalformedKey(
+        "RSA exponent must be odd, at least 3, at most 64 bits");
   }
+  if (kHaveLowLevelRsa && !evp_only) return key;
   std::string n_native = NativeEndian(n);
   std::string e_native = NativeEndian(e);
   OSSL_PARAM params[] = {
@@ -194,14 +218,10 @@ absl::StatusOr<CsrKey> ParseRsa(const CsrParts& parts,
           OSSL_PKEY_PARAM_RSA_E,
           reinterpret_cast<unsigned char*>(e_native.data()), e_native.size()),
       OSSL_PARAM_construct_end()};
-  const KeyTemplates* templates = Templates();
-  SslUniquePtr<EVP_PKEY_CTX> ctx(
-      templates->rsa != nullptr
-          ? EVP_PKEY_CTX_new_from_pkey(nullptr, templates->rsa.get(), nullptr)
-          : EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY_CTX* ctx = RsaFromdataContext();
   EVP_PKEY* pkey = nullptr;
-  if (ctx == nullptr || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+  if (ctx == nullptr ||
+      EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
     return SslError(absl::StatusCode::kInternal,
                     "building the CSR's RSA public key");
   }
@@ -295,8 +315,10 @@ std::string AllowedKeysText(const CsrPolicy& policy) {
 }
 
 absl::StatusOr<CsrKey> ParseCsrKey(const CsrParts& parts,
-                                   const CsrPolicy& policy) {
-  if (parts.key_algorithm == kRsaEncryption) return ParseRsa(parts, policy);
+                                   const CsrPolicy& policy, bool evp_only) {
+  if (parts.key_algorithm == kRsaEncryption) {
+    return ParseRsa(parts, policy, evp_only);
+  }
   if (parts.key_algorithm == kEcPublicKey) return ParseEc(parts, policy);
   if (parts.key_algorithm == kEd25519) return ParseEd25519(parts, policy);
   return NotAllowed(OidName(parts.key_algorithm), policy);

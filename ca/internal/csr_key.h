@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "ca/csr.h"
 #include "ca/internal/csr_der.h"
 #include "ca/key_cert_bundle.h"
@@ -22,7 +23,12 @@ struct CsrKey {
   KeyType type = KeyType::kRsa;
   // RSA modulus bits, or the curve size.
   int bits = 0;
+  // The key to verify with. Left null for RSA when kHaveLowLevelRsa: the
+  // signature check then uses `rsa_modulus` and `rsa_exponent` directly.
   ::vaultca::internal::SslUniquePtr<EVP_PKEY> pkey;
+  // RSA only: big-endian magnitudes, views into the CSR DER.
+  absl::string_view rsa_modulus;
+  absl::string_view rsa_exponent;
 };
 
 // Classifies the public key of `parts`, enforces `policy` and builds the
@@ -35,8 +41,12 @@ struct CsrKey {
 // copy of a per-curve template for EC) instead of d2i_PUBKEY: OpenSSL 3.0's
 // decoder framework costs hundreds of microseconds per key, and building an
 // EC group from its name costs more than the ECDSA verification itself.
+// RSA keys are not built at all where VerifyRsaPkcs1 is available.
+// `evp_only` builds an EVP_PKEY for RSA keys too (the path builds without
+// kHaveLowLevelRsa take), so tests can cover it everywhere.
 absl::StatusOr<CsrKey> ParseCsrKey(const CsrParts& parts,
-                                   const CsrPolicy& policy);
+                                   const CsrPolicy& policy,
+                                   bool evp_only = false);
 
 // Returns what `policy` accepts, e.g. "RSA 2048-8192 bits, ECDSA P-256 or
 // ECDSA P-384".

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
+#include "ca/internal/rsa_pkcs1_verify.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
 
@@ -26,8 +27,10 @@ struct SignatureAlgorithm {
   const char* refusal;
 };
 
-#define RSA_OID(last) absl::string_view("\x2a\x86\x48\x86\xf7\x0d\x01\x01" last, 9)
-#define ECDSA_OID(last) absl::string_view("\x2a\x86\x48\xce\x3d\x04\x03" last, 8)
+#define RSA_OID(last) \
+  absl::string_view("\x2a\x86\x48\x86\xf7\x0d\x01\x01" last, 9)
+#define ECDSA_OID(last) \
+  absl::string_view("\x2a\x86\x48\xce\x3d\x04\x03" last, 8)
 
 constexpr const char kSha1Refusal[] =
     "SHA-1 signatures are not accepted; sign the CSR with SHA-256";
@@ -98,6 +101,10 @@ const EVP_MD* FetchedDigest(const char* name) {
   return nullptr;
 }
 
+constexpr char kDoesNotVerify[] =
+    "does not verify with the CSR's own public key: the CSR was altered or "
+    "signed with another key";
+
 absl::Status Bad(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("CSR signature ", what));
 }
@@ -142,6 +149,13 @@ absl::Status VerifyCsrSignature(const CsrParts& parts, const CsrKey& key) {
         absl::StatusCode::kInternal,
         absl::StrCat("fetching digest ", algorithm->digest));
   }
+  if (key.pkey == nullptr && key.type == KeyType::kRsa) {
+    if (!VerifyRsaPkcs1(key.rsa_modulus, key.rsa_exponent, digest,
+                        parts.info, parts.signature)) {
+      return Bad(kDoesNotVerify);
+    }
+    return absl::OkStatus();
+  }
   SslUniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   if (ctx == nullptr ||
       EVP_DigestVerifyInit(ctx.get(), nullptr, digest, nullptr,
@@ -156,9 +170,7 @@ absl::Status VerifyCsrSignature(const CsrParts& parts, const CsrKey& key) {
       parts.info.size());
   if (verified != 1) {
     ClearSslErrors();
-    return Bad(
-        "does not verify with the CSR's own public key: the CSR was altered "
-        "or signed with another key");
+    return Bad(kDoesNotVerify);
   }
   return absl::OkStatus();
 }

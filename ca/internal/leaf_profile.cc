@@ -154,8 +154,9 @@ absl::StatusOr<std::unique_ptr<LeafSigner>> LeafSigner::Create(
   const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(issuer);
   if (ski != nullptr) {
     AppendAuthorityKeyId(
-        absl::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(ski)),
-                          ASN1_STRING_length(ski)),
+        absl::string_view(
+            reinterpret_cast<const char*>(ASN1_STRING_get0_data(ski)),
+            ASN1_STRING_length(ski)),
         &signer->fixed_extensions_);
   }
   ::vaultca::internal::ClearSslErrors();

@@ -46,7 +46,8 @@ absl::StatusOr<CaSourceKind> ParseCaSource(absl::string_view what,
     return CaSourceKind::kSelfSigned;
   }
   if (lower == "files") return CaSourceKind::kFiles;
-  return Invalid(what, text, "self-signed or files");
+  if (lower == "vault") return CaSourceKind::kVault;
+  return Invalid(what, text, "self-signed, files or vault");
 }
 
 absl::StatusOr<ca::KeyType> ParseKeyType(absl::string_view what,

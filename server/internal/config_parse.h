@@ -25,7 +25,7 @@ absl::StatusOr<bool> ParseBoolValue(absl::string_view what,
 // infinite.
 absl::StatusOr<absl::Duration> ParseDurationValue(absl::string_view what,
                                                   absl::string_view text);
-// "self-signed" or "files".
+// "self-signed", "files" or "vault".
 absl::StatusOr<CaSourceKind> ParseCaSource(absl::string_view what,
                                            absl::string_view text);
 // "rsa", "ec-p256" or "ec-p384".

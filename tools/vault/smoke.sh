@@ -56,7 +56,16 @@ EOF
 tok=$(step token create -policy=smoke -field=token)
 VAULT_TOKEN=$tok step kv get -field=a secret/pki/istiod | grep -qx b
 step token revoke "$tok"
+if VAULT_TOKEN=$tok "$vault" kv get secret/pki/istiod >/dev/null 2>&1; then echo "smoke: revoked token still works" >&2; exit 1; fi
+step write auth/approle/role/istiod token_policies=smoke
+role_id=$(step read -field=role_id auth/approle/role/istiod/role-id)
+secret_id=$(step write -f -field=secret_id auth/approle/role/istiod/secret-id)
+ar_tok=$(step write -field=token auth/approle/login role_id="$role_id" secret_id="$secret_id")
+VAULT_TOKEN=$ar_tok step kv get -field=a secret/pki/istiod | grep -qx b
 step operator seal
 if "$vault" kv get secret/pki/istiod >/dev/null 2>&1; then echo "smoke: read succeeded while sealed" >&2; exit 1; fi
 "$vault" status >/dev/null 2>&1 && { echo "smoke: status should report sealed (exit 2)" >&2; exit 1; }
+unseal_key=$(sed -n 's/^Unseal Key: //p' "$work/server.log")
+step operator unseal "$unseal_key" >/dev/null
+step kv get -field=a secret/pki/istiod | grep -qx b
 echo "smoke: ok ($VAULT_ADDR)"

@@ -98,6 +98,8 @@ class VaultClientImpl : public VaultClient {
   SecretData token_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   TokenSchedule schedule_ ABSL_GUARDED_BY(mu_);
+  // The lease to ask for at renewal: the token's creation TTL.
+  absl::Duration renew_increment_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   TokenInfo stats_ ABSL_GUARDED_BY(mu_);
   std::thread renewal_thread_;

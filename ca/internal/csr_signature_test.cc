@@ -1,0 +1,99 @@
+#include "ca/internal/csr_signature.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "ca/internal/csr_der.h"
+#include "ca/internal/csr_key.h"
+#include "ca/internal/csr_test_util.h"
+#include "ca/internal/pem_codec.h"
+#include "ca/internal/rsa_pkcs1_verify.h"
+#include "gtest/gtest.h"
+
+namespace vaultca {
+namespace ca {
+namespace internal {
+namespace {
+
+// Verifies `der` with the key parsed as ParseCsrKey does by default, or
+// forced through EVP.
+absl::Status Verify(const std::string& der, bool evp_only) {
+  CsrParts parts;
+  absl::Status status = SplitCsr(der, &parts);
+  if (!status.ok()) return status;
+  absl::StatusOr<CsrKey> key = ParseCsrKey(parts, CsrPolicy(), evp_only);
+  if (!key.ok()) return key.status();
+  EXPECT_EQ(key->pkey != nullptr, evp_only || !kHaveLowLevelRsa ||
+                                      key->type != KeyType::kRsa);
+  return VerifyCsrSignature(parts, *key);
+}
+
+std::string Der(const std::string& pem) {
+  PemBlock block;
+  EXPECT_EQ(DecodeFirstPemBlock(pem, &block), PemDecodeResult::kOk);
+  return block.der;
+}
+
+// Both RSA paths (low-level and EVP) agree, for every digest and for
+// broken signatures.
+TEST(CsrSignatureTest, RsaPathsAgree) {
+  for (const char* digest : {"SHA256", "SHA384", "SHA512"}) {
+    for (const char* key : {"RSA:2048", "RSA:3072"}) {
+      SCOPED_TRACE(std::string(key) + " " + digest);
+      testing::TestCsrOptions options;
+      options.key = key;
+      options.digest = digest;
+      const std::string pem = testing::TestCsrPem(options);
+      const std::string broken = testing::WithBrokenSignature(pem);
+      for (const bool evp_only : {false, true}) {
+        EXPECT_TRUE(Verify(Der(pem), evp_only).ok());
+        const absl::Status status = Verify(Der(broken), evp_only);
+        EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+        EXPECT_EQ(status.message(),
+                  "CSR signature does not verify with the CSR's own public "
+                  "key: the CSR was altered or signed with another key");
+      }
+    }
+  }
+}
+
+TEST(CsrSignatureTest, EcdsaDigests) {
+  for (const char* digest : {"SHA256", "SHA384", "SHA512"}) {
+    for (const char* key : {"EC:P-256", "EC:P-384"}) {
+      SCOPED_TRACE(std::string(key) + " " + digest);
+      testing::TestCsrOptions options;
+      options.key = key;
+      options.digest = digest;
+      const std::string pem = testing::TestCsrPem(options);
+      EXPECT_TRUE(Verify(Der(pem), false).ok());
+      EXPECT_FALSE(Verify(Der(testing::WithBrokenSignature(pem)), false).ok());
+    }
+  }
+}
+
+// A signature made with one key does not verify with another of the same
+// type: splice the second CSR's key into the first.
+TEST(CsrSignatureTest, SignatureOfAnotherKey) {
+  for (const char* key : {"RSA:2048", "EC:P-256"}) {
+    SCOPED_TRACE(key);
+    testing::TestCsrOptions a, b;
+    a.key = b.key = key;
+    b.key_slot = 1;
+    std::string der_a = testing::TestCsrDer(a);
+    const std::string der_b = testing::TestCsrDer(b);
+    CsrParts parts_a, parts_b;
+    ASSERT_TRUE(SplitCsr(der_a, &parts_a).ok());
+    ASSERT_TRUE(SplitCsr(der_b, &parts_b).ok());
+    for (const bool evp_only : {false, true}) {
+      absl::StatusOr<CsrKey> k = ParseCsrKey(parts_b, CsrPolicy(), evp_only);
+      ASSERT_TRUE(k.ok());
+      EXPECT_FALSE(VerifyCsrSignature(parts_a, *k).ok());
+      EXPECT_TRUE(VerifyCsrSignature(parts_b, *k).ok());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace internal
+}  // namespace ca
+}  // namespace vaultca
