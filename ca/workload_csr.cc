@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "ca/internal/key_util.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
 
@@ -16,30 +17,8 @@ namespace vaultca {
 namespace ca {
 namespace {
 
-using internal::SslError;
-using internal::SslUniquePtr;
-
-absl::StatusOr<SslUniquePtr<EVP_PKEY>> GenerateKey(KeyType type) {
-  EVP_PKEY* key = nullptr;
-  switch (type) {
-    case KeyType::kRsa:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048});
-      break;
-    case KeyType::kEcP256:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-      break;
-    case KeyType::kEcP384:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
-      break;
-    case KeyType::kEd25519:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-      break;
-  }
-  if (key == nullptr) {
-    return SslError(absl::StatusCode::kInternal, "generating a workload key");
-  }
-  return SslUniquePtr<EVP_PKEY>(key);
-}
+using ::vaultca::internal::SslError;
+using ::vaultca::internal::SslUniquePtr;
 
 // Builds one GENERAL_NAME the way Istio's BuildSubjectAltNameExtension
 // classifies identities.
@@ -51,7 +30,7 @@ absl::StatusOr<SslUniquePtr<GENERAL_NAME>> MakeName(const std::string& id) {
     GENERAL_NAME_set0_value(name.get(), GEN_IPADD, ip.release());
     return name;
   }
-  internal::ClearSslErrors();  // a2i_IPADDRESS leaves one for non-IPs
+  ::vaultca::internal::ClearSslErrors();  // a2i_IPADDRESS leaves one for non-IPs
   ASN1_IA5STRING* text = ASN1_IA5STRING_new();
   if (text == nullptr ||
       !ASN1_STRING_set(text, id.data(), static_cast<int>(id.size()))) {
@@ -131,7 +110,7 @@ absl::StatusOr<WorkloadCsr> GenerateWorkloadCsr(
   if (options.identities.empty()) {
     return absl::InvalidArgumentError("a workload CSR needs at least one identity");
   }
-  auto key = GenerateKey(options.key_type);
+  auto key = internal::GenerateKey(options.key_type);
   if (!key.ok()) return key.status();
 
   SslUniquePtr<X509_REQ> req(X509_REQ_new());
