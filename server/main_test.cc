@@ -28,6 +28,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
+extern "C" const char* __tsan_default_options();
+extern "C" const char* __tsan_default_suppressions();
+
 std::string Binary() {
   if (const char* path = std::getenv("VAULTCA_SERVER_BINARY")) return path;
   return absl::StrCat(std::getenv("TEST_SRCDIR"), "/",
@@ -51,8 +54,18 @@ Process Spawn(const std::vector<std::string>& args, const std::string& dir) {
   Process p;
   p.out_path = dir + "/stdout";
   p.err_path = dir + "/stderr";
+  // The server process needs the same TSan options as this test (they only
+  // matter in a TSan build).
+  const std::string suppressions = dir + "/tsan.supp";
+  std::ofstream(suppressions) << __tsan_default_suppressions();
+  std::string tsan_options = absl::StrCat(__tsan_default_options(),
+                                          ":suppressions=", suppressions);
+  if (const char* old = std::getenv("TSAN_OPTIONS")) {
+    tsan_options = absl::StrCat(old, ":", tsan_options);
+  }
   p.pid = fork();
   if (p.pid == 0) {
+    setenv("TSAN_OPTIONS", tsan_options.c_str(), 1);
     const int out = open(p.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err = open(p.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(out, 1);
