@@ -9,6 +9,9 @@
 #include "vault/config.h"
 #include "server/auth/client_cert_authenticator.h"
 #include "server/auth/jwt_authenticator.h"
+#include "server/auth/kube_node_authorizer.h"
+#include "server/auth/token_review_authenticator.h"
+#include "server/kube/kube_api.h"
 
 namespace vaultca {
 namespace server {
@@ -64,11 +67,10 @@ ca::CachingCaOptions BuildCachingCaOptions(const ServerConfig& config) {
   return options;
 }
 
-absl::StatusOr<std::vector<std::unique_ptr<Authenticator>>>
-BuildAuthenticators(const ServerConfig& config) {
-  std::vector<std::unique_ptr<Authenticator>> out;
+absl::StatusOr<AuthComponents> BuildAuthComponents(const ServerConfig& config) {
+  AuthComponents out;
   if (config.auth.client_certificate && !config.listen.plaintext) {
-    out.push_back(std::make_unique<ClientCertAuthenticator>());
+    out.authenticators.push_back(std::make_unique<ClientCertAuthenticator>());
   }
   for (const JwtIssuerConfig& issuer : config.auth.jwt) {
     JwtAuthenticatorOptions options;
@@ -79,18 +81,37 @@ BuildAuthenticators(const ServerConfig& config) {
     options.clock_skew = config.auth.jwt_clock_skew;
     auto auth = JwtAuthenticator::New(options);
     if (!auth.ok()) return auth.status();
-    out.push_back(*std::move(auth));
+    out.authenticators.push_back(*std::move(auth));
   }
-  if (config.auth.token_review.enabled) {
-    return absl::UnimplementedError(
-        "auth.token_review is not available in this build of "
-        "vaultca-server; use auth.jwt with the cluster's service-account "
-        "issuer and JWKS instead");
+  const TokenReviewConfig& tr = config.auth.token_review;
+  if (tr.enabled) {
+    KubeApiOptions api;
+    api.api_server = tr.api_server;
+    api.token_file = tr.token_file;
+    api.ca_file = tr.ca_file;
+    api.timeout = tr.timeout;
+    auto client = KubeApiClient::New(api);
+    if (!client.ok()) {
+      return absl::Status(client.status().code(),
+                          absl::StrCat("auth.token_review: ",
+                                       client.status().message()));
+    }
+    std::shared_ptr<const KubeApiClient> shared = *std::move(client);
+    TokenReviewOptions options;
+    options.audiences = tr.audiences;
+    options.trust_domain = config.trust_domain;
+    options.cache_ttl = tr.cache_ttl;
+    options.cache_max_entries = tr.cache_max_entries;
+    out.authenticators.push_back(
+        std::make_unique<TokenReviewAuthenticator>(shared, options));
+    if (!config.auth.trusted_node_accounts.empty()) {
+      out.impersonation = std::make_unique<KubeNodeAuthorizer>(shared);
+    }
   }
-  if (out.empty()) {
+  if (out.authenticators.empty()) {
     return absl::InvalidArgumentError(
         "no authenticator is enabled (client certificates need TLS); "
-        "configure auth.jwt");
+        "configure auth.jwt or auth.token_review");
   }
   return out;
 }

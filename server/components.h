@@ -21,11 +21,20 @@ absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
 // The caching CA's options from config.ca.
 ca::CachingCaOptions BuildCachingCaOptions(const ServerConfig& config);
 
-// The authenticators in istiod's order: client certificate (unless
-// plain text), then one JWT authenticator per issuer. Unimplemented when
-// token_review is enabled (not available in this build).
-absl::StatusOr<std::vector<std::unique_ptr<Authenticator>>>
-BuildAuthenticators(const ServerConfig& config);
+// Who may call, and whom a node agent may speak for.
+struct AuthComponents {
+  // In istiod's order: client certificate (unless plain text), one JWT
+  // authenticator per issuer, then Kubernetes TokenReview when enabled.
+  std::vector<std::unique_ptr<Authenticator>> authenticators;
+  // The Kubernetes node authorizer when trusted node accounts are
+  // configured; null otherwise (impersonation is then refused).
+  std::unique_ptr<ImpersonationAuthorizer> impersonation;
+};
+
+// Builds the authenticators and authorizer `config` describes, reading the
+// JWKS files and resolving the Kubernetes API address. Fails with the
+// cause when one cannot be built.
+absl::StatusOr<AuthComponents> BuildAuthComponents(const ServerConfig& config);
 
 // The handler's options from `config`.
 CertificateHandlerOptions BuildHandlerOptions(const ServerConfig& config);

@@ -82,14 +82,14 @@ absl::StatusOr<ServerConfig> LoadConfig() {
 int CheckConfig(const ServerConfig& config) {
   // Building the authenticators reads the JWKS files: a missing or broken
   // one is a configuration error too.
-  auto authenticators = BuildAuthenticators(config);
-  if (!authenticators.ok()) {
+  auto auth = BuildAuthComponents(config);
+  if (!auth.ok()) {
     std::fprintf(stderr, "configuration invalid: %s\n",
-                 std::string(authenticators.status().message()).c_str());
+                 std::string(auth.status().message()).c_str());
     return 2;
   }
   std::vector<std::string> names;
-  for (const auto& a : *authenticators) names.emplace_back(a->Name());
+  for (const auto& a : auth->authenticators) names.emplace_back(a->Name());
   std::string source = absl::StrCat("self-signed:", config.ca.self_signed_dir);
   if (config.ca.source == CaSourceKind::kFiles) {
     source = absl::StrCat("files:", config.ca.cacerts_dir);

@@ -54,11 +54,11 @@ absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
                                      ca.status().message()));
   }
   ca_ = *std::move(ca);
-  auto authenticators = BuildAuthenticators(config_);
-  if (!authenticators.ok()) return authenticators.status();
+  auto auth = BuildAuthComponents(config_);
+  if (!auth.ok()) return auth.status();
   handler_ = std::make_unique<CertificateHandler>(
-      BuildHandlerOptions(config_), *std::move(authenticators), ca_.get(),
-      &metrics_, nullptr);
+      BuildHandlerOptions(config_), std::move(auth->authenticators), ca_.get(),
+      &metrics_, std::move(auth->impersonation));
   service_ = std::make_unique<CaService>(
       handler_.get(), &metrics_,
       CaServiceOptions{config_.limits.worker_threads,

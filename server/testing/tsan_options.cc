@@ -11,8 +11,10 @@
 //  - gRPC's header-only C++ layer (grpc::internal::CallbackUnaryHandler,
 //    CallOpSet, ...) is compiled into our code and instrumented, but the
 //    core that orders its accesses is not: race_top suppresses reports
-//    whose innermost frame is in gRPC's own namespace. A race whose
-//    accesses are both in vaultca's functions is still reported.
+//    whose innermost frame is gRPC's own code, and race those inside
+//    gRPC's batch machinery (CallOpSet, CallbackWithSuccessTag), which
+//    never runs vaultca code. A race whose accesses are both in vaultca's
+//    functions is still reported.
 
 extern "C" const char* __tsan_default_options() {
   return "ignore_noninstrumented_modules=1";
@@ -20,5 +22,8 @@ extern "C" const char* __tsan_default_options() {
 
 extern "C" const char* __tsan_default_suppressions() {
   return "race_top:^grpc::\n"
-         "race_top:grpc::internal::\n";
+         "race_top:grpc::internal::\n"
+         "race_top:std::function<grpc::\n"
+         "race:grpc::internal::CallOpSet\n"
+         "race:grpc::internal::CallbackWithSuccessTag\n";
 }
