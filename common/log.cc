@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -39,6 +40,8 @@ absl::string_view BaseName(const char* file) {
 
 absl::string_view LogSeverityLetter(LogSeverity severity) {
   switch (severity) {
+    case LogSeverity::kDebug:
+      return "D";
     case LogSeverity::kInfo:
       return "I";
     case LogSeverity::kWarning:
@@ -51,6 +54,27 @@ absl::string_view LogSeverityLetter(LogSeverity severity) {
 
 void SetMinLogSeverity(LogSeverity severity) {
   min_severity.store(static_cast<int>(severity), std::memory_order_relaxed);
+}
+
+bool LogEnabled(LogSeverity severity) {
+  return static_cast<int>(severity) >=
+         min_severity.load(std::memory_order_relaxed);
+}
+
+bool ParseLogSeverity(absl::string_view name, LogSeverity* out) {
+  const std::string lower = absl::AsciiStrToLower(name);
+  if (lower == "debug") {
+    *out = LogSeverity::kDebug;
+  } else if (lower == "info") {
+    *out = LogSeverity::kInfo;
+  } else if (lower == "warning" || lower == "warn") {
+    *out = LogSeverity::kWarning;
+  } else if (lower == "error") {
+    *out = LogSeverity::kError;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 void SetLogSinkForTesting(LogSink sink) {
@@ -70,10 +94,6 @@ LogMessage::LogMessage(LogSeverity severity, const char* file, int line)
 }
 
 LogMessage::~LogMessage() {
-  if (static_cast<int>(severity_) <
-      min_severity.load(std::memory_order_relaxed)) {
-    return;
-  }
   std::string text = stream_.str();
   LoggerState& state = State();
   MutexLock lock(&state.mu);

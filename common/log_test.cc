@@ -57,6 +57,29 @@ TEST_F(LogTest, DropsBelowMinimumSeverity) {
   EXPECT_THAT(lines[0], HasSubstr("loud"));
 }
 
+TEST_F(LogTest, DebugIsOffByDefaultAndSkipsItsOperands) {
+  int evaluated = 0;
+  auto count = [&evaluated] { return ++evaluated; };
+  VAULTCA_LOG(DEBUG) << "per request " << count();
+  EXPECT_TRUE(Lines().empty());
+  EXPECT_EQ(evaluated, 0);
+  SetMinLogSeverity(LogSeverity::kDebug);
+  VAULTCA_LOG(DEBUG) << "per request " << count();
+  ASSERT_EQ(Lines().size(), 1u);
+  EXPECT_THAT(Lines()[0], HasSubstr(" D "));
+  EXPECT_EQ(evaluated, 1);
+}
+
+TEST(LogSeverityTest, ParsesNames) {
+  LogSeverity severity = LogSeverity::kInfo;
+  EXPECT_TRUE(ParseLogSeverity("DEBUG", &severity));
+  EXPECT_EQ(severity, LogSeverity::kDebug);
+  EXPECT_TRUE(ParseLogSeverity("warning", &severity));
+  EXPECT_EQ(severity, LogSeverity::kWarning);
+  EXPECT_FALSE(ParseLogSeverity("verbose", &severity));
+  EXPECT_EQ(severity, LogSeverity::kWarning);
+}
+
 TEST_F(LogTest, RedactsSecrets) {
   SecretData key("-----BEGIN PRIVATE KEY-----secret");
   VAULTCA_LOG(INFO) << "key is " << key;

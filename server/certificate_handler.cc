@@ -177,6 +177,12 @@ absl::StatusOr<std::vector<std::string>> CertificateHandler::Handle(
                 absl::InternalError("the CA returned a chain without a root"));
   }
   metrics_->CertIssued(latency);
+  VAULTCA_LOG(DEBUG) << "CreateCertificate issued for "
+                     << absl::StrJoin(sign.identities, ",") << " (caller "
+                     << absl::StrJoin(caller->identities, ",") << " via "
+                     << caller->authenticator << ", ttl "
+                     << absl::FormatDuration(ttl) << ", signed in "
+                     << absl::FormatDuration(latency) << ")";
   return std::move(chain->cert_chain);
 }
 

@@ -76,6 +76,9 @@ absl::StatusOr<AuthComponents> BuildAuthComponents(const ServerConfig& config) {
     JwtAuthenticatorOptions options;
     options.issuer = issuer.issuer;
     options.jwks_file = issuer.jwks_file;
+    options.jwks_uri = issuer.jwks_uri;
+    options.oidc_discovery = issuer.oidc_discovery;
+    options.jwks_ca_file = issuer.ca_file;
     options.audiences = issuer.audiences;
     options.trust_domain = config.trust_domain;
     options.clock_skew = config.auth.jwt_clock_skew;

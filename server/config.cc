@@ -201,6 +201,9 @@ void ReadAuth(MapReader& parent, absl::Status* status, AuthConfig* auth) {
                     status);
         j.String("issuer", &issuer.issuer);
         j.String("jwks_file", &issuer.jwks_file);
+        j.String("jwks_uri", &issuer.jwks_uri);
+        j.Bool("oidc_discovery", &issuer.oidc_discovery);
+        j.String("ca_file", &issuer.ca_file);
         j.StringList("audiences", &issuer.audiences);
         j.Finish();
         auth->jwt.push_back(std::move(issuer));
@@ -237,6 +240,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view text) {
   root.String("trust_domain", &config.trust_domain);
   root.String("cluster_id", &config.cluster_id);
   root.StringList("cluster_aliases", &config.cluster_aliases);
+  root.String("log_level", &config.log_level);
   {
     MapReader l(root.Get("listen"), "listen", &status);
     l.String("grpc", &config.listen.grpc_address);

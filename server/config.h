@@ -87,11 +87,21 @@ struct CaConfig {
 struct JwtIssuerConfig {
   // Must equal the token's "iss".
   std::string issuer;
-  // A JWKS document ({"keys": [...]}) with RS256 / ES256 keys; re-read when
-  // it changes.
+  // Where the issuer's RS256 / ES256 keys come from, exactly one of:
+  // a JWKS document ({"keys": [...]}) re-read when it changes; an https
+  // URL of the JWKS; or OIDC discovery (the "jwks_uri" of
+  // <issuer>/.well-known/openid-configuration). Fetched keys are refreshed
+  // every 5 minutes and early (at most every 30 s) when a token names an
+  // unknown key id; a failed fetch keeps the keys in use.
   std::string jwks_file;
   // The token's "aud" must contain one of these.
   std::vector<std::string> audiences = {"istio-ca"};
+  // (After audiences so that {issuer, jwks_file, audiences} still
+  // initialises the three fields it always did.)
+  std::string jwks_uri;
+  bool oidc_discovery = false;
+  // CA bundle for fetching the JWKS; empty: the system trust store.
+  std::string ca_file;
 };
 
 // Kubernetes TokenReview of bearer tokens (istiod's default authenticator).
@@ -158,6 +168,9 @@ struct ServerConfig {
   AuthConfig auth;
   ServingConfig serving;
   LimitsConfig limits;
+  // debug (one line per request), info (per failure), warning or error.
+  // VAULTCA_LOG_LEVEL.
+  std::string log_level = "info";
 };
 
 // Parses a YAML (or JSON) configuration document over the defaults.

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/log.h"
 #include "server/config.h"
 #include "server/internal/config_parse.h"
 
@@ -82,8 +83,17 @@ absl::Status ValidateAuth(const AuthConfig& auth) {
     const JwtIssuerConfig& j = auth.jwt[i];
     const std::string where = absl::StrCat("auth.jwt[", i, "]");
     if (j.issuer.empty()) return Invalid(where, "issuer is required");
-    if (j.jwks_file.empty()) {
-      return Invalid(where, "jwks_file is required (a JWKS JSON file)");
+    const int sources =
+        !j.jwks_file.empty() + !j.jwks_uri.empty() + j.oidc_discovery;
+    if (sources != 1) {
+      return Invalid(where, "set exactly one of jwks_file (a JWKS JSON file), "
+                            "jwks_uri (its https URL) or oidc_discovery: true");
+    }
+    if (!j.jwks_uri.empty() && !absl::StartsWith(j.jwks_uri, "https://")) {
+      return Invalid(where, "jwks_uri must be an https:// URL");
+    }
+    if (j.oidc_discovery && !absl::StartsWith(j.issuer, "https://")) {
+      return Invalid(where, "oidc_discovery needs an https:// issuer");
     }
     if (j.audiences.empty()) {
       return Invalid(where, "audiences must not be empty (istio-agent "
@@ -156,6 +166,7 @@ absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
   e.String("ROOT_CA_DIR", &config->ca.cacerts_dir);
   // vaultca's own.
   e.List("VAULTCA_CLUSTER_ALIASES", &config->cluster_aliases);
+  e.String("VAULTCA_LOG_LEVEL", &config->log_level);
   e.String("VAULTCA_GRPC_ADDRESS", &config->listen.grpc_address);
   e.String("VAULTCA_HTTP_ADDRESS", &config->listen.http_address);
   e.Parsed("VAULTCA_PLAINTEXT", &config->listen.plaintext,
@@ -187,6 +198,11 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
                    absl::StrCat("'", config.trust_domain,
                                 "' is not a trust domain such as "
                                 "cluster.local"));
+  }
+  if (LogSeverity severity; !ParseLogSeverity(config.log_level, &severity)) {
+    return Invalid("log_level (VAULTCA_LOG_LEVEL)",
+                   absl::StrCat("'", config.log_level,
+                                "' is not one of debug, info, warning, error"));
   }
   if (config.cluster_id.empty()) {
     return Invalid("cluster_id (CLUSTER_ID)",

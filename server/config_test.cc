@@ -66,6 +66,9 @@ auth:
     - issuer: https://issuer.example
       jwks_file: /tmp/jwks.json
       audiences: [istio-ca, other]
+    - issuer: https://oidc.example
+      oidc_discovery: true
+      ca_file: /tmp/oidc-ca.crt
   token_review:
     enabled: true
     api_server: https://10.0.0.1:443
@@ -103,8 +106,10 @@ limits:
   EXPECT_TRUE(config->ca.multi_root);
   EXPECT_EQ(config->ca.root_cert_file, "/tmp/root-cert.pem");
   EXPECT_FALSE(config->auth.client_certificate);
-  ASSERT_EQ(config->auth.jwt.size(), 1u);
+  ASSERT_EQ(config->auth.jwt.size(), 2u);
   EXPECT_THAT(config->auth.jwt[0].audiences, ElementsAre("istio-ca", "other"));
+  EXPECT_TRUE(config->auth.jwt[1].oidc_discovery);
+  EXPECT_EQ(config->auth.jwt[1].ca_file, "/tmp/oidc-ca.crt");
   EXPECT_TRUE(config->auth.token_review.enabled);
   EXPECT_EQ(config->auth.token_review.cache_ttl, absl::Minutes(2));
   EXPECT_EQ(config->auth.token_review.cache_max_entries, 10);
@@ -198,11 +203,18 @@ TEST(ServerConfigTest, ValidationNamesTheContradiction) {
   for (const Case& c : std::vector<Case>{
            {"trust_domain: spiffe://x", "trust_domain"},
            {"cluster_id: ''", "cluster_id"},
+           {"log_level: verbose", "log_level"},
            {"ca: {default_workload_cert_ttl: 48h, max_workload_cert_ttl: 24h}",
             "below the default"},
            {"ca: {default_workload_cert_ttl: 0s}", "must be positive"},
            {"auth: {client_certificate: false}", "every authenticator is off"},
            {"auth: {jwt: [{issuer: x}]}", "jwks_file"},
+           {"auth: {jwt: [{issuer: x, jwks_file: /j, oidc_discovery: true}]}",
+            "exactly one of"},
+           {"auth: {jwt: [{issuer: x, jwks_uri: 'http://x/keys'}]}",
+            "https:// URL"},
+           {"auth: {jwt: [{issuer: 'http://x', oidc_discovery: true}]}",
+            "https:// issuer"},
            {"auth: {trusted_node_accounts: [ztunnel]}",
             "<namespace>/<serviceaccount>"},
            {"auth: {trusted_node_accounts: [a/b]}", "enable auth.token_review"},

@@ -28,6 +28,8 @@ ABSL_FLAG(std::string, config, "",
 ABSL_FLAG(bool, check_config, false,
           "validate the configuration (and load the JWKS files), print a "
           "summary and exit: 0 when valid, 2 otherwise");
+ABSL_FLAG(std::string, log_level, "",
+          "overrides log_level (debug, info, warning, error)");
 ABSL_FLAG(std::string, grpc_address, "",
           "overrides listen.grpc (host:port of the CA service)");
 ABSL_FLAG(std::string, http_address, "",
@@ -48,6 +50,7 @@ absl::Status ApplyFlags(ServerConfig* config) {
   auto set = [](const std::string& value, std::string* field) {
     if (!value.empty()) *field = value;
   };
+  set(absl::GetFlag(FLAGS_log_level), &config->log_level);
   set(absl::GetFlag(FLAGS_grpc_address), &config->listen.grpc_address);
   set(absl::GetFlag(FLAGS_http_address), &config->listen.http_address);
   set(absl::GetFlag(FLAGS_root_cert_file), &config->ca.root_cert_file);
@@ -123,6 +126,9 @@ int Run() {
     return 2;
   }
   if (absl::GetFlag(FLAGS_check_config)) return CheckConfig(*config);
+  LogSeverity severity = LogSeverity::kInfo;
+  ParseLogSeverity(config->log_level, &severity);  // Validated above.
+  SetMinLogSeverity(severity);
 
   // Every thread created from here on inherits the blocked mask, so only
   // sigwait below sees SIGTERM and SIGINT.

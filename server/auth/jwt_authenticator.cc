@@ -6,11 +6,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "nlohmann/json.hpp"
 #include "server/auth/internal/jwks.h"
+#include "server/auth/internal/jwks_fetch.h"
 #include "server/auth/internal/jwt.h"
 #include "server/auth/spiffe.h"
 #include "server/internal/file_util.h"
@@ -158,26 +160,45 @@ absl::Status ExtractAccount(const Json& claims, Caller* caller) {
 
 absl::StatusOr<std::unique_ptr<JwtAuthenticator>> JwtAuthenticator::New(
     JwtAuthenticatorOptions options) {
-  if (options.issuer.empty() || options.jwks_file.empty() ||
-      options.audiences.empty() || options.trust_domain.empty() ||
-      !options.clock) {
+  const int sources = !options.jwks_file.empty() + !options.jwks_uri.empty() +
+                      options.oidc_discovery;
+  if (options.issuer.empty() || sources != 1 || options.audiences.empty() ||
+      options.trust_domain.empty() || !options.clock) {
     return absl::InvalidArgumentError(
-        "JWT authenticator needs an issuer, a JWKS file, at least one "
-        "audience, a trust domain and a clock");
+        "JWT authenticator needs an issuer, exactly one key source (a JWKS "
+        "file, a JWKS URL or OIDC discovery), at least one audience, a "
+        "trust domain and a clock");
   }
-  absl::StatusOr<std::string> stamp = internal::FileStamp(options.jwks_file);
-  if (!stamp.ok()) return stamp.status();
-  absl::StatusOr<std::string> text = internal::ReadSmallFile(options.jwks_file);
-  if (!text.ok()) return text.status();
-  absl::StatusOr<std::shared_ptr<const internal::Jwks>> jwks =
-      internal::Jwks::Parse(*text);
-  if (!jwks.ok()) {
+  if ((!options.jwks_uri.empty() &&
+       !absl::StartsWith(options.jwks_uri, "https://")) ||
+      (options.oidc_discovery &&
+       !absl::StartsWith(options.issuer, "https://"))) {
     return absl::InvalidArgumentError(absl::StrCat(
-        options.jwks_file, " (issuer ", options.issuer,
-        "): ", jwks.status().message()));
+        "issuer ", options.issuer,
+        ": JWKS are fetched over https only (jwks_uri, or an https issuer "
+        "for OIDC discovery)"));
   }
-  return std::unique_ptr<JwtAuthenticator>(
-      new JwtAuthenticator(std::move(options), *std::move(jwks), *stamp));
+  if (!options.jwks_file.empty()) {
+    absl::StatusOr<std::string> stamp = internal::FileStamp(options.jwks_file);
+    if (!stamp.ok()) return stamp.status();
+    absl::StatusOr<std::string> text =
+        internal::ReadSmallFile(options.jwks_file);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<std::shared_ptr<const internal::Jwks>> jwks =
+        internal::Jwks::Parse(*text);
+    if (!jwks.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          options.jwks_file, " (issuer ", options.issuer,
+          "): ", jwks.status().message()));
+    }
+    return std::unique_ptr<JwtAuthenticator>(
+        new JwtAuthenticator(std::move(options), *std::move(jwks), *stamp));
+  }
+  auto authenticator = std::unique_ptr<JwtAuthenticator>(
+      new JwtAuthenticator(std::move(options), nullptr, ""));
+  // The first fetch happens now rather than on the first request.
+  authenticator->RefetchRemote(/*unknown_kid=*/false);
+  return authenticator;
 }
 
 JwtAuthenticator::JwtAuthenticator(JwtAuthenticatorOptions options,
@@ -186,11 +207,17 @@ JwtAuthenticator::JwtAuthenticator(JwtAuthenticatorOptions options,
     : options_(std::move(options)),
       jwks_(std::move(jwks)),
       file_stamp_(std::move(file_stamp)),
-      last_check_(options_.clock()) {}
+      // A remote set is due for its first fetch at once.
+      last_check_(remote() ? absl::InfinitePast() : options_.clock()) {}
 
 JwtAuthenticator::~JwtAuthenticator() = default;
 
-std::shared_ptr<const internal::Jwks> JwtAuthenticator::CurrentJwks() {
+std::shared_ptr<const internal::Jwks> JwtAuthenticator::CurrentJwks(
+    bool unknown_kid) {
+  return remote() ? RefetchRemote(unknown_kid) : ReloadFile();
+}
+
+std::shared_ptr<const internal::Jwks> JwtAuthenticator::ReloadFile() {
   MutexLock lock(&mu_);
   const absl::Time now = options_.clock();
   if (now - last_check_ < options_.jwks_recheck_interval) return jwks_;
@@ -226,6 +253,49 @@ std::shared_ptr<const internal::Jwks> JwtAuthenticator::CurrentJwks() {
   return jwks_;
 }
 
+std::shared_ptr<const internal::Jwks> JwtAuthenticator::RefetchRemote(
+    bool unknown_kid) {
+  {
+    MutexLock lock(&mu_);
+    const absl::Duration since = options_.clock() - last_check_;
+    // Until the first success, and after an unknown key id, re-fetch at the
+    // (short) minimum interval; otherwise on the refresh interval.
+    const bool due =
+        jwks_ == nullptr || unknown_kid
+            ? since >= options_.jwks_min_refetch_interval
+            : since >= options_.jwks_refresh_interval;
+    if (fetching_ || !due) return jwks_;
+    fetching_ = true;
+    last_check_ = options_.clock();
+  }
+  // The fetch runs unlocked: concurrent requests keep the current keys
+  // instead of waiting up to the fetch timeout.
+  internal::JwksFetchOptions fetch;
+  fetch.jwks_uri = options_.jwks_uri;
+  fetch.issuer = options_.issuer;
+  fetch.ca_file = options_.jwks_ca_file;
+  fetch.timeout = options_.jwks_fetch_timeout;
+  absl::StatusOr<std::shared_ptr<const internal::Jwks>> fetched =
+      internal::FetchJwks(fetch);
+  MutexLock lock(&mu_);
+  fetching_ = false;
+  if (!fetched.ok()) {
+    VAULTCA_LOG(WARNING) << "fetching the JWKS of issuer " << options_.issuer
+                         << " failed, "
+                         << (jwks_ ? "keeping the previous keys: "
+                                   : "its tokens are refused until a fetch "
+                                     "succeeds: ")
+                         << fetched.status().message();
+    return jwks_;
+  }
+  if (jwks_ == nullptr || unknown_kid) {
+    VAULTCA_LOG(INFO) << "fetched the JWKS of issuer " << options_.issuer
+                      << " (" << (*fetched)->size() << " keys)";
+  }
+  jwks_ = *std::move(fetched);
+  return jwks_;
+}
+
 absl::StatusOr<Caller> JwtAuthenticator::Authenticate(
     const AuthRequest& request) {
   if (request.bearer_token.empty()) {
@@ -234,9 +304,18 @@ absl::StatusOr<Caller> JwtAuthenticator::Authenticate(
   absl::StatusOr<internal::DecodedJwt> jwt =
       internal::DecodeJwt(request.bearer_token.view());
   if (!jwt.ok()) return jwt.status();
-  std::shared_ptr<const internal::Jwks> jwks = CurrentJwks();
-  std::vector<const internal::Jwk*> keys =
-      jwks->Candidates(jwt->kid, jwt->algorithm);
+  std::shared_ptr<const internal::Jwks> jwks =
+      CurrentJwks(/*unknown_kid=*/false);
+  std::vector<const internal::Jwk*> keys;
+  if (jwks != nullptr) keys = jwks->Candidates(jwt->kid, jwt->algorithm);
+  if (keys.empty() && remote()) {
+    // The issuer may have rotated its keys since the last fetch.
+    jwks = CurrentJwks(/*unknown_kid=*/true);
+    if (jwks != nullptr) keys = jwks->Candidates(jwt->kid, jwt->algorithm);
+  }
+  if (jwks == nullptr) {
+    return Reject("the issuer's JWKS has not been fetched yet");
+  }
   if (keys.empty()) {
     return Reject(jwt->kid.empty()
                       ? std::string("no key of its algorithm in the JWKS")

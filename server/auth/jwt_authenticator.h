@@ -23,8 +23,22 @@ class Jwks;
 struct JwtAuthenticatorOptions {
   // The token's "iss" must equal it.
   std::string issuer;
-  // JWKS file with the issuer's keys; re-read when it changes.
+  // Where the issuer's keys come from, exactly one of:
+  //  - jwks_file: a JWKS file, re-read when it changes;
+  //  - jwks_uri: an https URL of the JWKS;
+  //  - oidc_discovery: the "jwks_uri" of the issuer's
+  //    /.well-known/openid-configuration (the issuer must be an https URL).
+  // Fetched key sets are refreshed every jwks_refresh_interval and, when a
+  // token names an unknown key id (the issuer rotated its keys), at most
+  // every jwks_min_refetch_interval. A failed fetch keeps the keys in use.
   std::string jwks_file;
+  std::string jwks_uri;
+  bool oidc_discovery = false;
+  // CA bundle for fetching; empty: the system trust store.
+  std::string jwks_ca_file;
+  absl::Duration jwks_refresh_interval = absl::Minutes(5);
+  absl::Duration jwks_min_refetch_interval = absl::Seconds(30);
+  absl::Duration jwks_fetch_timeout = absl::Seconds(10);
   // The token's "aud" must contain at least one of them.
   std::vector<std::string> audiences = {"istio-ca"};
   // Identities are spiffe://<trust_domain>/ns/<ns>/sa/<sa>.
@@ -45,8 +59,10 @@ struct JwtAuthenticatorOptions {
 // they must agree. Thread-safe.
 class JwtAuthenticator : public Authenticator {
  public:
-  // Loads the JWKS. InvalidArgument for bad options or an unusable JWKS,
-  // NotFound when the file cannot be read.
+  // Loads the JWKS. InvalidArgument for bad options or an unusable JWKS
+  // file, NotFound when the file cannot be read. A JWKS URL that cannot be
+  // fetched yet is not an error: tokens are refused (Unauthenticated) until
+  // a fetch succeeds, so an issuer outage at start-up heals by itself.
   static absl::StatusOr<std::unique_ptr<JwtAuthenticator>> New(
       JwtAuthenticatorOptions options);
   ~JwtAuthenticator() override;
@@ -59,15 +75,24 @@ class JwtAuthenticator : public Authenticator {
   JwtAuthenticator(JwtAuthenticatorOptions options,
                    std::shared_ptr<const internal::Jwks> jwks,
                    std::string file_stamp);
-  // The current key set, re-reading the file when it changed. A file that
-  // turns unreadable or invalid keeps the previous keys in use.
-  std::shared_ptr<const internal::Jwks> CurrentJwks() ABSL_LOCKS_EXCLUDED(mu_);
+  bool remote() const { return options_.jwks_file.empty(); }
+  // The current key set (null while a remote JWKS was never fetched).
+  // Re-reads the file when it changed, or re-fetches the remote set when
+  // due; `unknown_kid` asks for an early re-fetch. A source that turns
+  // unreadable or invalid keeps the previous keys in use.
+  std::shared_ptr<const internal::Jwks> CurrentJwks(bool unknown_kid)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  std::shared_ptr<const internal::Jwks> ReloadFile() ABSL_LOCKS_EXCLUDED(mu_);
+  std::shared_ptr<const internal::Jwks> RefetchRemote(bool unknown_kid)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   const JwtAuthenticatorOptions options_;
   Mutex mu_;
   std::shared_ptr<const internal::Jwks> jwks_ ABSL_GUARDED_BY(mu_);
   std::string file_stamp_ ABSL_GUARDED_BY(mu_);
   absl::Time last_check_ ABSL_GUARDED_BY(mu_);
+  // One remote fetch at a time; other callers keep using jwks_ meanwhile.
+  bool fetching_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace server

@@ -15,8 +15,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/internal/curl_unique_ptr.h"
 #include "common/sync.h"
-#include "vault/internal/curl_unique_ptr.h"
 #include "vault/internal/http_transport.h"
 #include "vault/internal/url.h"
 
@@ -24,14 +24,8 @@ namespace vaultca {
 namespace vault {
 namespace internal {
 
-absl::Status EnsureCurlGlobalInit() {
-  static CURLcode result = [] { return curl_global_init(CURL_GLOBAL_ALL); }();
-  if (result != CURLE_OK) {
-    return absl::InternalError(absl::StrCat("curl_global_init failed: ",
-                                            curl_easy_strerror(result)));
-  }
-  return absl::OkStatus();
-}
+using ::vaultca::internal::CurlUniquePtr;
+using ::vaultca::internal::EnsureCurlGlobalInit;
 
 namespace {
 

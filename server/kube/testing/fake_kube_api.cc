@@ -6,10 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/key_cert_bundle.h"
-#include "ca/local_ca.h"
-#include "ca/testing/test_pki.h"
-#include "ca/workload_csr.h"
+#include "ca/testing/tls_files.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 
@@ -36,26 +33,13 @@ void Write(const std::string& path, const std::string& contents) {
 
 FakeKubeApi::FakeKubeApi(const std::string& dir) : dir_(dir) {
   // A CA and a serving certificate for 127.0.0.1, made here and now.
-  ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256,
-                                             absl::Now(), 8);
-  auto bundle = ca::KeyCertBundle::Create(root);
-  if (!bundle.ok()) Die(bundle.status().ToString());
-  auto local = ca::LocalCertificateAuthority::New(*bundle);
-  if (!local.ok()) Die(local.status().ToString());
-  ca::WorkloadCsrOptions csr_options;
-  csr_options.identities = {"127.0.0.1"};
-  csr_options.key_type = ca::KeyType::kEcP256;
-  auto csr = ca::GenerateWorkloadCsr(csr_options);
-  if (!csr.ok()) Die(csr.status().ToString());
-  auto chain = (*local)->Sign({csr->csr_pem, {"127.0.0.1"}, absl::Hours(1)});
-  if (!chain.ok()) Die(chain.status().ToString());
-  Write(dir_ + "/kube-server.crt", chain->cert_chain[0]);
-  Write(dir_ + "/kube-server.key", std::string(csr->key_pem.view()));
-  Write(ca_file(), root.root_bundle_pem);
+  // Its CA lands in ca_file().
+  ca::testing::TlsServerFiles tls =
+      ca::testing::WriteLoopbackTlsServerFiles(dir_, "kube-server");
   Write(token_file(), std::string(kClientToken) + "\n");
 
-  server_ = std::make_unique<httplib::SSLServer>(
-      (dir_ + "/kube-server.crt").c_str(), (dir_ + "/kube-server.key").c_str());
+  server_ = std::make_unique<httplib::SSLServer>(tls.cert_file.c_str(),
+                                                 tls.key_file.c_str());
   if (!server_->is_valid()) Die("SSLServer is not valid");
   server_->new_task_queue = [] { return new httplib::ThreadPool(4); };
   Install();

@@ -32,7 +32,7 @@ class FakeKubeApi {
   std::string address() const;
   // The CA bundle that verifies the server, and the file holding the token
   // the server accepts from its client.
-  std::string ca_file() const { return dir_ + "/kube-ca.crt"; }
+  std::string ca_file() const { return dir_ + "/kube-server-ca.crt"; }
   std::string token_file() const { return dir_ + "/kube-token"; }
 
   // Makes TokenReview accept `token` as the given service account (pod

@@ -1,0 +1,37 @@
+#ifndef VAULTCA_SERVER_AUTH_INTERNAL_JWKS_FETCH_H_
+#define VAULTCA_SERVER_AUTH_INTERNAL_JWKS_FETCH_H_
+
+// Fetches an issuer's JWKS over HTTPS, directly or through OIDC discovery.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/auth/internal/jwks.h"
+
+namespace vaultca {
+namespace server {
+namespace internal {
+
+struct JwksFetchOptions {
+  // The JWKS URL; empty: discovered from
+  // <issuer>/.well-known/openid-configuration's "jwks_uri".
+  std::string jwks_uri;
+  std::string issuer;
+  // CA bundle for the HTTPS peers; empty: the system trust store.
+  std::string ca_file;
+  absl::Duration timeout = absl::Seconds(10);
+};
+
+// One fetch (two with discovery). Unavailable for transport failures and
+// HTTP errors, InvalidArgument for documents that do not parse or hold no
+// usable key. Messages name the URL.
+absl::StatusOr<std::shared_ptr<const Jwks>> FetchJwks(
+    const JwksFetchOptions& options);
+
+}  // namespace internal
+}  // namespace server
+}  // namespace vaultca
+
+#endif  // VAULTCA_SERVER_AUTH_INTERNAL_JWKS_FETCH_H_
