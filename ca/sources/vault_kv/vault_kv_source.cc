@@ -102,6 +102,34 @@ absl::StatusOr<CaMaterialPem> VaultKvSource::Fetch() {
   // No root reference: derive the root as the seed's operator did.
   const std::string cert_ref = references_[0].ToString();
   if (!has_chain_) {
+    // The certificate value may be a full chain (signing cert, then its
+    // issuers up to the root), as tls.crt often is: the rest is the chain.
+    auto bundle = internal::ParseCertificates(material.cert_pem, cert_ref);
+    if (bundle.ok() && bundle->size() > 1) {
+      std::string chain_pem;
+      for (size_t i = 1; i < bundle->size(); ++i) {
+        auto pem = internal::CertificateToPem((*bundle)[i].get());
+        if (!pem.ok()) return pem.status();
+        chain_pem += *pem;
+      }
+      auto signing_pem = internal::CertificateToPem(bundle->front().get());
+      if (!signing_pem.ok()) return signing_pem.status();
+      X509* last = bundle->back().get();
+      if (!IsSelfSigned(last)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            Description(), ": the certificate bundle at ", cert_ref,
+            " does not end with a self-signed root (its last certificate "
+            "is ",
+            internal::NameToString(X509_get_subject_name(last)),
+            "); add the root to it or set a root reference"));
+      }
+      auto root_pem = internal::CertificateToPem(last);
+      if (!root_pem.ok()) return root_pem.status();
+      material.cert_pem = *std::move(signing_pem);
+      material.chain_pem = std::move(chain_pem);
+      material.root_bundle_pem = *std::move(root_pem);
+      return material;
+    }
     auto cert = internal::ParseCertificate(material.cert_pem, cert_ref);
     // A cert that does not parse is passed on for validation to name.
     if (!cert.ok() || IsSelfSigned(cert->get())) {

@@ -163,6 +163,32 @@ TEST(VaultKvSourceTest, NonSelfSignedCertWithoutChainAsksForTheReference) {
   EXPECT_THAT(material.status().message(), HasSubstr("#certificate"));
 }
 
+TEST(VaultKvSourceTest, FullChainInTheCertificateValueSuppliesChainAndRoot) {
+  // The seed's two keys, with certificate=@fullchain.pem (intermediate,
+  // then root): how an operator rotates to a new intermediate under the
+  // same root without adding references.
+  FakeKv kv;
+  const CaMaterialPem inter = testing::Intermediate(testing::Root());
+  CaMaterialPem stored = inter;
+  stored.cert_pem = inter.cert_pem + inter.chain_pem;
+  kv.PutMaterial(stored, false);
+  auto material = MustNew(kv.NewClient(), SeedRefs())->Fetch();
+  ASSERT_TRUE(material.ok()) << material.status();
+  auto bundle = KeyCertBundle::Create(*material);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  auto expected = KeyCertBundle::Create(inter);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  EXPECT_EQ((*bundle)->root_fingerprints(), (*expected)->root_fingerprints());
+  EXPECT_EQ((*bundle)->cert_pem(), (*expected)->cert_pem());
+  EXPECT_EQ((*bundle)->chain_pems(), (*expected)->chain_pems());
+
+  stored.cert_pem = inter.cert_pem + inter.cert_pem;  // No root at the end.
+  kv.PutMaterial(stored, false);
+  auto refused = MustNew(kv.NewClient(), SeedRefs())->Fetch();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("self-signed root"));
+}
+
 TEST(VaultKvSourceTest, ChainEndingWithTheRootSuppliesTheRoot) {
   FakeKv kv;
   const CaMaterialPem inter = testing::Intermediate(testing::Root());
