@@ -103,11 +103,12 @@ absl::StatusOr<CaMaterialPem> VaultKvSource::Fetch() {
   const std::string cert_ref = references_[0].ToString();
   if (!has_chain_) {
     // The certificate value may be a full chain (signing cert, then its
-    // issuers up to the root), as tls.crt often is: the rest is the chain.
+    // issuers up to the root), as tls.crt often is. It is then the chain
+    // in Istio's cert-chain.pem layout, which starts with the signing cert.
     auto bundle = internal::ParseCertificates(material.cert_pem, cert_ref);
     if (bundle.ok() && bundle->size() > 1) {
       std::string chain_pem;
-      for (size_t i = 1; i < bundle->size(); ++i) {
+      for (size_t i = 0; i < bundle->size(); ++i) {
         auto pem = internal::CertificateToPem((*bundle)[i].get());
         if (!pem.ok()) return pem.status();
         chain_pem += *pem;

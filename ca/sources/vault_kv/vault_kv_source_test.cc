@@ -170,7 +170,7 @@ TEST(VaultKvSourceTest, FullChainInTheCertificateValueSuppliesChainAndRoot) {
   FakeKv kv;
   const CaMaterialPem inter = testing::Intermediate(testing::Root());
   CaMaterialPem stored = inter;
-  stored.cert_pem = inter.cert_pem + inter.chain_pem;
+  stored.cert_pem = inter.chain_pem;  // The intermediate, then the root.
   kv.PutMaterial(stored, false);
   auto material = MustNew(kv.NewClient(), SeedRefs())->Fetch();
   ASSERT_TRUE(material.ok()) << material.status();
