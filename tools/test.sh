@@ -7,8 +7,9 @@
 #   VAULTCA_TEST_QUICK=1 ...   skip the sanitizer and consumer builds
 #
 # Test suites: Bazel (default, ASan+UBSan, TSan, clang thread-safety
-# analysis), CMake + ctest, the installed-package consumers (CMake,
-# pkg-config, Bazel local_repository).
+# analysis), the Istio conformance suite (tests/interop, Go), CMake +
+# ctest, the installed-package consumers (CMake, pkg-config, Bazel
+# local_repository).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -74,6 +75,19 @@ BAZEL_TEST_ENV=(--test_env=VAULTCA_VAULT_BIN --test_env=VAULTCA_ALLOW_NO_VAULT)
 
 step "bazel test //..."
 bazel_tests bazel "//..."
+
+step "Istio conformance (tests/interop: Istio's own client, CA and checks)"
+# Uses the vaultca-server the default Bazel run just built.
+INTEROP_LOG="$LOG_DIR/interop.log"
+VAULTCA_SERVER_BIN="$(bazel info bazel-bin 2>/dev/null)/server/vaultca-server" \
+  bash tests/interop/run.sh >"$INTEROP_LOG" 2>&1
+interop_line=$(grep -E '^interop: [0-9]+ passed, [0-9]+ failed' "$INTEROP_LOG" | tail -1)
+interop_passed=$(sed -nE 's/^interop: ([0-9]+) passed.*/\1/p' <<<"$interop_line")
+interop_failed=$(sed -nE 's/.* ([0-9]+) failed$/\1/p' <<<"$interop_line")
+if [[ -z "$interop_line" ]]; then interop_passed=0; interop_failed=1; fi
+if ((interop_failed > 0)); then tail -60 "$INTEROP_LOG"; fi
+grep -E '^(go mod download|compile|go test):' "$INTEROP_LOG" || true
+record interop "$interop_passed" "$interop_failed"
 
 if [[ -z "${VAULTCA_TEST_QUICK:-}" ]]; then
   step "bazel test --config=asan"

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Istio conformance suite for vaultca (issue 6): builds vaultca-server with
+# Bazel, gets the real Vault through tools/lib.sh, then runs the Go suite
+# in this directory (Istio's own client, CA and verification code against
+# vaultca-server and against Istio's CA server) and ends with
+#   interop: N passed, M failed
+#
+#   tests/interop/run.sh                 everything
+#   tests/interop/run.sh -run TestDiff   extra arguments go to `go test`
+#
+# Environment:
+#   VAULTCA_SERVER_BIN   use this vaultca-server instead of building it
+#   VAULTCA_VAULT_BIN    use this vault instead of tools/vault/build.sh
+#   INTEROP_BAZEL_OUTPUT_BASE  Bazel --output_base (default: Bazel's own)
+#   INTEROP_ISTIO_LOG_LEVEL    Istio's log level in the tests (default warn)
+# Go caches stay where Go puts them (under $HOME), outside the repository.
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+# shellcheck source=tools/lib.sh
+source "$ROOT/tools/lib.sh"
+
+OUT="$ROOT/build/interop"
+mkdir -p "$OUT"
+export GOTOOLCHAIN=local
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=readonly"
+
+fail_setup() {
+  echo "$1" >&2
+  echo "interop: 0 passed, 1 failed"
+  exit 1
+}
+
+step "vaultca-server (bazel build //server:vaultca-server)"
+if [[ -z "${VAULTCA_SERVER_BIN:-}" ]]; then
+  bazel_cmd=(bazel)
+  [[ -n "${INTEROP_BAZEL_OUTPUT_BASE:-}" ]] && bazel_cmd+=(--output_base="$INTEROP_BAZEL_OUTPUT_BASE")
+  (cd "$ROOT" && "${bazel_cmd[@]}" build --jobs=2 //server:vaultca-server) >"$OUT/bazel.log" 2>&1 ||
+    { tail -40 "$OUT/bazel.log"; fail_setup "bazel build //server:vaultca-server failed"; }
+  VAULTCA_SERVER_BIN="$(cd "$ROOT" && "${bazel_cmd[@]}" info bazel-bin 2>/dev/null)/server/vaultca-server"
+fi
+[[ -x "$VAULTCA_SERVER_BIN" ]] || fail_setup "no vaultca-server at $VAULTCA_SERVER_BIN"
+export VAULTCA_SERVER_BIN
+echo "vaultca-server: $VAULTCA_SERVER_BIN"
+
+step "real Vault"
+if [[ -z "${VAULTCA_VAULT_BIN:-}" ]]; then
+  VAULTCA_VAULT_BIN="$(vaultca_vault_bin)" || fail_setup "could not build the real Vault (tools/vault/build.sh)"
+fi
+export VAULTCA_VAULT_BIN
+echo "vault: $VAULTCA_VAULT_BIN ($("$VAULTCA_VAULT_BIN" version 2>/dev/null))"
+
+cd "$HERE"
+step "go mod download"
+t0=$SECONDS
+go mod download >"$OUT/go-mod-download.log" 2>&1 || { tail -20 "$OUT/go-mod-download.log"; fail_setup "go mod download failed"; }
+echo "go mod download: $((SECONDS - t0)) s"
+
+step "go vet + build (compile)"
+t0=$SECONDS
+{ go vet ./... && go test -c -o "$OUT/bin/interop.test" . && go build -o "$OUT/bin/" ./cmd/...; } >"$OUT/go-build.log" 2>&1 ||
+  { tail -40 "$OUT/go-build.log"; fail_setup "go build failed"; }
+echo "compile: $((SECONDS - t0)) s (commands in $OUT/bin)"
+
+step "go test"
+t0=$SECONDS
+export INTEROP_DIFF_OUT="$OUT/diff.txt"
+go test -count=1 -timeout 15m -v "$@" ./... >"$OUT/go-test.log" 2>&1
+rc=$?
+echo "go test: $((SECONDS - t0)) s, exit $rc (log: $OUT/go-test.log, field diff: $INTEROP_DIFF_OUT)"
+
+# Leaf tests (those without subtests) from -v output.
+results="$(sed -nE 's/^ *--- (PASS|FAIL|SKIP): ([^ ]+) .*/\1 \2/p' "$OUT/go-test.log")"
+summary="$(printf '%s\n' "$results" | awk '
+  NF == 2 { status[$2] = $1; order[++n] = $2 }
+  END {
+    for (i = 1; i <= n; i++) for (j = 1; j <= n; j++)
+      if (index(order[j], order[i] "/") == 1) parent[order[i]] = 1
+    for (i = 1; i <= n; i++) {
+      t = order[i]; if (t in parent) continue
+      if (status[t] == "PASS") p++; else if (status[t] == "FAIL") { f++; print "FAIL " t > "/dev/stderr" } else s++
+    }
+    printf "%d %d %d\n", p, f, s
+  }')"
+read -r passed failed skipped <<<"$summary"
+if ((rc != 0 && failed == 0)); then
+  # The build, TestMain's setup or a panic failed outside any test.
+  grep -vE '^[0-9]{4}-' "$OUT/go-test.log" | tail -40
+  failed=1
+elif ((failed > 0)); then
+  grep -E -- '--- FAIL|_test.go:[0-9]+:' "$OUT/go-test.log" | head -60
+fi
+printf '%s\n' "$results" | sed -E 's/^/  /' | grep -E '^  (PASS|FAIL) [^/]+$' || true
+echo "interop: $passed passed, $failed failed"
+((failed == 0 && rc == 0))
