@@ -1,8 +1,9 @@
-#ifndef VAULTCA_VAULT_INTERNAL_CURL_UNIQUE_PTR_H_
-#define VAULTCA_VAULT_INTERNAL_CURL_UNIQUE_PTR_H_
+#ifndef VAULTCA_COMMON_INTERNAL_CURL_UNIQUE_PTR_H_
+#define VAULTCA_COMMON_INTERNAL_CURL_UNIQUE_PTR_H_
 
-// One owning smart pointer for every libcurl handle the Vault client uses.
-// Internal: public headers never include curl.
+// One owning smart pointer for every libcurl handle vaultca uses (the Vault
+// client, the Kubernetes API client, JWKS fetches). Internal: public headers
+// never include curl.
 
 #include <curl/curl.h>
 
@@ -13,7 +14,6 @@
 #include "common/secret_data.h"
 
 namespace vaultca {
-namespace vault {
 namespace internal {
 
 template <typename T>
@@ -24,13 +24,14 @@ struct CurlDeleter<CURL> {
   void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
 };
 
-// Header lists carry the Vault token: wipe every entry before freeing.
+// Header lists carry tokens (Vault, Kubernetes): wipe every entry before
+// freeing.
 template <>
 struct CurlDeleter<curl_slist> {
   void operator()(curl_slist* list) const {
     for (curl_slist* node = list; node != nullptr; node = node->next) {
       if (node->data != nullptr) {
-        ::vaultca::internal::SecureWipe(node->data, std::strlen(node->data));
+        SecureWipe(node->data, std::strlen(node->data));
       }
     }
     curl_slist_free_all(list);
@@ -45,7 +46,6 @@ using CurlUniquePtr = std::unique_ptr<T, CurlDeleter<T>>;
 absl::Status EnsureCurlGlobalInit();
 
 }  // namespace internal
-}  // namespace vault
 }  // namespace vaultca
 
-#endif  // VAULTCA_VAULT_INTERNAL_CURL_UNIQUE_PTR_H_
+#endif  // VAULTCA_COMMON_INTERNAL_CURL_UNIQUE_PTR_H_
