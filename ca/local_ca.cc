@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "ca/internal/key_cert_bundle_access.h"
-#include "ca/internal/leaf_names.h"
 #include "ca/internal/leaf_profile.h"
 #include "ca/internal/pem_codec.h"
+#include "ca/internal/request_policy.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
 
@@ -86,15 +86,8 @@ LocalCertificateAuthority::New(std::shared_ptr<const KeyCertBundle> bundle,
     return absl::InvalidArgumentError("LocalCertificateAuthority needs CA "
                                       "material: the bundle is null");
   }
-  if (options.default_ttl <= absl::ZeroDuration() ||
-      options.max_ttl <= absl::ZeroDuration() ||
-      options.default_ttl > options.max_ttl) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "LocalCaOptions: default_ttl (",
-        absl::FormatDuration(options.default_ttl),
-        ") and max_ttl (", absl::FormatDuration(options.max_ttl),
-        ") must be positive with default_ttl <= max_ttl"));
-  }
+  absl::Status valid = internal::ValidateTtlOptions(options);
+  if (!valid.ok()) return valid;
   if (!options.clock) options.clock = [] { return absl::Now(); };
 
   X509* ca_cert = KeyCertBundleAccess::SigningCert(*bundle);
@@ -119,47 +112,19 @@ LocalCertificateAuthority::LocalCertificateAuthority(
 
 LocalCertificateAuthority::~LocalCertificateAuthority() = default;
 
-absl::StatusOr<absl::Duration> LocalCertificateAuthority::ResolveTtl(
-    absl::Duration requested, absl::Time now) const {
-  const absl::Duration remaining = bundle_->not_after() - now;
-  if (remaining <= absl::ZeroDuration()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the signing certificate expired at ",
-        absl::FormatTime(absl::RFC3339_sec, bundle_->not_after(),
-                         absl::UTCTimeZone()),
-        "; rotate the CA material"));
-  }
-  if (requested <= absl::ZeroDuration()) {
-    return std::min(options_.default_ttl, remaining);
-  }
-  if (requested > options_.max_ttl) {
-    if (options_.ttl_mode == TtlMode::kClamp) return options_.max_ttl;
-    return absl::InvalidArgumentError(
-        absl::StrCat("requested TTL ", absl::FormatDuration(requested),
-                     " is above the maximum ",
-                     absl::FormatDuration(options_.max_ttl),
-                     "; ask for a shorter validity_duration"));
-  }
-  return requested;
-}
-
 absl::StatusOr<SignedChain> LocalCertificateAuthority::Sign(
     const SignRequest& request) {
-  absl::StatusOr<ParsedCsr> csr =
-      ParsedCsr::Parse(request.csr_pem, options_.csr_policy);
-  if (!csr.ok()) return csr.status();
-  absl::Status status = internal::ValidateIdentities(request.identities);
-  if (!status.ok()) return status;
-  const absl::Time now = options_.clock();
-  absl::StatusOr<absl::Duration> ttl = ResolveTtl(request.requested_ttl, now);
-  if (!ttl.ok()) return ttl.status();
+  absl::StatusOr<internal::CheckedRequest> checked =
+      internal::CheckRequest(request, options_, bundle_->not_after());
+  if (!checked.ok()) return checked.status();
 
   internal::LeafRequest leaf;
-  leaf.public_key_der = csr->public_key_der();
+  leaf.public_key_der = checked->csr.public_key_der();
   leaf.identities = &request.identities;
-  leaf.dual_use_common_name = !csr->common_name().empty();
-  leaf.not_before = now - kClockSkewGrace;
-  leaf.not_after = std::min(now + *ttl, bundle_->not_after());
+  leaf.dual_use_common_name = !checked->csr.common_name().empty();
+  leaf.not_before = checked->now - kClockSkewGrace;
+  leaf.not_after =
+      std::min(checked->now + checked->ttl, bundle_->not_after());
   absl::StatusOr<std::string> der = signer_->SignDer(leaf);
   if (!der.ok()) return der.status();
 

@@ -76,10 +76,6 @@ class LocalCertificateAuthority : public CertificateAuthority {
                             LocalCaOptions options,
                             std::unique_ptr<internal::LeafSigner> signer);
 
-  // The certificate lifetime for a request at `now`.
-  absl::StatusOr<absl::Duration> ResolveTtl(absl::Duration requested,
-                                            absl::Time now) const;
-
   const std::shared_ptr<const KeyCertBundle> bundle_;
   const LocalCaOptions options_;
   const std::unique_ptr<internal::LeafSigner> signer_;

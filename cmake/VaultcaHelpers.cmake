@@ -122,3 +122,19 @@ function(vaultca_cc_grpc_library)
   install(FILES ${PROJECT_BINARY_DIR}/${base}.pb.h ${PROJECT_BINARY_DIR}/${base}.grpc.pb.h
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/vaultca/${dir})
 endfunction()
+
+# vaultca_cc_fuzz_test(NAME csr_fuzzer SRCS csr_fuzzer.cc DEPS ...)
+#   A fuzz target (see bazel/fuzz.bzl) built with the corpus driver of
+#   common/testing, registered with ctest: it runs over its generated seeds
+#   and mutations of them. Real fuzzing is Bazel's --config=fuzz.
+function(vaultca_cc_fuzz_test)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  _vaultca_target_name(target ${ARG_NAME})
+  add_executable(${target} ${ARG_SRCS})
+  target_link_libraries(${target} PRIVATE ${ARG_DEPS}
+    vaultca::common_testing_fuzz_target vaultca::common_testing_fuzz_corpus_main)
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  add_test(NAME ${target_alias} COMMAND ${target})
+  set_tests_properties(${target_alias} PROPERTIES TIMEOUT 300
+    LABELS fuzz ENVIRONMENT "VAULTCA_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()

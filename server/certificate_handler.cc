@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -47,7 +48,9 @@ absl::StatusOr<Caller> CertificateHandler::Authenticate(
         !cluster_ok) {
       reasons.push_back(absl::StrCat(
           auth->Name(), ": the token is for cluster '",
-          request.cluster_id.substr(0, 64), "' but this CA serves '",
+          // An untrusted header: escaped so it cannot forge log lines.
+          absl::CHexEscape(request.cluster_id.substr(0, 64)),
+          "' but this CA serves '",
           options_.cluster_id,
           "'; set CLUSTER_ID on the workload or add the cluster to "
           "cluster_aliases"));

@@ -326,6 +326,20 @@ TEST_F(CertificateHandlerTest, ClusterIdHeaderGatesTokensOnly) {
   EXPECT_TRUE(handler->Handle(request).ok());
 }
 
+// Found by //server/fuzz:certificate_handler_fuzzer: the clusterid header
+// was echoed raw into the log line and the status message.
+TEST_F(CertificateHandlerTest, ClusterIdIsEscapedInMessages) {
+  UseMaterial(ca::testing::Root());
+  auto handler = Make();
+  CertificateRequest request = TokenRequest();
+  request.cluster_id = "x\nI0101 forged log line\xff";
+  auto chain = handler->Handle(request);
+  EXPECT_EQ(chain.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(chain.status().message(),
+              HasSubstr("cluster 'x\\nI0101 forged log line\\xff'"));
+  EXPECT_EQ(chain.status().message().find('\n'), absl::string_view::npos);
+}
+
 TEST_F(CertificateHandlerTest, CsrProblemsAreInvalidArgument) {
   UseMaterial(ca::testing::Root());
   auto handler = Make();

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs one vaultca fuzz target under libFuzzer (ASan+UBSan) for N minutes.
+#
+#   tools/fuzz/run.sh <target> <minutes> [libFuzzer flags...]
+#   tools/fuzz/run.sh list
+#
+# <target> is a short name (csr_fuzzer) or a Bazel label. The target writes
+# its generated seeds into build/fuzz/<name>/seeds at start (seeds are made
+# at run time from test PKI, never checked in); new coverage goes to
+# build/fuzz/<name>/corpus and findings to build/fuzz/<name>/artifacts/.
+# Replay a finding as an ordinary test run:
+#   bazel run //ca/fuzz:csr_fuzzer -- $PWD/build/fuzz/csr_fuzzer/artifacts/crash-...
+# Single process (2 shared cores): run one target at a time.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+TARGETS=(
+  //server/fuzz:certificate_handler_fuzzer
+  //server/auth/fuzz:jwt_fuzzer
+  //server/auth/fuzz:jwks_fuzzer
+  //vault/fuzz:vault_response_fuzzer
+  //ca/fuzz:csr_fuzzer
+  //ca/fuzz:key_cert_bundle_fuzzer
+  //vault/fuzz:reference_fuzzer
+  //server/fuzz:config_fuzzer
+)
+
+if [[ "${1:-}" == list ]]; then
+  printf '%s\n' "${TARGETS[@]}"
+  exit 0
+fi
+if (($# < 2)); then
+  echo "usage: $0 <target> <minutes> [libFuzzer flags...] | $0 list" >&2
+  exit 2
+fi
+target="$1"; minutes="$2"; shift 2
+
+label=""
+for t in "${TARGETS[@]}"; do
+  if [[ "$t" == "$target" || "${t##*:}" == "$target" ]]; then label="$t"; fi
+done
+if [[ -z "$label" ]]; then
+  echo "unknown target $target; see: $0 list" >&2
+  exit 2
+fi
+name="${label##*:}"
+pkg="${label#//}"; pkg="${pkg%%:*}"
+
+# Own output base so a fuzz build never waits on (or evicts) other builds.
+OUTPUT_BASE="${VAULTCA_FUZZ_OUTPUT_BASE:-$HOME/.cache/bazel-ob/fuzz}"
+bazel --output_base="$OUTPUT_BASE" build --config=fuzz --symlink_prefix=/ \
+  --jobs="${VAULTCA_FUZZ_BUILD_JOBS:-2}" "$label"
+bin="$(bazel --output_base="$OUTPUT_BASE" info --config=fuzz bazel-bin \
+  2>/dev/null)/$pkg/$name"
+
+work="$ROOT/build/fuzz/$name"
+mkdir -p "$work/seeds" "$work/corpus" "$work/artifacts"
+export VAULTCA_SOURCE_DIR="$ROOT" VAULTCA_FUZZ_SEED_DIR="$work/seeds"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+exec "$bin" "$work/corpus" "$work/seeds" \
+  -max_total_time=$((minutes * 60)) -timeout=10 -rss_limit_mb=2048 \
+  -max_len=16384 -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$@"
