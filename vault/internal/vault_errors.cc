@@ -15,7 +15,8 @@ constexpr size_t kMaxErrorText = 1024;
 absl::string_view Hint(int http_status) {
   switch (http_status) {
     case 400:
-      return "the request was malformed";
+      // Also how a PKI role refuses a CSR, so not "malformed".
+      return "Vault refused the request as invalid (see its errors)";
     case 401:
     case 403:
       return "the token is invalid, expired, or its policies do not allow "
