@@ -264,6 +264,9 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view text) {
     l.Int("worker_threads", &limits.worker_threads);
     l.Int("max_request_bytes", &limits.max_request_bytes);
     l.Duration("shutdown_grace", &limits.shutdown_grace);
+    l.Duration("handshake_timeout", &limits.handshake_timeout);
+    l.Int("max_streams_per_connection", &limits.max_streams_per_connection);
+    l.Duration("max_connection_idle", &limits.max_connection_idle);
     l.Finish();
   }
   root.Finish();

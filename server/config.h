@@ -154,6 +154,16 @@ struct LimitsConfig {
   int max_request_bytes = 64 * 1024;
   // On SIGTERM, in-flight requests get this long to finish.
   absl::Duration shutdown_grace = absl::Seconds(30);
+  // A connection that has not finished its TLS and HTTP/2 handshake by
+  // then is closed, so stalled or half-open handshakes (slowloris) cannot
+  // pile up. gRPC's own default is 120 s.
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  // Concurrent calls one connection may open (HTTP/2
+  // SETTINGS_MAX_CONCURRENT_STREAMS); istio-agent uses one at a time.
+  int max_streams_per_connection = 100;
+  // Connections without a call for this long are closed (istio-agent
+  // reconnects when it next needs a certificate).
+  absl::Duration max_connection_idle = absl::Minutes(15);
 };
 
 // Everything vaultca-server is configured with. Defaults match istiod.

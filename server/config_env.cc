@@ -273,6 +273,14 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
     return Invalid("limits.max_request_bytes",
                    "must be at least 4096 (a CSR alone is about 1 KiB)");
   }
+  if (limits.handshake_timeout <= absl::ZeroDuration() ||
+      limits.max_connection_idle <= absl::ZeroDuration()) {
+    return Invalid("limits.handshake_timeout/max_connection_idle",
+                   "must be positive");
+  }
+  if (limits.max_streams_per_connection < 1) {
+    return Invalid("limits.max_streams_per_connection", "must be at least 1");
+  }
   if (limits.shutdown_grace <= absl::ZeroDuration()) {
     return Invalid("limits.shutdown_grace", "must be positive");
   }

@@ -89,6 +89,9 @@ limits:
   worker_threads: 4
   max_request_bytes: 32768
   shutdown_grace: 10s
+  handshake_timeout: 3s
+  max_streams_per_connection: 10
+  max_connection_idle: 1m
 )");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->trust_domain, "example.org");
@@ -120,6 +123,9 @@ limits:
   EXPECT_EQ(config->serving.ttl, absl::Hours(6));
   EXPECT_EQ(config->limits.worker_threads, 4);
   EXPECT_EQ(config->limits.shutdown_grace, absl::Seconds(10));
+  EXPECT_EQ(config->limits.handshake_timeout, absl::Seconds(3));
+  EXPECT_EQ(config->limits.max_streams_per_connection, 10);
+  EXPECT_EQ(config->limits.max_connection_idle, absl::Minutes(1));
   EXPECT_TRUE(ValidateServerConfig(*config).ok())
       << ValidateServerConfig(*config);
 }

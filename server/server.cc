@@ -7,6 +7,7 @@
 #include <grpcpp/security/tls_credentials_options.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -137,6 +138,16 @@ absl::Status VaultcaServer::StartGrpc() {
   builder.AddListeningPort(config_.listen.grpc_address, creds, &grpc_port_);
   builder.RegisterService(service_.get());
   builder.SetMaxReceiveMessageSize(config_.limits.max_request_bytes);
+  const LimitsConfig& limits = config_.limits;
+  builder.AddChannelArgument(
+      GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(limits.handshake_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             limits.max_streams_per_connection);
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+      static_cast<int>(std::min<int64_t>(
+          absl::ToInt64Milliseconds(limits.max_connection_idle), INT32_MAX)));
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || grpc_port_ <= 0) {
     return absl::UnavailableError(absl::StrCat(

@@ -1,8 +1,15 @@
 #include "server/server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -389,6 +396,48 @@ TEST_F(ServerTest, ExpiredCaAnswersInternal) {
   EXPECT_EQ(result.code, grpc::StatusCode::INTERNAL);
   EXPECT_THAT(result.message, HasSubstr("not ready"));
   EXPECT_FALSE(server->Readiness().ok());
+}
+
+TEST_F(ServerTest, StalledHandshakesAreClosed) {
+  ServerConfig config = Config();
+  config.limits.handshake_timeout = absl::Seconds(1);
+  auto server = Start(config);
+  ASSERT_NE(server, nullptr);
+  // A client that connects and never speaks, and one that stops halfway
+  // through a TLS ClientHello (its record header promises 512 bytes).
+  const std::vector<std::string> openings = {
+      std::string(), std::string("\x16\x03\x01\x02\x00\x01\x00", 7)};
+  for (const std::string& opening : openings) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server->grpc_port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+              0);
+    if (!opening.empty()) {
+      ASSERT_EQ(::send(fd, opening.data(), opening.size(), 0),
+                static_cast<ssize_t>(opening.size()));
+    }
+    // Far above the 1 s handshake timeout, far below gRPC's 120 s default.
+    timeval wait{15, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+    char buffer[512];
+    ssize_t n;
+    do {
+      n = ::recv(fd, buffer, sizeof(buffer), 0);
+    } while (n > 0);
+    const int error = n < 0 ? errno : 0;
+    ::close(fd);
+    // Closed by the server (orderly, or reset), not still open when the
+    // receive timeout expired.
+    EXPECT_TRUE(n == 0 || error == ECONNRESET)
+        << "opening of " << opening.size() << " bytes: connection still open ("
+        << std::strerror(error) << ")";
+  }
+  // Well-behaved clients were served all along.
+  EXPECT_EQ(AgentClient(Agent(*server)).Request().code, grpc::StatusCode::OK);
 }
 
 TEST_F(ServerTest, StartFailsClearly) {
