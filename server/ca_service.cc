@@ -79,9 +79,8 @@ CaService::~CaService() { queue_->Shutdown(); }
 int CaService::in_flight() const { return queue_->admitted(); }
 
 grpc::ServerUnaryReactor* CaService::CreateCertificate(
-    grpc::CallbackServerContext* context,
-    const istio::v1::auth::IstioCertificateRequest* request,
-    istio::v1::auth::IstioCertificateResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (draining_.load()) {
     metrics_->Rejected(Rejection::kShuttingDown);
@@ -90,9 +89,24 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(
                                  "against another replica"));
     return reactor;
   }
-  auto call = std::make_shared<CertificateRequest>(ReadCall(*context, *request));
-  const bool admitted = queue_->TrySubmit([this, context, reactor, response,
-                                           call] {
+  istio::v1::auth::IstioCertificateRequest request;
+  {
+    // Deserialize consumes its buffer; the copy shares the slices.
+    grpc::ByteBuffer bytes(*request_bytes);
+    if (!grpc::SerializationTraits<istio::v1::auth::IstioCertificateRequest>::
+             Deserialize(&bytes, &request)
+                 .ok()) {
+      metrics_->Rejected(Rejection::kMalformed);
+      reactor->Finish(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "not a valid istio.v1.auth.IstioCertificateRequest (proto3 "
+          "string fields, such as csr and metadata values, must be UTF-8)"));
+      return reactor;
+    }
+  }
+  auto call = std::make_shared<CertificateRequest>(ReadCall(*context, request));
+  const bool admitted = queue_->TrySubmit([this, context, reactor,
+                                           response_bytes, call] {
     if (context->IsCancelled()) {
       metrics_->Rejected(Rejection::kCancelled);
       reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
@@ -101,12 +115,18 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(
       return;
     }
     absl::StatusOr<std::vector<std::string>> chain = handler_->Handle(*call);
-    if (chain.ok()) {
-      for (std::string& element : *chain) {
-        response->add_cert_chain(std::move(element));
-      }
+    if (!chain.ok()) {
+      reactor->Finish(ToGrpc(chain.status()));
+      return;
     }
-    reactor->Finish(ToGrpc(chain.status()));
+    istio::v1::auth::IstioCertificateResponse response;
+    for (std::string& element : *chain) {
+      response.add_cert_chain(std::move(element));
+    }
+    bool own_buffer = false;
+    reactor->Finish(
+        grpc::SerializationTraits<istio::v1::auth::IstioCertificateResponse>::
+            Serialize(response, response_bytes, &own_buffer));
   });
   if (!admitted) {
     metrics_->Rejected(Rejection::kOverload);

@@ -32,8 +32,16 @@ struct CaServiceOptions {
 // answer RESOURCE_EXHAUSTED; requests whose caller gave up while queued
 // answer CANCELLED without work; during a drain new requests answer
 // UNAVAILABLE. absl status codes map one to one onto gRPC's.
+//
+// The method is registered raw (bytes in, bytes out) so that vaultca, not
+// gRPC, decides what a request that does not parse gets: gRPC 1.51's
+// callback handler answers UNIMPLEMENTED with no message, while this is
+// INVALID_ARGUMENT naming the problem (typically a string field that is
+// not UTF-8, which proto3 refuses).
 class CaService final
-    : public istio::v1::auth::IstioCertificateService::CallbackService {
+    : public istio::v1::auth::IstioCertificateService::
+          WithRawCallbackMethod_CreateCertificate<
+              istio::v1::auth::IstioCertificateService::Service> {
  public:
   // `handler` and `metrics` must outlive the service.
   CaService(CertificateHandler* handler, ServerMetrics* metrics,
@@ -42,9 +50,8 @@ class CaService final
   ~CaService() override;
 
   grpc::ServerUnaryReactor* CreateCertificate(
-      grpc::CallbackServerContext* context,
-      const istio::v1::auth::IstioCertificateRequest* request,
-      istio::v1::auth::IstioCertificateResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
   // From now on, answers new requests UNAVAILABLE; admitted ones finish.
   void StartDraining() { draining_.store(true); }

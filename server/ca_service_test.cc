@@ -212,6 +212,18 @@ TEST_F(CaServiceTest, CsrProblemsAreInvalidArgument) {
   EXPECT_THAT(result.message, HasSubstr("max allowed TTL"));
 }
 
+TEST_F(CaServiceTest, RequestThatDoesNotParseIsInvalidArgument) {
+  // proto3 refuses a string field that is not UTF-8 when parsing; C++
+  // clients still send one (with a logged complaint), Go clients would not.
+  AgentClient client(Options());
+  client.set_csr_pem(std::string("-----BEGIN CERTIFICATE REQUEST-----\xff\xfe"));
+  AgentResult result = client.Request();
+  EXPECT_EQ(result.code, grpc::StatusCode::INVALID_ARGUMENT) << result.message;
+  EXPECT_THAT(result.message, HasSubstr("UTF-8"));
+  EXPECT_EQ(metrics_.rejections(Rejection::kMalformed), 1);
+  EXPECT_EQ(metrics_.csr_count(), 0);
+}
+
 TEST_F(CaServiceTest, DrainingAnswersUnavailable) {
   service_->StartDraining();
   AgentResult result = AgentClient(Options()).Request();

@@ -108,8 +108,8 @@ std::string ServerMetrics::Render(const CaMetricsSnapshot& ca) const {
   Header(&out, "vaultca_rejected_requests_total", "counter",
          "Requests turned away before authentication, by reason.");
   static constexpr const char* kRejectionNames[] = {"overload", "cancelled",
-                                                    "shutdown"};
-  for (int i = 0; i < 3; ++i) {
+                                                    "shutdown", "malformed"};
+  for (int i = 0; i < 4; ++i) {
     Sample(&out, "vaultca_rejected_requests_total",
            static_cast<double>(rejections_[i].load()),
            absl::StrCat("reason=\"", kRejectionNames[i], "\""));

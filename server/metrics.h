@@ -25,6 +25,7 @@ enum class Rejection {
   kOverload,     // "overload": ResourceExhausted, concurrency limit.
   kCancelled,    // "cancelled": the caller gave up while queued.
   kShuttingDown, // "shutdown": arrived during the drain.
+  kMalformed,    // "malformed": not a valid IstioCertificateRequest.
 };
 
 // What the CA looks like right now, sampled at each scrape.
@@ -97,7 +98,7 @@ class ServerMetrics {
   std::atomic<int64_t> auth_failures_{0};
   std::atomic<int64_t> issued_{0};
   std::array<std::atomic<int64_t>, 4> sign_errors_{};
-  std::array<std::atomic<int64_t>, 3> rejections_{};
+  std::array<std::atomic<int64_t>, 4> rejections_{};
   // Cumulative counts per bucket, plus the +Inf bucket.
   std::array<std::atomic<int64_t>, kLatencyBuckets.size() + 1> buckets_{};
   std::atomic<int64_t> latency_sum_nanos_{0};
