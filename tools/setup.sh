@@ -15,6 +15,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # Small well-kept libraries (see README, "Dependencies").
   nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev libre2-dev
+  # bench/run_all.sh: cfssl as a peer CA, its report and plots.
+  golang-cfssl gnuplot-nox python3
   # Go itself comes with the machine (Debian's golang is too old for Istio).
   ca-certificates curl
 )

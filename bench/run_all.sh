@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Issue 7: where vaultca stands, in one run. Builds the load generator and
+# vaultca-server (bazel -c opt), Istio's Go CA (tests/interop/cmd/istio-ca),
+# uses Debian's cfssl, makes one plug-in CA set per key type, then for RSA
+# 2048 and EC P-256 CA keys runs, against every peer with the same CSRs,
+# client certificate (mutual TLS on all peers) and load:
+#   closed loop at 1, 8, 64 concurrent requests (BENCH_DURATION each)
+#   t_rpc (echo server, same gRPC+TLS stack) and t_crypto (raw OpenSSL)
+#   a 5,000-request burst released within 1 s (agent-style retries)
+#   cold start (process start -> first certificate)
+#   500 req/s with a CA rotation every 10 s (vaultca, files source)
+# and writes bench/results/<date>.{jsonl,md} and PNG plots.
+#
+# Environment: BENCH_DURATION (default 8s), BENCH_BAZEL_OUTPUT_BASE,
+# BENCH_ONLY="closed burst cold rotation" (subset), BENCH_KEYS="rsa ec".
+set -uo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+DUR="${BENCH_DURATION:-8s}"
+ONLY="${BENCH_ONLY:-closed burst cold rotation}"
+KEYS="${BENCH_KEYS:-rsa ec}"
+STAMP="$(date -u +%Y-%m-%dT%H%M)"
+OUT="$HERE/results"
+WORK="$ROOT/build/bench"
+JSONL="$OUT/$STAMP.jsonl"
+mkdir -p "$OUT" "$WORK/bin"
+: >"$JSONL"; : >"$WORK/rotation.log"; cat /proc/loadavg >"$WORK/load-start"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; }
+trap cleanup EXIT
+
+bazel_cmd=(bazel)
+[[ -n "${BENCH_BAZEL_OUTPUT_BASE:-}" ]] && bazel_cmd+=(--output_base="$BENCH_BAZEL_OUTPUT_BASE")
+echo "== bazel build -c opt"
+(cd "$ROOT" && "${bazel_cmd[@]}" build -c opt //bench/loadgen:loadgen //bench/loadgen:echo_server //server:vaultca-server) \
+  >"$WORK/bazel.log" 2>&1 || { tail -30 "$WORK/bazel.log"; exit 1; }
+BIN="$(cd "$ROOT" && "${bazel_cmd[@]}" info -c opt bazel-bin 2>/dev/null)"
+LOADGEN="$BIN/bench/loadgen/loadgen"
+ECHO="$BIN/bench/loadgen/echo_server"
+VAULTCA="$BIN/server/vaultca-server"
+
+echo "== istio-ca (Istio's Go CA)"
+ISTIO_CA="$ROOT/build/interop/bin/istio-ca"
+if [[ ! -x "$ISTIO_CA" ]]; then
+  ISTIO_CA="$WORK/bin/istio-ca"
+  (cd "$ROOT/tests/interop" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly go build -o "$ISTIO_CA" ./cmd/istio-ca) ||
+    { echo "cannot build istio-ca"; exit 1; }
+fi
+CFSSL="$(command -v cfssl || true)"
+[[ -z "$CFSSL" ]] && echo "cfssl missing (apt-get install golang-cfssl): cfssl skipped"
+
+# --- peers: each start_* sets SPID (pid to measure) and ADDR -----------------
+wait_port() {  # $1 port: until something accepts
+  for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
+  return 1
+}
+start_vaultca() {  # $1 key dir, $2 port
+  rm -rf "$1/serving-vaultca"
+  cat >"$1/vaultca.yaml" <<YAML
+listen: {grpc: "127.0.0.1:$2", http: ""}
+ca: {source: files, files: {dir: "$1/cacerts"}}
+log_level: warning
+auth: {client_certificate: true}
+serving: {cert_dir: "$1/serving-vaultca"}
+YAML
+  "$VAULTCA" --config="$1/vaultca.yaml" >>"$WORK/vaultca.log" 2>&1 & SPID=$!; PIDS+=("$SPID")
+  ADDR="127.0.0.1:$2"
+}
+start_istio() {
+  "$ISTIO_CA" -listen "127.0.0.1:$2" -cacerts "$1/cacerts" -client-cert >>"$WORK/istio-ca.log" 2>&1 & SPID=$!; PIDS+=("$SPID")
+  ADDR="127.0.0.1:$2"
+}
+start_cfssl() {
+  "$CFSSL" serve -address 127.0.0.1 -port "$2" -ca "$1/cacerts/ca-cert.pem" -ca-key "$1/cacerts/ca-key.pem" \
+    -config "$1/cfssl-config.json" -tls-cert "$1/serving-chain.pem" -tls-key "$1/serving-key.pem" \
+    -mutual-tls-ca "$1/root.pem" -loglevel 4 >>"$WORK/cfssl.log" 2>&1 & SPID=$!; PIDS+=("$SPID")
+  ADDR="https://127.0.0.1:$2"
+}
+start_echo() {
+  "$ECHO" --listen="127.0.0.1:$2" --cert="$1/serving-chain.pem" --key="$1/serving-key.pem" \
+    --root="$1/root.pem" --chain="$1/sample-chain.pem" >>"$WORK/echo.log" 2>&1 & SPID=$!; PIDS+=("$SPID")
+  ADDR="127.0.0.1:$2"
+}
+stop() { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; }
+
+# loadgen for peer $1 (vaultca|istio|cfssl|echo|raw) with key dir $2 and key $3, then flags.
+lg() {
+  local peer="$1" dir="$2" key="$3"; shift 3
+  local common=(--peer="$peer" --csr_key="$key" --root="$dir/root.pem"
+    --client_cert="$dir/client-chain.pem" --client_key="$dir/client-key.pem")
+  case "$peer" in
+    cfssl) common+=(--target=cfssl --url="$ADDR" --server_pid="$SPID") ;;
+    raw) common+=(--target=raw --ca_cert="$dir/cacerts/ca-cert.pem" --ca_key="$dir/cacerts/ca-key.pem") ;;
+    *) common+=(--address="$ADDR" --server_pid="$SPID") ;;
+  esac
+  "$LOADGEN" "${common[@]}" "$@" | tee -a "$JSONL"
+}
+
+PEERS=(vaultca istio)
+[[ -n "$CFSSL" ]] && PEERS+=(cfssl)
+PORT=26000
+for key in $KEYS; do
+  dir="$WORK/pki-$key"
+  rm -rf "$dir"
+  bash "$HERE/peers/pki.sh" "$dir" "$key" >/dev/null 2>&1 || { echo "pki.sh failed"; exit 1; }
+  # A chain of a real answer's size for the echo server: leaf + intermediate + root.
+  cat "$dir/client.pem" "$dir/cacerts/cert-chain.pem" >"$dir/sample-chain.pem"
+
+  if [[ " $ONLY " == *" closed "* ]]; then
+    echo "== $key: closed loop"
+    lg raw "$dir" "$key" --label=closed --concurrency="$(nproc)" --duration=3s
+    for peer in echo "${PEERS[@]}"; do
+      PORT=$((PORT + 1)); "start_$peer" "$dir" "$PORT"; wait_port "$PORT"
+      for c in 1 8 64; do lg "$peer" "$dir" "$key" --label=closed --concurrency="$c" --duration="$DUR" \
+        --cdf_out="$WORK/cdf-$key-$peer-$c.dat"; done
+      stop
+    done
+  fi
+  if [[ " $ONLY " == *" burst "* ]]; then
+    echo "== $key: burst of 5000 within 1 s"
+    for peer in "${PEERS[@]}"; do
+      PORT=$((PORT + 1)); "start_$peer" "$dir" "$PORT"; wait_port "$PORT"
+      lg "$peer" "$dir" "$key" --label=burst --mode=open --rate=5000 --count=5000 --channels=64 \
+        --http_workers=64 --agent_retry --deadline=30s
+      stop
+    done
+  fi
+  if [[ " $ONLY " == *" cold "* ]]; then
+    echo "== $key: cold start"
+    for peer in "${PEERS[@]}"; do
+      PORT=$((PORT + 1))
+      t0=$(date +%s%N); "start_$peer" "$dir" "$PORT"
+      lg "$peer" "$dir" "$key" --label=cold --mode=first --start_unix_ns="$t0" --csrs=1 --deadline=30s
+      stop
+    done
+  fi
+  if [[ " $ONLY " == *" rotation "* ]]; then
+    echo "== $key: 500 req/s, CA rotation every 10 s (vaultca)"
+    PORT=$((PORT + 1)); start_vaultca "$dir" "$PORT"; wait_port "$PORT"
+    ( for n in 1 2; do sleep 10; bash "$HERE/peers/pki.sh" "$dir" "$key" rotate "$n" >/dev/null 2>&1;
+        echo "$key $(date +%s%N)" >>"$WORK/rotation.log"; done ) &
+    ROT=$!
+    lg vaultca "$dir" "$key" --label=rotation --mode=open --rate=500 --duration=30s --timeline=1s --channels=8
+    wait "$ROT"; stop
+  fi
+done
+
+echo "== report"
+python3 "$HERE/peers/report.py" "$JSONL" "$WORK" "$OUT/$STAMP" && echo "wrote $OUT/$STAMP.md"
