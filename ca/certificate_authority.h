@@ -1,11 +1,13 @@
 #ifndef VAULTCA_CA_CERTIFICATE_AUTHORITY_H_
 #define VAULTCA_CA_CERTIFICATE_AUTHORITY_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "ca/csr.h"
 
 namespace vaultca {
 namespace ca {
@@ -21,6 +23,12 @@ struct SignRequest {
   std::vector<std::string> identities;
   // Requested lifetime. Zero or negative asks for the default.
   absl::Duration requested_ttl = absl::ZeroDuration();
+  // Optional: csr_pem already parsed (ParsedCsr::Parse of exactly csr_pem)
+  // by a caller that needed its contents, e.g. the server's identity
+  // policy. A CA whose CSR policy equals the one it was parsed under uses
+  // it instead of parsing and verifying the CSR a second time (the
+  // signature check is the costliest step after signing itself).
+  std::shared_ptr<const ParsedCsr> parsed_csr;
 };
 
 // The answer in IstioCertificateResponse.cert_chain order: the leaf first,

@@ -57,6 +57,7 @@ absl::StatusOr<ParsedCsr> ParsedCsr::Parse(absl::string_view pem,
   if (!status.ok()) return status;
 
   ParsedCsr csr;
+  csr.policy_ = policy;
   csr.key_type_ = key->type;
   csr.key_bits_ = key->bits;
   csr.public_key_der_.assign(parts.public_key_info.data(),

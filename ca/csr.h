@@ -25,6 +25,19 @@ struct CsrPolicy {
   bool allow_ed25519 = false;
 };
 
+// Field by field (update it with the struct).
+inline bool operator==(const CsrPolicy& a, const CsrPolicy& b) {
+  return a.max_pem_bytes == b.max_pem_bytes &&
+         a.min_rsa_bits == b.min_rsa_bits &&
+         a.max_rsa_bits == b.max_rsa_bits &&
+         a.allow_ecdsa_p256 == b.allow_ecdsa_p256 &&
+         a.allow_ecdsa_p384 == b.allow_ecdsa_p384 &&
+         a.allow_ed25519 == b.allow_ed25519;
+}
+inline bool operator!=(const CsrPolicy& a, const CsrPolicy& b) {
+  return !(a == b);
+}
+
 // One extension a CSR asks for, in CSR order.
 struct CsrExtension {
   // Dotted decimal, e.g. "2.5.29.17" for subjectAltName.
@@ -47,6 +60,8 @@ class ParsedCsr {
   static absl::StatusOr<ParsedCsr> Parse(absl::string_view pem,
                                          const CsrPolicy& policy = {});
 
+  // The policy the CSR was parsed and accepted under.
+  const CsrPolicy& policy() const { return policy_; }
   KeyType key_type() const { return key_type_; }
   // RSA modulus bits, or the curve size (256, 384; 256 for Ed25519).
   int key_bits() const { return key_bits_; }
@@ -73,6 +88,7 @@ class ParsedCsr {
  private:
   ParsedCsr() = default;
 
+  CsrPolicy policy_;
   KeyType key_type_ = KeyType::kRsa;
   int key_bits_ = 0;
   std::string public_key_der_;

@@ -244,6 +244,32 @@ TEST(LocalCaRefusalTest, CsrPolicyComesFromTheOptions) {
   EXPECT_TRUE(lenient->Sign(request).ok());
 }
 
+TEST(LocalCaRefusalTest, PreParsedCsrIsUsedOnlyUnderTheSamePolicy) {
+  const absl::Time now = absl::Now();
+  testing::TestCsrOptions ed25519;
+  ed25519.key = "ED25519";
+  SignRequest request = Request();
+  request.csr_pem = testing::TestCsrPem(ed25519);
+  CsrPolicy lenient_policy;
+  lenient_policy.allow_ed25519 = true;
+  auto parsed = ParsedCsr::Parse(request.csr_pem, lenient_policy);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  request.parsed_csr = std::make_shared<const ParsedCsr>(*parsed);
+
+  // A CSR accepted under a laxer policy is parsed again, and refused.
+  auto strict = MakeCa(testing::Root(KeyType::kEcP256, now), &now);
+  EXPECT_EQ(strict->Sign(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // Under the same policy the parse is reused: even a csr_pem that would
+  // no longer parse is not looked at again.
+  LocalCaOptions options;
+  options.csr_policy = lenient_policy;
+  auto lenient = MakeCa(testing::Root(KeyType::kEcP256, now), &now, options);
+  request.csr_pem = "parsed already";
+  EXPECT_TRUE(lenient->Sign(request).ok());
+}
+
 TEST(LocalCaOptionsTest, RefusesInconsistentOptions) {
   const absl::Time now = absl::Now();
   auto bundle = KeyCertBundle::Create(testing::Root(KeyType::kEcP256, now));

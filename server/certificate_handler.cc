@@ -136,8 +136,10 @@ absl::StatusOr<std::vector<std::string>> CertificateHandler::Handle(
   if (!csr.ok()) {
     return Fail(SignError::kCsrError, csr.status());
   }
+  // Handed to the CA so that it does not verify the signature again.
+  auto parsed = std::make_shared<const ca::ParsedCsr>(*std::move(csr));
   absl::StatusOr<std::vector<std::string>> sans = ResolveIdentities(
-      options_.identity_policy, *csr, request.csr_pem, identities);
+      options_.identity_policy, *parsed, request.csr_pem, identities);
   if (!sans.ok()) return Fail(SignError::kCsrError, sans.status());
 
   const absl::Duration ttl = absl::Seconds(request.validity_seconds);
@@ -155,6 +157,7 @@ absl::StatusOr<std::vector<std::string>> CertificateHandler::Handle(
   sign.csr_pem = request.csr_pem;
   sign.identities = *std::move(sans);
   sign.requested_ttl = ttl;
+  sign.parsed_csr = std::move(parsed);
   const absl::Time start = absl::Now();
   absl::StatusOr<ca::SignedChain> chain = ca_->Sign(sign);
   const absl::Duration latency = absl::Now() - start;

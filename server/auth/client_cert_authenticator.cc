@@ -79,13 +79,34 @@ absl::StatusOr<std::vector<std::string>> CertificateSans(
   return out;
 }
 
+size_t ClientCertAuthenticator::remembered() const {
+  MutexLock lock(&mu_);
+  return sans_.size();
+}
+
+absl::StatusOr<std::vector<std::string>> ClientCertAuthenticator::Sans(
+    const std::string& pem) {
+  {
+    MutexLock lock(&mu_);
+    auto it = sans_.find(pem);
+    if (it != sans_.end()) return it->second;
+  }
+  // Parsed unlocked; two callers with a new certificate may both parse it.
+  absl::StatusOr<std::vector<std::string>> sans = CertificateSans(pem);
+  if (!sans.ok()) return sans;  // Not remembered: failures are rare.
+  MutexLock lock(&mu_);
+  if (sans_.size() >= kMaxRemembered) sans_.clear();
+  sans_.emplace(pem, *sans);
+  return sans;
+}
+
 absl::StatusOr<Caller> ClientCertAuthenticator::Authenticate(
     const AuthRequest& request) {
   if (request.peer_cert_pem.empty()) {
     return absl::UnauthenticatedError("no verified TLS client certificate");
   }
   absl::StatusOr<std::vector<std::string>> sans =
-      CertificateSans(request.peer_cert_pem);
+      Sans(request.peer_cert_pem);
   if (!sans.ok()) {
     return absl::UnauthenticatedError(sans.status().message());
   }

@@ -50,6 +50,28 @@ TEST(ClientCertAuthenticatorTest, IdentitiesAreEverySanInOrder) {
   EXPECT_FALSE(auth.UsesBearerToken());
 }
 
+TEST(ClientCertAuthenticatorTest, RemembersEachCertificateOnceAndStaysBounded) {
+  ClientCertAuthenticator auth;
+  AuthRequest first;
+  first.peer_cert_pem = IssueLeaf({"spiffe://cluster.local/ns/a/sa/one"});
+  AuthRequest second;
+  second.peer_cert_pem = IssueLeaf({"spiffe://cluster.local/ns/b/sa/two"});
+  for (int i = 0; i < 3; ++i) {
+    auto one = auth.Authenticate(first);
+    auto two = auth.Authenticate(second);
+    ASSERT_TRUE(one.ok() && two.ok());
+    // Each certificate keeps its own identities however often it comes.
+    EXPECT_THAT(one->identities, ElementsAre("spiffe://cluster.local/ns/a/sa/one"));
+    EXPECT_THAT(two->identities, ElementsAre("spiffe://cluster.local/ns/b/sa/two"));
+  }
+  EXPECT_EQ(auth.remembered(), 2u);
+  // Failures are not remembered.
+  AuthRequest garbage;
+  garbage.peer_cert_pem = "not a certificate";
+  EXPECT_FALSE(auth.Authenticate(garbage).ok());
+  EXPECT_EQ(auth.remembered(), 2u);
+}
+
 TEST(ClientCertAuthenticatorTest, SingleSpiffeIdNamesTheServiceAccount) {
   ClientCertAuthenticator auth;
   AuthRequest request;
