@@ -21,7 +21,7 @@ struct CaServiceOptions {
   int worker_threads = 8;
   // Requests admitted at once (running plus queued); beyond it the answer
   // is RESOURCE_EXHAUSTED, which istio-agent retries with backoff.
-  int max_concurrent_requests = 256;
+  int max_concurrent_requests = 4096;
 };
 
 // istio.v1.auth.IstioCertificateService on gRPC's callback API. Reads the

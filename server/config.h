@@ -147,7 +147,11 @@ struct ServingConfig {
 
 struct LimitsConfig {
   // Requests being worked on or queued; beyond it ResourceExhausted.
-  int max_concurrent_requests = 256;
+  // A mass restart brings thousands of requests within a second; queued
+  // ones cost a few KB each and are dropped without work once their caller
+  // gave up, whereas a refused one burns one of istio-agent's 5 retries
+  // (about 3 s of backoff in all). So the bound is generous.
+  int max_concurrent_requests = 4096;
   // Threads doing the work (authentication, signing).
   int worker_threads = 8;
   // Largest accepted request message.
