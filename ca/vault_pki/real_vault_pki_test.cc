@@ -52,23 +52,11 @@ const std::vector<std::string> kRoleArgs = {
 class RealVaultPkiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::string> binary = vault::testing::VaultBinary();
-    if (!binary.ok()) {
-      setup_error_ = new std::string(binary.status().message());
+    absl::Status started = vault::testing::StartSuiteVault(&tls_, &vault_);
+    if (!started.ok()) {
+      setup_error_ = new std::string(started.ToString());
       return;
     }
-    auto tls = vault::testing::MakeTestTls();
-    if (!tls.ok()) {
-      setup_error_ = new std::string(tls.status().ToString());
-      return;
-    }
-    tls_ = new vault::testing::TestTls(*std::move(tls));
-    auto vault = RealVault::Start(*binary, *tls_);
-    if (!vault.ok()) {
-      setup_error_ = new std::string(vault.status().ToString());
-      return;
-    }
-    vault_ = vault->release();
     absl::Status status = ConfigurePki();
     if (!status.ok()) setup_error_ = new std::string(status.ToString());
   }

@@ -302,6 +302,20 @@ absl::Status RealVault::InitAndUnseal() {
       absl::StrCat("vault did not unseal within 30 s:\n", Log()));
 }
 
+absl::Status StartSuiteVault(TestTls** tls, RealVault** vault) {
+  absl::StatusOr<std::string> binary = VaultBinary();
+  if (!binary.ok()) return binary.status();
+  absl::StatusOr<TestTls> made = MakeTestTls();
+  if (!made.ok()) return made.status();
+  auto owned_tls = std::make_unique<TestTls>(*std::move(made));
+  absl::StatusOr<std::unique_ptr<RealVault>> started =
+      RealVault::Start(*binary, *owned_tls);
+  if (!started.ok()) return started.status();
+  *tls = owned_tls.release();
+  *vault = started->release();
+  return absl::OkStatus();
+}
+
 }  // namespace testing
 }  // namespace vault
 }  // namespace vaultca

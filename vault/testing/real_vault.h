@@ -42,6 +42,14 @@ absl::StatusOr<std::string> VaultBinary();
 // failing.
 bool MissingVaultAllowed();
 
+class RealVault;
+
+// Starts the Vault a test suite shares: the binary from VAULTCA_VAULT_BIN,
+// fresh TLS material, a server initialised and unsealed. On success the
+// suite owns *tls and *vault (set here, freed in its TearDownTestSuite).
+// The error names VAULTCA_VAULT_BIN when the binary is missing.
+absl::Status StartSuiteVault(TestTls** tls, RealVault** vault);
+
 class RealVault {
  public:
   // Starts `binary` as `vault server` with a TCP TLS listener using

@@ -40,23 +40,11 @@ inline std::string Trim(const std::string& s) {
 class RealVaultTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::string> binary = ::vaultca::vault::testing::VaultBinary();
-    if (!binary.ok()) {
-      setup_error_ = new std::string(binary.status().message());
+    absl::Status started = ::vaultca::vault::testing::StartSuiteVault(&tls_, &vault_);
+    if (!started.ok()) {
+      setup_error_ = new std::string(started.ToString());
       return;
     }
-    auto tls = ::vaultca::vault::testing::MakeTestTls();
-    if (!tls.ok()) {
-      setup_error_ = new std::string(tls.status().ToString());
-      return;
-    }
-    tls_ = new ::vaultca::vault::testing::TestTls(*std::move(tls));
-    auto vault = RealVault::Start(*binary, *tls_);
-    if (!vault.ok()) {
-      setup_error_ = new std::string(vault.status().ToString());
-      return;
-    }
-    vault_ = vault->release();
     absl::Status configured = Configure();
     if (!configured.ok()) setup_error_ = new std::string(configured.ToString());
   }
