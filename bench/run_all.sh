@@ -13,15 +13,33 @@
 #
 # Environment: BENCH_DURATION (default 8s), BENCH_BAZEL_OUTPUT_BASE,
 # BENCH_ONLY="closed burst cold rotation" (subset), BENCH_KEYS="rsa ec".
+#
+# BENCH_SMOKE=1 is the test command's smoke run (tools/test.sh): every peer
+# and scenario at toy sizes (1 s loops, a 500-request burst, one rotation),
+# the default Bazel configuration (reuses the test build), output in
+# build/bench-smoke/, and bench/peers/check_smoke.py fails the run unless
+# every peer answered every scenario without error and the report was made.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
+SMOKE="${BENCH_SMOKE:-}"
 DUR="${BENCH_DURATION:-8s}"
 ONLY="${BENCH_ONLY:-closed burst cold rotation}"
 KEYS="${BENCH_KEYS:-rsa ec}"
 STAMP="$(date -u +%Y-%m-%dT%H%M)"
 OUT="$HERE/results"
 WORK="$ROOT/build/bench"
+BAZEL_MODE=(-c opt)
+CLIENTS="1 8 64"
+BURST=5000
+ROT_EVERY=10
+ROT_SECONDS=30
+RAW_DUR=3s
+if [[ -n "$SMOKE" ]]; then
+  DUR=1s; RAW_DUR=1s; CLIENTS="1 8"; BURST=500; ROT_EVERY=3; ROT_SECONDS=8
+  OUT="$ROOT/build/bench-smoke/results"; WORK="$ROOT/build/bench-smoke"
+  BAZEL_MODE=()
+fi
 JSONL="$OUT/$STAMP.jsonl"
 mkdir -p "$OUT" "$WORK/bin"
 : >"$JSONL"; : >"$WORK/rotation.log"; cat /proc/loadavg >"$WORK/load-start"
@@ -31,10 +49,10 @@ trap cleanup EXIT
 
 bazel_cmd=(bazel)
 [[ -n "${BENCH_BAZEL_OUTPUT_BASE:-}" ]] && bazel_cmd+=(--output_base="$BENCH_BAZEL_OUTPUT_BASE")
-echo "== bazel build -c opt"
-(cd "$ROOT" && "${bazel_cmd[@]}" build -c opt //bench/loadgen:loadgen //bench/loadgen:echo_server //server:vaultca-server) \
+echo "== bazel build ${BAZEL_MODE[*]}"
+(cd "$ROOT" && "${bazel_cmd[@]}" build "${BAZEL_MODE[@]}" //bench/loadgen:loadgen //bench/loadgen:echo_server //server:vaultca-server) \
   >"$WORK/bazel.log" 2>&1 || { tail -30 "$WORK/bazel.log"; exit 1; }
-BIN="$(cd "$ROOT" && "${bazel_cmd[@]}" info -c opt bazel-bin 2>/dev/null)"
+BIN="$(cd "$ROOT" && "${bazel_cmd[@]}" info "${BAZEL_MODE[@]}" bazel-bin 2>/dev/null)"
 LOADGEN="$BIN/bench/loadgen/loadgen"
 ECHO="$BIN/bench/loadgen/echo_server"
 VAULTCA="$BIN/server/vaultca-server"
@@ -108,19 +126,19 @@ for key in $KEYS; do
 
   if [[ " $ONLY " == *" closed "* ]]; then
     echo "== $key: closed loop"
-    lg raw "$dir" "$key" --label=closed --concurrency="$(nproc)" --duration=3s
+    lg raw "$dir" "$key" --label=closed --concurrency="$(nproc)" --duration="$RAW_DUR"
     for peer in echo "${PEERS[@]}"; do
       PORT=$((PORT + 1)); "start_$peer" "$dir" "$PORT"; wait_port "$PORT"
-      for c in 1 8 64; do lg "$peer" "$dir" "$key" --label=closed --concurrency="$c" --duration="$DUR" \
+      for c in $CLIENTS; do lg "$peer" "$dir" "$key" --label=closed --concurrency="$c" --duration="$DUR" \
         --cdf_out="$WORK/cdf-$key-$peer-$c.dat"; done
       stop
     done
   fi
   if [[ " $ONLY " == *" burst "* ]]; then
-    echo "== $key: burst of 5000 within 1 s"
+    echo "== $key: burst of $BURST within 1 s"
     for peer in "${PEERS[@]}"; do
       PORT=$((PORT + 1)); "start_$peer" "$dir" "$PORT"; wait_port "$PORT"
-      lg "$peer" "$dir" "$key" --label=burst --mode=open --rate=5000 --count=5000 --channels=64 \
+      lg "$peer" "$dir" "$key" --label=burst --mode=open --rate="$BURST" --count="$BURST" --channels=64 \
         --http_workers=64 --agent_retry --deadline=30s
       stop
     done
@@ -135,15 +153,19 @@ for key in $KEYS; do
     done
   fi
   if [[ " $ONLY " == *" rotation "* ]]; then
-    echo "== $key: 500 req/s, CA rotation every 10 s (vaultca)"
+    echo "== $key: 500 req/s, CA rotation every $ROT_EVERY s (vaultca)"
     PORT=$((PORT + 1)); start_vaultca "$dir" "$PORT"; wait_port "$PORT"
-    ( for n in 1 2; do sleep 10; bash "$HERE/peers/pki.sh" "$dir" "$key" rotate "$n" >/dev/null 2>&1;
+    ( for n in $(seq 1 $(((ROT_SECONDS - 1) / ROT_EVERY))); do sleep "$ROT_EVERY"; bash "$HERE/peers/pki.sh" "$dir" "$key" rotate "$n" >/dev/null 2>&1;
         echo "$key $(date +%s%N)" >>"$WORK/rotation.log"; done ) &
     ROT=$!
-    lg vaultca "$dir" "$key" --label=rotation --mode=open --rate=500 --duration=30s --timeline=1s --channels=8
+    lg vaultca "$dir" "$key" --label=rotation --mode=open --rate=500 --duration="${ROT_SECONDS}s" --timeline=1s --channels=8
     wait "$ROT"; stop
   fi
 done
 
 echo "== report"
-python3 "$HERE/peers/report.py" "$JSONL" "$WORK" "$OUT/$STAMP" && echo "wrote $OUT/$STAMP.md"
+python3 "$HERE/peers/report.py" "$JSONL" "$WORK" "$OUT/$STAMP" && echo "wrote $OUT/$STAMP.md" || exit 1
+if [[ -n "$SMOKE" ]]; then
+  python3 "$HERE/peers/check_smoke.py" "$JSONL" "$OUT/$STAMP.md" "$KEYS" "$ONLY" "${PEERS[*]}" "$BURST" \
+    "$WORK/rotation.log"
+fi

@@ -7,7 +7,8 @@
 #   VAULTCA_TEST_QUICK=1 ...   skip the sanitizer and consumer builds
 #
 # Test suites: Bazel (default, ASan+UBSan, TSan, clang thread-safety
-# analysis), the Istio conformance suite (tests/interop, Go), CMake +
+# analysis), the Istio conformance suite (tests/interop, Go), a smoke-sized
+# run of the benchmark (bench/run_all.sh), CMake +
 # ctest, the installed-package consumers (CMake, pkg-config, Bazel
 # local_repository).
 set -uo pipefail
@@ -88,6 +89,11 @@ if [[ -z "$interop_line" ]]; then interop_passed=0; interop_failed=1; fi
 if ((interop_failed > 0)); then tail -60 "$INTEROP_LOG"; fi
 grep -E '^(go mod download|compile|go test):' "$INTEROP_LOG" || true
 record interop "$interop_passed" "$interop_failed"
+
+step "benchmark smoke run (bench/run_all.sh at toy sizes)"
+# Every peer and scenario of the benchmark, so it cannot rot; reuses the
+# default Bazel build and the Istio CA the interop step built.
+check bench-smoke env BENCH_SMOKE=1 bash bench/run_all.sh
 
 if [[ -z "${VAULTCA_TEST_QUICK:-}" ]]; then
   step "bazel test --config=asan"

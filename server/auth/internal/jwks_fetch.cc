@@ -42,22 +42,29 @@ absl::StatusOr<std::string> DiscoverJwksUri(const JwksFetchOptions& options) {
                    "/.well-known/openid-configuration");
   absl::StatusOr<std::string> body = Get(url, options);
   if (!body.ok()) return body.status();
-  nlohmann::json doc = nlohmann::json::parse(*body, nullptr,
+  absl::StatusOr<std::string> uri = ParseDiscoveryJwksUri(*body);
+  if (!uri.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(url, ": ", uri.status().message()));
+  }
+  return uri;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ParseDiscoveryJwksUri(absl::string_view document) {
+  nlohmann::json doc = nlohmann::json::parse(document, nullptr,
                                              /*allow_exceptions=*/false);
   if (!doc.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(url, ": not a JSON object"));
+    return absl::InvalidArgumentError("not a JSON object");
   }
   auto uri = doc.find("jwks_uri");
   if (uri == doc.end() || !uri->is_string() ||
       !absl::StartsWith(uri->get_ref<const std::string&>(), "https://")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(url, ": no https \"jwks_uri\""));
+    return absl::InvalidArgumentError("no https \"jwks_uri\"");
   }
   return uri->get<std::string>();
 }
-
-}  // namespace
 
 absl::StatusOr<std::shared_ptr<const Jwks>> FetchJwks(
     const JwksFetchOptions& options) {

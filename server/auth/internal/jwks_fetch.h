@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/auth/internal/jwks.h"
 
@@ -23,6 +24,10 @@ struct JwksFetchOptions {
   std::string ca_file;
   absl::Duration timeout = absl::Seconds(10);
 };
+
+// The "jwks_uri" of an OpenID Connect discovery document; InvalidArgument
+// when the document is not a JSON object or names no https URL.
+absl::StatusOr<std::string> ParseDiscoveryJwksUri(absl::string_view document);
 
 // One fetch (two with discovery). Unavailable for transport failures and
 // HTTP errors, InvalidArgument for documents that do not parse or hold no
