@@ -34,7 +34,7 @@ CLIENTS="1 8 64"
 BURST=5000
 ROT_EVERY=10
 ROT_SECONDS=30
-RAW_DUR=3s
+RAW_DUR="$DUR"
 if [[ -n "$SMOKE" ]]; then
   DUR=1s; RAW_DUR=1s; CLIENTS="1 8"; BURST=500; ROT_EVERY=3; ROT_SECONDS=8
   OUT="$ROOT/build/bench-smoke/results"; WORK="$ROOT/build/bench-smoke"
@@ -65,6 +65,26 @@ if [[ ! -x "$ISTIO_CA" ]]; then
     { echo "cannot build istio-ca"; exit 1; }
 fi
 CFSSL="$(command -v cfssl || true)"
+
+echo "== Vault (for vaultca's cold start with its CA in Vault KV)"
+# shellcheck source=tools/lib.sh
+source "$ROOT/tools/lib.sh"
+VAULT="${VAULTCA_VAULT_BIN:-}"
+[[ -x "$VAULT" ]] || VAULT="$(vaultca_vault_bin)" || VAULT=""
+VAULT_PORT=""
+if [[ -n "$VAULT" ]]; then
+  VAULT_PORT=25999
+  mkdir -p "$WORK/vault-tls"
+  "$VAULT" server -dev -dev-tls -dev-tls-cert-dir="$WORK/vault-tls" -dev-root-token-id=bench-root \
+    -dev-listen-address="127.0.0.1:$VAULT_PORT" >"$WORK/vault.log" 2>&1 & PIDS+=("$!")
+  for _ in $(seq 100); do
+    VAULT_ADDR="https://127.0.0.1:$VAULT_PORT" VAULT_CACERT="$WORK/vault-tls/vault-ca.pem" \
+      "$VAULT" status >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+else
+  echo "no Vault binary (tools/vault/build.sh failed): vaultca+vault cold start skipped"
+fi
 [[ -z "$CFSSL" ]] && echo "cfssl missing (apt-get install golang-cfssl): cfssl skipped"
 
 # --- peers: each start_* sets SPID (pid to measure) and ADDR -----------------
@@ -82,6 +102,28 @@ auth: {client_certificate: true}
 serving: {cert_dir: "$1/serving-vaultca"}
 YAML
   "$VAULTCA" --config="$1/vaultca.yaml" >>"$WORK/vaultca.log" 2>&1 & SPID=$!; PIDS+=("$SPID")
+  ADDR="127.0.0.1:$2"
+}
+# vaultca with the same CA material in Vault KV v2 (token auth, the dev
+# root token): a cold start includes the Vault read.
+start_vaultca_vault() {  # $1 key dir, $2 port
+  rm -rf "$1/serving-vaultca"
+  local c="$1/cacerts"
+  VAULT_ADDR="https://127.0.0.1:$VAULT_PORT" VAULT_CACERT="$WORK/vault-tls/vault-ca.pem" VAULT_TOKEN=bench-root \
+    "$VAULT" kv put "secret/bench/$(basename "$1")" certificate=@"$c/ca-cert.pem" privateKey=@"$c/ca-key.pem" \
+    certChain=@"$c/cert-chain.pem" rootCert=@"$c/root-cert.pem" >/dev/null
+  local ref="vault:secret/data/bench/$(basename "$1")"
+  cat >"$1/vaultca-vault.yaml" <<YAML
+listen: {grpc: "127.0.0.1:$2", http: ""}
+ca:
+  source: vault
+  vault: {cert_ref: "$ref#certificate", key_ref: "$ref#privateKey", chain_ref: "$ref#certChain", root_ref: "$ref#rootCert"}
+log_level: warning
+auth: {client_certificate: true}
+serving: {cert_dir: "$1/serving-vaultca"}
+YAML
+  VAULT_ADDR="https://127.0.0.1:$VAULT_PORT" VAULT_CACERT="$WORK/vault-tls/vault-ca.pem" VAULT_TOKEN=bench-root \
+    "$VAULTCA" --config="$1/vaultca-vault.yaml" >>"$WORK/vaultca.log" 2>&1 & SPID=$!; PIDS+=("$SPID")
   ADDR="127.0.0.1:$2"
 }
 start_istio() {
@@ -116,6 +158,8 @@ lg() {
 
 PEERS=(vaultca istio)
 [[ -n "$CFSSL" ]] && PEERS+=(cfssl)
+COLD_PEERS=("${PEERS[@]}")
+[[ -n "$VAULT_PORT" ]] && COLD_PEERS+=(vaultca_vault)
 PORT=26000
 for key in $KEYS; do
   dir="$WORK/pki-$key"
@@ -145,20 +189,39 @@ for key in $KEYS; do
   fi
   if [[ " $ONLY " == *" cold "* ]]; then
     echo "== $key: cold start"
-    for peer in "${PEERS[@]}"; do
+    for peer in "${COLD_PEERS[@]}"; do
       PORT=$((PORT + 1))
+      # The loadgen makes its CSR first; the clock starts when the server
+      # process is started, handed over through --start_file.
+      rm -f "$WORK/cold-ready" "$WORK/cold-start"
+      ADDR="127.0.0.1:$PORT"; [[ "$peer" == cfssl ]] && ADDR="https://127.0.0.1:$PORT"
+      SPID=0
+      lg "$peer" "$dir" "$key" --label=cold --mode=first --start_file="$WORK/cold-start" \
+        --ready_file="$WORK/cold-ready" --csrs=1 --deadline=30s &
+      LG=$!
+      for _ in $(seq 600); do [[ -f "$WORK/cold-ready" ]] && break; sleep 0.05; done
       t0=$(date +%s%N); "start_$peer" "$dir" "$PORT"
-      lg "$peer" "$dir" "$key" --label=cold --mode=first --start_unix_ns="$t0" --csrs=1 --deadline=30s
+      echo "$t0 $SPID" >"$WORK/cold-start.tmp" && mv "$WORK/cold-start.tmp" "$WORK/cold-start"
+      wait "$LG"
       stop
     done
   fi
   if [[ " $ONLY " == *" rotation "* ]]; then
     echo "== $key: 500 req/s, CA rotation every $ROT_EVERY s (vaultca)"
     PORT=$((PORT + 1)); start_vaultca "$dir" "$PORT"; wait_port "$PORT"
-    ( for n in $(seq 1 $(((ROT_SECONDS - 1) / ROT_EVERY))); do sleep "$ROT_EVERY"; bash "$HERE/peers/pki.sh" "$dir" "$key" rotate "$n" >/dev/null 2>&1;
+    rm -f "$WORK/rotation-ready"
+    # The new intermediates' keys are made before the load (key generation
+    # on the benchmark's cores is not the server's cost); at each rotation
+    # only the files are swapped. Rotations count from the moment the load
+    # runs (--ready_file).
+    ROTATIONS=$(((ROT_SECONDS - 1) / ROT_EVERY))
+    for n in $(seq 1 "$ROTATIONS"); do bash "$HERE/peers/pki.sh" "$dir" "$key" prepare "$n" >/dev/null 2>&1; done
+    ( for _ in $(seq 1200); do [[ -f "$WORK/rotation-ready" ]] && break; sleep 0.05; done
+      for n in $(seq 1 "$ROTATIONS"); do sleep "$ROT_EVERY"; bash "$HERE/peers/pki.sh" "$dir" "$key" install "$n" >/dev/null 2>&1;
         echo "$key $(date +%s%N)" >>"$WORK/rotation.log"; done ) &
     ROT=$!
-    lg vaultca "$dir" "$key" --label=rotation --mode=open --rate=500 --duration="${ROT_SECONDS}s" --timeline=1s --channels=8
+    lg vaultca "$dir" "$key" --label=rotation --mode=open --rate=500 --duration="${ROT_SECONDS}s" --timeline=1s \
+      --ready_file="$WORK/rotation-ready" --channels=8
     wait "$ROT"; stop
   fi
 done
@@ -167,5 +230,5 @@ echo "== report"
 python3 "$HERE/peers/report.py" "$JSONL" "$WORK" "$OUT/$STAMP" && echo "wrote $OUT/$STAMP.md" || exit 1
 if [[ -n "$SMOKE" ]]; then
   python3 "$HERE/peers/check_smoke.py" "$JSONL" "$OUT/$STAMP.md" "$KEYS" "$ONLY" "${PEERS[*]}" "$BURST" \
-    "$WORK/rotation.log"
+    "$WORK/rotation.log" "${COLD_PEERS[*]}"
 fi

@@ -15,7 +15,13 @@
 //           the scheduled time, so a stalled server is not hidden by a
 //           stalled client), --count requests (default rate * duration).
 //   first   retries one request until it succeeds (cold start): reports the
-//           time from --start_unix_ns to the first certificate.
+//           time from --start_unix_ns to the first certificate. With
+//           --start_file the clock value is read from that file once it
+//           appears, so the caller can start the server after this process
+//           has generated its CSRs (RSA key generation is not the server's).
+// --ready_file is created once the CSRs exist and (except in first mode) the
+// target answered, i.e. when the measured load is about to start; scripts
+// wait for it before injecting events such as a CA rotation.
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -80,6 +86,10 @@ ABSL_FLAG(absl::Duration, timeline, absl::ZeroDuration(),
           "open: per-window latency series (0: none)");
 ABSL_FLAG(std::string, cdf_out, "", "write latency CDF (us, fraction) here");
 ABSL_FLAG(int64_t, start_unix_ns, 0, "first: when the server was started");
+ABSL_FLAG(std::string, start_file, "",
+          "first: wait for this file, then read \"start_unix_ns [server_pid]\"");
+ABSL_FLAG(std::string, ready_file, "",
+          "created when the CSRs are made and the load is about to start");
 
 namespace vaultca {
 namespace bench {
@@ -196,6 +206,34 @@ std::string LatencyJson(const LatencyHistogram& h) {
       h.Quantile(0.999) / 1e3, h.Max() / 1e3, h.Mean() / 1e3);
 }
 
+void SignalReady() {
+  const std::string path = absl::GetFlag(FLAGS_ready_file);
+  if (path.empty()) return;
+  std::ofstream(path) << NowNs() << "\n";
+}
+
+// "<unix ns> [<server pid>]": when the caller started the server, and
+// which process it is (for its RSS).
+struct StartFile {
+  int64_t start_ns = 0;
+  pid_t pid = 0;
+};
+StartFile WaitForStartFile(const std::string& path, absl::Time give_up) {
+  while (absl::Now() < give_up) {
+    std::ifstream in(path);
+    long long ns = 0;
+    if (in >> ns && ns > 0) {
+      StartFile f;
+      f.start_ns = ns;
+      long pid = 0;
+      if (in >> pid) f.pid = static_cast<pid_t>(pid);
+      return f;
+    }
+    absl::SleepFor(absl::Microseconds(200));
+  }
+  Die("no start time in " + path);
+}
+
 int Main() {
   const std::string target = absl::GetFlag(FLAGS_target);
   const std::string mode = absl::GetFlag(FLAGS_mode);
@@ -244,7 +282,7 @@ int Main() {
     Die("unknown --target " + target);
   }
 
-  const pid_t pid = absl::GetFlag(FLAGS_server_pid);
+  pid_t pid = absl::GetFlag(FLAGS_server_pid);
   std::string head = absl::StrFormat(
       "{\"label\":\"%s\",\"peer\":\"%s\",\"target\":\"%s\",\"mode\":\"%s\","
       "\"csr_key\":\"%s\"",
@@ -254,7 +292,15 @@ int Main() {
   if (mode == "first") {
     // Cold start: keep asking (each attempt on a fresh connection for gRPC,
     // so a refused connect is retried at once) until a certificate comes.
+    SignalReady();
     int64_t start = absl::GetFlag(FLAGS_start_unix_ns);
+    if (!absl::GetFlag(FLAGS_start_file).empty()) {
+      const StartFile f = WaitForStartFile(
+          absl::GetFlag(FLAGS_start_file),
+          absl::Now() + absl::GetFlag(FLAGS_deadline));
+      start = f.start_ns;
+      if (f.pid != 0) pid = f.pid;
+    }
     if (start == 0) start = NowNs();
     int attempts = 0;
     int code = -1;
@@ -276,6 +322,7 @@ int Main() {
   }
 
   if (!backend->Prepare()) Die("could not reach the target");
+  SignalReady();
 
   Run run(backend.get(), static_cast<int>(csrs.size()));
   ProcSample before, after;

@@ -6,6 +6,9 @@
 #   bench/peers/pki.sh DIR rsa|ec rotate N   a new intermediate under the
 #                                            same root, swapped into
 #                                            DIR/cacerts atomically
+#   bench/peers/pki.sh DIR rsa|ec prepare N  rotate's two halves, so the key
+#   bench/peers/pki.sh DIR rsa|ec install N  generation can happen before the
+#                                            measured load
 #
 # DIR/cacerts/{ca-cert,ca-key,cert-chain,root-cert}.pem is the plug-in
 # layout (vaultca files source, Istio's CA, cfssl -ca/-ca-key).
@@ -55,11 +58,11 @@ leaf() {  # $1 name, $2 SAN, $3 EKU
   cat "$1.pem" int-0.pem root.pem >"$1-chain.pem"
 }
 
-if [[ "$ACTION" == rotate ]]; then
-  intermediate "$4"
-  install_cacerts "$4"
-  exit 0
-fi
+case "$ACTION" in
+  rotate) intermediate "$4"; install_cacerts "$4"; exit 0 ;;
+  prepare) intermediate "$4"; exit 0 ;;
+  install) install_cacerts "$4"; exit 0 ;;
+esac
 
 newkey root.key
 ext "basicConstraints=critical,CA:TRUE" "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \

@@ -11,6 +11,7 @@ rows = [json.loads(l) for l in open(jsonl) if l.strip().startswith('{')]
 KEYS = [k for k in ('rsa', 'ec') if any(r['csr_key'] == k for r in rows)]
 KNAME = {'rsa': 'RSA 2048', 'ec': 'EC P-256'}
 PEERS = ['vaultca', 'istio', 'cfssl']
+PEER_NAME = {'vaultca_vault': 'vaultca, CA in Vault KV (loopback, TLS)', 'vaultca': 'vaultca, CA from files'}
 md = []
 def cpu_model():
     for l in open('/proc/cpuinfo'):
@@ -72,9 +73,12 @@ if burst:
 cold = sel(label='cold')
 if cold:
     md += ['## Cold start: process start to first certificate issued', '',
+           'The load generator starts its clock before it starts the server, then retries every 10 ms until a '
+           'certificate arrives. Istio and cfssl read the plug-in files; vaultca is measured both ways.', '',
            '| CA key | peer | ms | attempts | RSS after (MB) |', '|---|---|---:|---:|---:|']
     for r in cold:
-        md.append('| %s | %s | %s | %d | %.0f |' % (KNAME[r['csr_key']], r['peer'], '%.0f' % r['cold_start_ms'] if r['ok'] else 'FAILED',
+        md.append('| %s | %s | %s | %d | %.0f |' % (KNAME[r['csr_key']], PEER_NAME.get(r['peer'], r['peer']),
+                  '%.0f' % r['cold_start_ms'] if r['ok'] else 'FAILED',
                   r['attempts'], r.get('server_rss_kb', 0) / 1024))
     md.append('')
 rot_times = {}
@@ -106,13 +110,20 @@ for key in KEYS:
     if key in floor:
         md.append('| vaultca >= 80%% of physical floor (%s) | %.0f / %.0f req/s = %.0f%% | %s |' % (
             KNAME[key], v, floor[key], 100 * v / floor[key], 'yes' if v >= 0.8 * floor[key] else '**no**'))
+    # A 3x target can be out of physical reach: say so beside the verdict.
+    def reach(peer_tput):
+        if key in floor and 3 * peer_tput > floor[key]:
+            return ' (3x = %.0f req/s is above the physical floor, %.2fx at most)' % (
+                3 * peer_tput, floor[key] / peer_tput)
+        return ''
     c = best(key, 'cfssl')
     if c:
-        md.append('| vaultca >= 3x cfssl (%s) | %.2fx | %s |' % (KNAME[key], v / c, 'yes' if v >= 3 * c else '**no**'))
+        md.append('| vaultca >= 3x cfssl (%s) | %.2fx%s | %s |' % (KNAME[key], v / c, reach(c), 'yes' if v >= 3 * c else '**no**'))
     i = best(key, 'istio')
     if i:
         need = 3.0 if key == 'rsa' else 1.0
-        md.append('| vaultca %s Istio Go CA (%s) | %.2fx | %s |' % ('>= 3x' if key == 'rsa' else 'ahead of', KNAME[key], v / i,
+        md.append('| vaultca %s Istio Go CA (%s) | %.2fx%s | %s |' % ('>= 3x' if key == 'rsa' else 'ahead of', KNAME[key], v / i,
+                  reach(i) if key == 'rsa' else '',
                   'yes' if v >= need * i and (key == 'rsa' or v > i) else '**no**'))
     for peer in ('istio', 'cfssl'):
         pairs = [(r['concurrency'], r['p99_ms'], one(label='closed', csr_key=key, peer=peer, concurrency=r['concurrency']))
@@ -121,6 +132,28 @@ for key in KEYS:
         if pairs:
             md.append('| lower p99 than %s at every concurrency (%s) | %s | %s |' % (peer, KNAME[key],
                       ', '.join('c=%d: %.1f vs %.1f ms' % p for p in pairs), 'yes' if all(a < b for _, a, b in pairs) else '**no**'))
+for r in sel(label='cold', peer='vaultca_vault'):
+    md.append('| cold start to first certificate < 300 ms, CA in Vault on loopback (%s) | %s | %s |' % (
+        KNAME[r['csr_key']], '%.0f ms' % r['cold_start_ms'] if r['ok'] else 'failed',
+        'yes' if r['ok'] and r['cold_start_ms'] < 300 else '**no**'))
+for r in rot:
+    # Steady p99 = median p99 of the full one-second windows without a swap.
+    swaps = [(t - r['t0_unix_ns']) / 1e9 for t in rot_times.get(r['csr_key'], [])]
+    wins = [w for w in r.get('timeline', []) if w['n'] > 0]
+    at_swap = [w for w in wins if any(w['t_s'] <= x < w['t_s'] + 1 for x in swaps)]
+    steady = sorted(w['p99_ms'] for w in wins if w not in at_swap)
+    if at_swap and steady:
+        base_p99 = steady[len(steady) // 2]
+        worst = max(w['p99_ms'] for w in at_swap)
+        md.append('| no p99 spike above 2x steady at a CA rotation (%s) | %.2f ms at the swap vs %.2f ms steady (%.1fx) | %s |' % (
+            KNAME[r['csr_key']], worst, base_p99, worst / base_p99, 'yes' if worst <= 2 * base_p99 else '**no**'))
+loaded = [r for r in rows if r['peer'] == 'vaultca' and r['label'] in ('closed', 'burst', 'rotation') and 'server_peak_rss_kb' in r]
+if loaded:
+    worst = max(loaded, key=lambda r: r['server_peak_rss_kb'])
+    closed_max = max((r['server_peak_rss_kb'] for r in loaded if r['label'] == 'closed'), default=0)
+    md.append('| vaultca RSS < 50 MB under load | closed loop max %.0f MB; worst %.0f MB (%s, %s) | %s |' % (
+        closed_max / 1024, worst['server_peak_rss_kb'] / 1024, worst['label'], KNAME[worst['csr_key']],
+        'yes' if worst['server_peak_rss_kb'] < 50 * 1024 else '**no**'))
 b = one(label='burst', csr_key='ec', peer='vaultca')
 if b:
     md.append('| 5,000-CSR burst < 2 s, zero errors (EC P-256) | %.0f ms, %d errors | %s |' % (
