@@ -4,8 +4,10 @@ package interop
 // citadel client) request certificates continuously from a dedicated
 // vaultca-server while, on a schedule, its Vault is rotated, sealed,
 // restarted, has the server's token revoked, is slowed down and reset
-// through a TCP fault proxy, and serves corrupted CA material; a
-// "bad input" client sends malformed and hostile requests alongside.
+// through a TCP fault proxy, blackholed (connections held, nothing
+// answered), and serves corrupted CA material; a "bad input" client sends
+// malformed and hostile requests alongside, through grpc-go and, for what
+// grpc-go will not send, as raw HTTP/2 frames (chaos_h2_test.go).
 //
 // The design (ca/caching/caching_ca.h) promises that Vault faults never
 // fail a request: the CA keeps signing with the last good material, and
@@ -20,6 +22,8 @@ package interop
 //   INTEROP_CHAOS_CLIENTS=64      good clients
 //   INTEROP_CHAOS_PACE=250ms      pause between one client's requests
 //   INTEROP_CHAOS_STRICT=1        known issues fail instead of being logged
+//   INTEROP_CHAOS_VAULT_TIMEOUT=15s  vaultca's VAULT_CLIENT_TIMEOUT (the
+//                                 blackhole phase lasts 4 s longer)
 
 import (
 	"bytes"
@@ -838,6 +842,11 @@ func TestChaosUnderLoad(t *testing.T) {
 	nClients := envInt("INTEROP_CHAOS_CLIENTS", 64)
 	pace := envDuration("INTEROP_CHAOS_PACE", 250*time.Millisecond)
 	strict := os.Getenv("INTEROP_CHAOS_STRICT") != ""
+	// vaultca's whole-operation Vault deadline (retries included). Its
+	// default, 60 s (with 10 s per connect and 30 s per attempt), would
+	// make the blackhole phase a minute long; 15 s still leaves room for
+	// the latency phase, whose reads take 4-6 s.
+	vaultTimeout := envDuration("INTEROP_CHAOS_VAULT_TIMEOUT", 15*time.Second)
 
 	dir := filepath.Join(env.dir, "chaos")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -877,7 +886,8 @@ func TestChaosUnderLoad(t *testing.T) {
 	// VAULT_ADDR pointing at the proxy (TLS still checked against Vault's
 	// own certificate, which covers 127.0.0.1).
 	vcaEnv := &environment{dir: dir, signer: env.signer, kube: env.kube,
-		vault: &vaultServer{addr: "https://" + r.proxy.Addr(), caCert: cv.caCert}}
+		vault:       &vaultServer{addr: "https://" + r.proxy.Addr(), caCert: cv.caCert},
+		vcaExtraEnv: []string{fmt.Sprintf("VAULT_CLIENT_TIMEOUT=%ds", int(vaultTimeout.Seconds()))}}
 	if err := jwtutil.WriteFile(filepath.Join(dir, "jwks.json"), env.signer.JWKS()); err != nil {
 		t.Fatal(err)
 	}
@@ -986,6 +996,8 @@ func TestChaosUnderLoad(t *testing.T) {
 	var paused atomic.Bool
 	paused.Store(true)
 	badConn := r.badClient(4, &paused, stopBad, &badWG, st)
+	h2st := newH2Stats()
+	r.h2BadClient(2, &paused, stopBad, &badWG, h2st)
 	for i := 1; i <= 3; i++ {
 		phase(fmt.Sprintf("baseline-%d", i), func(p *phaseStats) { time.Sleep(4 * time.Second) })
 		paused.Store(false)
@@ -1034,6 +1046,23 @@ func TestChaosUnderLoad(t *testing.T) {
 			}
 			time.Sleep(2 * time.Second)
 			r.proxy.SetResetRate(0)
+		})
+		phase("blackhole"+sfx, func(p *phaseStats) {
+			// Vault unreachable without any error: connections accepted
+			// and held, nothing answered. Longer than vaultca's Vault
+			// timeout, so at least one refresh times out ("fetch").
+			before := r.proxy.Stats()
+			r.proxy.SetBlackhole(true)
+			time.Sleep(vaultTimeout + 4*time.Second)
+			r.proxy.SetBlackhole(false)
+			after := r.proxy.Stats()
+			p.notes = append(p.notes, fmt.Sprintf("blackhole %v (VAULT_CLIENT_TIMEOUT %v): %d new connection(s) held silent, %d chunk(s) of open ones held",
+				vaultTimeout+4*time.Second, vaultTimeout, after.Blackholed-before.Blackholed, after.HeldChunks-before.HeldChunks))
+			if after.Blackholed == before.Blackholed && after.HeldChunks == before.HeldChunks {
+				fail(p, "the blackhole held nothing: vaultca did not talk to Vault during the phase")
+			}
+			expect(p, "fetch")
+			time.Sleep(time.Second)
 		})
 		phase("sealed"+sfx, func(p *phaseStats) {
 			if _, err := cv.cli(nil, "operator", "seal"); err != nil {
@@ -1287,6 +1316,9 @@ func TestChaosUnderLoad(t *testing.T) {
 			phaseErrs = append(phaseErrs, msg)
 		}
 	}
+	h2Cs := h2Cases()
+	h2st.summary(t, h2Cs)
+	phaseErrs = append(phaseErrs, h2st.check(t, h2Cs, strict)...)
 	// Bad input alone (bad-input-N phases) against the baseline-N phases;
 	// during Vault faults a looser sanity bound (the vault CLI and Vault
 	// restarts compete for the same 2 cores): signing must never wait on

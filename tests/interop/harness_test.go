@@ -62,6 +62,8 @@ type environment struct {
 	ica    *istioca.Server
 	// Root file for agents of each server.
 	vcaRoot, icaRoot string
+	// Extra environment for vaultca-server (NAME=value).
+	vcaExtraEnv []string
 }
 
 func TestMain(m *testing.M) {
@@ -497,6 +499,7 @@ serving:
 	}
 	// Mutation checks of the suite itself, e.g.
 	// INTEROP_VAULTCA_EXTRA_ENV=VAULTCA_TTL_MODE=clamp must make tests fail.
+	s.cmd.Env = append(s.cmd.Env, e.vcaExtraEnv...)
 	if extra := os.Getenv("INTEROP_VAULTCA_EXTRA_ENV"); extra != "" {
 		s.cmd.Env = append(s.cmd.Env, strings.Split(extra, ",")...)
 	}

@@ -1,8 +1,10 @@
 // Package faultproxy is a small TCP proxy on loopback that injects network
 // faults between a client and a server: added latency on every forwarded
-// chunk, and connection resets (RST, SO_LINGER 0) of new connections,
-// either at once or after the first client chunk (mid TLS handshake), and
-// of every open connection on demand. TLS passes through untouched, so the
+// chunk, connection resets (RST, SO_LINGER 0) of new connections, either
+// at once or after the first client chunk (mid TLS handshake), and of
+// every open connection on demand, and a blackhole (connections accepted
+// and held open, nothing forwarded either way, no error: a partition that
+// only timeouts notice). TLS passes through untouched, so the
 // client still verifies the server's own certificate (which must cover the
 // proxy's host, e.g. 127.0.0.1).
 package faultproxy
@@ -24,6 +26,8 @@ type Stats struct {
 	ResetMid   int64 // reset after the first client chunk
 	ResetOpen  int64 // open connections reset by ResetAll
 	Delayed    int64 // chunks forwarded with added latency
+	Blackholed int64 // new connections held silent by the blackhole
+	HeldChunks int64 // chunks of open connections held by the blackhole
 	Bytes      int64 // bytes forwarded, both directions
 }
 
@@ -34,6 +38,8 @@ type Proxy struct {
 
 	latency   atomic.Int64  // nanoseconds added before each forwarded chunk
 	resetRate atomic.Uint64 // math.Float64bits of the reset probability
+	blackhole atomic.Bool
+	isClosed  atomic.Bool
 
 	mu     sync.Mutex
 	conns  map[*pair]struct{}
@@ -41,11 +47,13 @@ type Proxy struct {
 	wg     sync.WaitGroup
 
 	accepted, dialFailed, resetNew, resetMid, resetOpen, delayed, bytes atomic.Int64
+	blackholed, heldChunks                                              atomic.Int64
 }
 
 type pair struct {
 	client, upstream *net.TCPConn
 	once             sync.Once
+	dead             atomic.Bool
 }
 
 // Start listens on 127.0.0.1:0 and forwards to target (host:port).
@@ -70,6 +78,14 @@ func (p *Proxy) SetLatency(d time.Duration) { p.latency.Store(int64(d)) }
 // of them at once, half after the first client chunk is forwarded.
 func (p *Proxy) SetResetRate(r float64) { p.resetRate.Store(uint64(r * 1e6)) }
 
+// SetBlackhole turns the blackhole on or off. While on, new connections
+// are accepted but not connected upstream, and open connections stop
+// forwarding: every byte read is held, nothing is written either way and
+// no connection is closed, so only the peers' timeouts notice. Turned off,
+// held bytes go through (held new connections are connected upstream
+// first), as when a partition heals under TCP retransmission.
+func (p *Proxy) SetBlackhole(on bool) { p.blackhole.Store(on) }
+
 // ResetAll resets every open connection; returns how many.
 func (p *Proxy) ResetAll() int {
 	p.mu.Lock()
@@ -91,6 +107,7 @@ func (p *Proxy) Stats() Stats {
 		Accepted: p.accepted.Load(), DialFailed: p.dialFailed.Load(),
 		ResetNew: p.resetNew.Load(), ResetMid: p.resetMid.Load(), ResetOpen: p.resetOpen.Load(),
 		Delayed: p.delayed.Load(), Bytes: p.bytes.Load(),
+		Blackholed: p.blackholed.Load(), HeldChunks: p.heldChunks.Load(),
 	}
 }
 
@@ -100,6 +117,7 @@ func (p *Proxy) Close() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+	p.isClosed.Store(true)
 	_ = p.ln.Close()
 	p.ResetAll()
 	p.wg.Wait()
@@ -113,6 +131,7 @@ func rst(c *net.TCPConn) {
 }
 
 func (c *pair) reset() {
+	c.dead.Store(true)
 	c.once.Do(func() {
 		rst(c.client)
 		rst(c.upstream)
@@ -148,6 +167,13 @@ func (p *Proxy) handle(client *net.TCPConn) {
 		}
 		midReset = true
 	}
+	var pending []byte
+	if p.blackhole.Load() {
+		var ok bool
+		if pending, ok = p.hold(client); !ok {
+			return
+		}
+	}
 	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
 	if err != nil {
 		p.dialFailed.Add(1)
@@ -168,13 +194,61 @@ func (p *Proxy) handle(client *net.TCPConn) {
 		delete(p.conns, c)
 		p.mu.Unlock()
 	}()
+	if len(pending) > 0 {
+		if _, err := c.upstream.Write(pending); err != nil {
+			c.reset()
+			return
+		}
+		p.bytes.Add(int64(len(pending)))
+	}
 
 	done := make(chan struct{}, 2)
 	go func() { p.pipe(c, c.upstream, c.client, midReset); done <- struct{}{} }()
 	go func() { p.pipe(c, c.client, c.upstream, false); done <- struct{}{} }()
 	<-done
 	<-done
+	c.dead.Store(true)
 	c.once.Do(func() { _ = c.client.Close(); _ = c.upstream.Close() })
+}
+
+// hold keeps a new connection open, silent and unconnected while the
+// blackhole is on, keeping what the client sends; ok is false when the
+// client went away (or was reset) meanwhile.
+func (p *Proxy) hold(client *net.TCPConn) (pending []byte, ok bool) {
+	p.blackholed.Add(1)
+	c := &pair{client: client} // so ResetAll and Close reach it
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		c.reset()
+		return nil, false
+	}
+	p.conns[c] = struct{}{}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.conns, c)
+		p.mu.Unlock()
+	}()
+	buf := make([]byte, 32*1024)
+	for p.blackhole.Load() {
+		if c.dead.Load() || p.isClosed.Load() {
+			c.reset()
+			return nil, false
+		}
+		_ = client.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		n, err := client.Read(buf)
+		pending = append(pending, buf[:n]...)
+		if err != nil {
+			if ne, isNet := err.(net.Error); isNet && ne.Timeout() {
+				continue
+			}
+			c.reset()
+			return nil, false
+		}
+	}
+	_ = client.SetReadDeadline(time.Time{})
+	return pending, !c.dead.Load()
 }
 
 // pipe copies src to dst chunk by chunk, sleeping the configured latency
@@ -185,6 +259,12 @@ func (p *Proxy) pipe(c *pair, dst, src *net.TCPConn, resetAfterFirst bool) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			if p.blackhole.Load() {
+				p.heldChunks.Add(1)
+				for p.blackhole.Load() && !c.dead.Load() && !p.isClosed.Load() {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
 			if d := time.Duration(p.latency.Load()); d > 0 {
 				p.delayed.Add(1)
 				time.Sleep(d)
