@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/internal/request_headers.h"
 #include "server/internal/work_queue.h"
 
 namespace vaultca {
@@ -74,19 +75,71 @@ CaService::CaService(CertificateHandler* handler, ServerMetrics* metrics,
       queue_(std::make_unique<internal::WorkQueue>(
           options.worker_threads, options.max_concurrent_requests)) {}
 
-CaService::~CaService() { queue_->Shutdown(); }
+CaService::~CaService() {
+  RefuseHeld();
+  queue_->Shutdown();
+}
 
 int CaService::in_flight() const { return queue_->admitted(); }
+
+void CaService::StartDraining(absl::Time hold_until) {
+  MutexLock lock(&drain_mu_);
+  if (drain_state_ != DrainState::kServing) return;
+  drain_state_ = hold_until > absl::Now() ? DrainState::kHolding
+                                          : DrainState::kRefusing;
+  hold_until_ = hold_until;
+  draining_.store(true);
+}
+
+int CaService::RefuseHeld() {
+  std::vector<grpc::ServerUnaryReactor*> held;
+  {
+    MutexLock lock(&drain_mu_);
+    drain_state_ = DrainState::kRefusing;
+    draining_.store(true);
+    held.swap(held_);
+  }
+  for (grpc::ServerUnaryReactor* reactor : held) Refuse(reactor);
+  return static_cast<int>(held.size());
+}
+
+void CaService::HoldOrRefuse(grpc::CallbackServerContext* context,
+                             grpc::ServerUnaryReactor* reactor) {
+  {
+    MutexLock lock(&drain_mu_);
+    // Holding a call past its deadline would turn a retryable UNAVAILABLE
+    // into DEADLINE_EXCEEDED; the margin covers the trip back.
+    if (drain_state_ == DrainState::kHolding &&
+        absl::FromChrono(context->deadline()) >
+            hold_until_ + absl::Milliseconds(100)) {
+      held_.push_back(reactor);
+      return;
+    }
+  }
+  Refuse(reactor);
+}
+
+void CaService::Refuse(grpc::ServerUnaryReactor* reactor) {
+  metrics_->Rejected(Rejection::kShuttingDown);
+  reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "vaultca-server is shutting down; retry "
+                               "against another replica"));
+}
 
 grpc::ServerUnaryReactor* CaService::CreateCertificate(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  arrivals_.fetch_add(1);
   if (draining_.load()) {
-    metrics_->Rejected(Rejection::kShuttingDown);
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 "vaultca-server is shutting down; retry "
-                                 "against another replica"));
+    HoldOrRefuse(context, reactor);
+    return reactor;
+  }
+  if (absl::Status headers = internal::CheckRequestHeaders(
+          context->client_metadata());
+      !headers.ok()) {
+    metrics_->Rejected(Rejection::kMalformed);
+    reactor->Finish(ToGrpc(headers));
     return reactor;
   }
   istio::v1::auth::IstioCertificateRequest request;

@@ -2,10 +2,15 @@
 #define VAULTCA_SERVER_CA_SERVICE_H_
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+#include "common/sync.h"
 #include "proto/ca.grpc.pb.h"
 #include "server/certificate_handler.h"
 #include "server/metrics.h"
@@ -30,8 +35,9 @@ struct CaServiceOptions {
 // thread, and runs the handler on its own bounded worker pool so a slow
 // authenticator never blocks gRPC's threads. Requests beyond the bound
 // answer RESOURCE_EXHAUSTED; requests whose caller gave up while queued
-// answer CANCELLED without work; during a drain new requests answer
-// UNAVAILABLE. absl status codes map one to one onto gRPC's.
+// answer CANCELLED without work; during a drain new requests are held, then
+// answer UNAVAILABLE (see StartDraining). absl status codes map one to one
+// onto gRPC's.
 //
 // The method is registered raw (bytes in, bytes out) so that vaultca, not
 // gRPC, decides what a request that does not parse gets: gRPC 1.51's
@@ -46,24 +52,53 @@ class CaService final
   // `handler` and `metrics` must outlive the service.
   CaService(CertificateHandler* handler, ServerMetrics* metrics,
             CaServiceOptions options);
-  // Finishes admitted requests, then joins the workers.
+  // Answers held requests, finishes admitted ones, then joins the workers.
   ~CaService() override;
 
   grpc::ServerUnaryReactor* CreateCertificate(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
       grpc::ByteBuffer* response) override;
 
-  // From now on, answers new requests UNAVAILABLE; admitted ones finish.
-  void StartDraining() { draining_.store(true); }
+  // Starts the drain. Admitted requests finish; new ones are held
+  // unanswered until RefuseHeld, so a client waiting on one cannot send its
+  // next call on this connection while the server shuts down (gRPC cancels
+  // a call that reaches a server already shut down). `hold_until` is when
+  // the caller means to call RefuseHeld at the latest: a request whose
+  // deadline would expire before it is answered UNAVAILABLE at once, and
+  // with a `hold_until` already past (the default) every request is.
+  void StartDraining(absl::Time hold_until = absl::InfinitePast())
+      ABSL_LOCKS_EXCLUDED(drain_mu_);
+
+  // Answers every held request, and every later one, UNAVAILABLE. Call it
+  // once the connections have been sent their GOAWAY. Returns how many were
+  // held.
+  int RefuseHeld() ABSL_LOCKS_EXCLUDED(drain_mu_);
 
   // Requests admitted and not yet answered.
   int in_flight() const;
 
+  // Requests received so far, whatever their answer.
+  int64_t arrivals() const { return arrivals_.load(); }
+
  private:
+  enum class DrainState { kServing, kHolding, kRefusing };
+
+  // Holds or answers a request that arrived during the drain.
+  void HoldOrRefuse(grpc::CallbackServerContext* context,
+                    grpc::ServerUnaryReactor* reactor)
+      ABSL_LOCKS_EXCLUDED(drain_mu_);
+  void Refuse(grpc::ServerUnaryReactor* reactor);
+
   CertificateHandler* const handler_;
   ServerMetrics* const metrics_;
   const CaServiceOptions options_;
+  // Mirrors drain_state_ != kServing for a lock-free check on every call.
   std::atomic<bool> draining_{false};
+  std::atomic<int64_t> arrivals_{0};
+  mutable Mutex drain_mu_;
+  DrainState drain_state_ ABSL_GUARDED_BY(drain_mu_) = DrainState::kServing;
+  absl::Time hold_until_ ABSL_GUARDED_BY(drain_mu_);
+  std::vector<grpc::ServerUnaryReactor*> held_ ABSL_GUARDED_BY(drain_mu_);
   std::unique_ptr<internal::WorkQueue> queue_;
 };
 

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
@@ -8,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +25,53 @@
 
 namespace vaultca {
 namespace server {
+namespace {
+
+// How long the drain holds new calls at most (bounded by the grace): long
+// enough for every client of a busy server to have a call held, short
+// enough to stay far inside any client's deadline.
+constexpr absl::Duration kMaxDrainHold = absl::Seconds(1);
+// Callers count as settled when no call arrived and none finished for this
+// long: a client answered just before had time to send its next call.
+constexpr absl::Duration kDrainSettle = absl::Milliseconds(50);
+
+// Shuts down and destroys a completion queue that has no pending work.
+struct CompletionQueueDeleter {
+  void operator()(grpc_completion_queue* cq) const {
+    grpc_completion_queue_shutdown(cq);
+    grpc_event event;
+    do {
+      event = grpc_completion_queue_pluck(
+          cq, nullptr, gpr_inf_future(GPR_CLOCK_REALTIME), nullptr);
+    } while (event.type != GRPC_QUEUE_SHUTDOWN);
+    grpc_completion_queue_destroy(cq);
+  }
+};
+
+// Returns once no admitted call is left and no call arrived or finished for
+// kDrainSettle, or at `until`.
+void WaitForCallersToSettle(const CaService& service, absl::Time until) {
+  int64_t last_arrivals = -1;
+  int last_in_flight = -1;
+  absl::Time quiet_since = absl::Now();
+  while (true) {
+    const absl::Time now = absl::Now();
+    if (now >= until) return;
+    const int64_t arrivals = service.arrivals();
+    const int in_flight = service.in_flight();
+    if (arrivals != last_arrivals || in_flight != last_in_flight) {
+      last_arrivals = arrivals;
+      last_in_flight = in_flight;
+      quiet_since = now;
+    } else if (in_flight == 0 && now - quiet_since >= kDrainSettle) {
+      return;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<VaultcaServer>> VaultcaServer::Start(
     const ServerConfig& config, ServerDependencies deps) {
   if (absl::Status s = ValidateServerConfig(config); !s.ok()) return s;
@@ -268,18 +317,41 @@ void VaultcaServer::Shutdown(absl::Duration grace) {
   if (grpc_server_ != nullptr) {
     VAULTCA_LOG(INFO) << "draining: in-flight requests get up to "
                       << absl::FormatDuration(grace);
-    const absl::Time deadline = absl::Now() + grace;
+    const absl::Time start = absl::Now();
+    const absl::Time deadline = start + grace;
     grpc_server_->GetHealthCheckService()->SetServingStatus(false);
-    // Phase 1: new calls are answered UNAVAILABLE by the service itself
-    // while admitted ones finish.
-    service_->StartDraining();
-    while (service_->in_flight() > 0 && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    // Phase 2: stop listening, send GOAWAY, and cancel whatever is still
-    // running at the deadline.
+    // gRPC 1.51 cancels (CANCELLED, not UNAVAILABLE) every call whose
+    // headers it processes between marking the server shut down and queueing
+    // the GOAWAY on the connection (Server::CallData::StartNewRpc and
+    // PublishNewRpc kill it as a zombie), and it offers no public way to
+    // send the GOAWAY first. So the clients are kept from sending in that
+    // window instead.
+    // Phase 1: admitted calls finish; new ones are held unanswered, so a
+    // client with a call held cannot send another.
+    const absl::Time hold_until = std::min(deadline, start + kMaxDrainHold);
+    service_->StartDraining(hold_until);
+    WaitForCallersToSettle(*service_, hold_until);
+    // Phase 2: stop listening and queue a GOAWAY on every connection. The
+    // transport writes it before any answer given after this returns, so a
+    // client sees the GOAWAY before the UNAVAILABLE of its held call and
+    // sends its retry elsewhere. The tag is notified with the one Shutdown
+    // below waits for.
+    std::unique_ptr<grpc_completion_queue, CompletionQueueDeleter> shutdown_cq(
+        grpc_completion_queue_create_for_pluck(nullptr));
+    grpc_server_shutdown_and_notify(grpc_server_->c_server(),
+                                    shutdown_cq.get(), shutdown_cq.get());
+    const int held = service_->RefuseHeld();
+    VAULTCA_LOG(INFO) << "draining: sent GOAWAY, refused " << held
+                      << " held requests, " << service_->in_flight()
+                      << " still in flight";
+    // Phase 3: admitted calls still running get the rest of the grace, then
+    // are cancelled.
     grpc_server_->Shutdown(absl::ToChronoTime(deadline));
     grpc_server_->Wait();
+    // Already notified: Shutdown returns only after the server published
+    // its shutdown to every tag.
+    grpc_completion_queue_pluck(shutdown_cq.get(), shutdown_cq.get(),
+                                gpr_inf_future(GPR_CLOCK_REALTIME), nullptr);
   }
   {
     MutexLock lock(&stop_mu_);

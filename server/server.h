@@ -65,9 +65,14 @@ class VaultcaServer {
   int grpc_port() const { return grpc_port_; }
   int http_port() const;
 
-  // Drains: readiness and health turn NOT_SERVING, the listener closes, new
-  // calls are refused with UNAVAILABLE, and in-flight calls get up to
-  // `grace` to finish (then they are cancelled). Stops the HTTP port and the
+  // Drains: readiness and health turn NOT_SERVING; new calls are held
+  // (at most 1 s, within `grace`) until the callers settle; then the
+  // listener closes, every connection gets a GOAWAY, and the held and any
+  // later calls are answered UNAVAILABLE. Admitted calls get up to `grace`
+  // to finish (then they are cancelled). A client making one call at a time
+  // sees only answers or UNAVAILABLE; one that sends a call without waiting
+  // on its held one, at the instant the GOAWAY is queued, can still see
+  // CANCELLED (gRPC 1.51, see server.cc). Stops the HTTP port and the
   // maintenance thread. Idempotent; blocks until done.
   void Shutdown(absl::Duration grace) ABSL_LOCKS_EXCLUDED(shutdown_mu_);
 
