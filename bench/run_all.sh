@@ -66,13 +66,16 @@ if [[ ! -x "$ISTIO_CA" ]]; then
 fi
 CFSSL="$(command -v cfssl || true)"
 
-echo "== Vault (for vaultca's cold start with its CA in Vault KV)"
+# Vault for vaultca's cold start with its CA in Vault KV: started only for
+# that scenario, so its own start-up never runs beside a measurement.
 # shellcheck source=tools/lib.sh
 source "$ROOT/tools/lib.sh"
 VAULT="${VAULTCA_VAULT_BIN:-}"
 [[ -x "$VAULT" ]] || VAULT="$(vaultca_vault_bin)" || VAULT=""
 VAULT_PORT=""
-if [[ -n "$VAULT" ]]; then
+[[ -n "$VAULT" ]] || echo "no Vault binary (tools/vault/build.sh failed): vaultca+vault cold start skipped"
+start_vault() {
+  [[ -n "$VAULT" && -z "$VAULT_PORT" ]] || return 0
   VAULT_PORT=25999
   mkdir -p "$WORK/vault-tls"
   "$VAULT" server -dev -dev-tls -dev-tls-cert-dir="$WORK/vault-tls" -dev-root-token-id=bench-root \
@@ -82,9 +85,8 @@ if [[ -n "$VAULT" ]]; then
       "$VAULT" status >/dev/null 2>&1 && break
     sleep 0.2
   done
-else
-  echo "no Vault binary (tools/vault/build.sh failed): vaultca+vault cold start skipped"
-fi
+  sleep 2  # let its start-up work finish
+}
 [[ -z "$CFSSL" ]] && echo "cfssl missing (apt-get install golang-cfssl): cfssl skipped"
 
 # --- peers: each start_* sets SPID (pid to measure) and ADDR -----------------
@@ -106,12 +108,14 @@ YAML
 }
 # vaultca with the same CA material in Vault KV v2 (token auth, the dev
 # root token): a cold start includes the Vault read.
-start_vaultca_vault() {  # $1 key dir, $2 port
-  rm -rf "$1/serving-vaultca"
+seed_vault() {  # $1 key dir: its plug-in set into Vault KV (before the clock starts)
   local c="$1/cacerts"
   VAULT_ADDR="https://127.0.0.1:$VAULT_PORT" VAULT_CACERT="$WORK/vault-tls/vault-ca.pem" VAULT_TOKEN=bench-root \
     "$VAULT" kv put "secret/bench/$(basename "$1")" certificate=@"$c/ca-cert.pem" privateKey=@"$c/ca-key.pem" \
     certChain=@"$c/cert-chain.pem" rootCert=@"$c/root-cert.pem" >/dev/null
+}
+start_vaultca_vault() {  # $1 key dir, $2 port
+  rm -rf "$1/serving-vaultca"
   local ref="vault:secret/data/bench/$(basename "$1")"
   cat >"$1/vaultca-vault.yaml" <<YAML
 listen: {grpc: "127.0.0.1:$2", http: ""}
@@ -159,7 +163,7 @@ lg() {
 PEERS=(vaultca istio)
 [[ -n "$CFSSL" ]] && PEERS+=(cfssl)
 COLD_PEERS=("${PEERS[@]}")
-[[ -n "$VAULT_PORT" ]] && COLD_PEERS+=(vaultca_vault)
+[[ -n "$VAULT" ]] && COLD_PEERS+=(vaultca_vault)
 PORT=26000
 for key in $KEYS; do
   dir="$WORK/pki-$key"
@@ -189,10 +193,12 @@ for key in $KEYS; do
   fi
   if [[ " $ONLY " == *" cold "* ]]; then
     echo "== $key: cold start"
+    start_vault
     for peer in "${COLD_PEERS[@]}"; do
       PORT=$((PORT + 1))
       # The loadgen makes its CSR first; the clock starts when the server
       # process is started, handed over through --start_file.
+      [[ "$peer" == vaultca_vault ]] && seed_vault "$dir"
       rm -f "$WORK/cold-ready" "$WORK/cold-start"
       ADDR="127.0.0.1:$PORT"; [[ "$peer" == cfssl ]] && ADDR="https://127.0.0.1:$PORT"
       SPID=0
