@@ -1,5 +1,7 @@
 #include "server/internal/request_headers.h"
 
+#include <string>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
