@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ca/internal/der.h"
+#include "ca/internal/ecdsa_verify.h"
 #include "ca/internal/rsa_pkcs1_verify.h"
 #include "common/internal/ssl_error.h"
 
@@ -230,7 +231,7 @@ absl::StatusOr<CsrKey> ParseRsa(const CsrParts& parts, const CsrPolicy& policy,
 }
 
 absl::StatusOr<CsrKey> ParseEc(const CsrParts& parts,
-                               const CsrPolicy& policy) {
+                               const CsrPolicy& policy, bool evp_only) {
   DerReader reader(parts.key_parameters);
   DerElement curve;
   if (!reader.Read(kDerOid, &curve) || !reader.empty()) {
@@ -258,6 +259,15 @@ absl::StatusOr<CsrKey> ParseEc(const CsrParts& parts,
       parts.public_key[0] != 0x04) {
     return MalformedKey(
         absl::StrCat("EC point is not an uncompressed P-", key.bits, " point"));
+  }
+  if (kHaveLowLevelEcdsa && !evp_only) {
+    key.ec_key = EcPublicKey(key.bits == 256 ? NID_X9_62_prime256v1
+                                             : NID_secp384r1,
+                             parts.public_key);
+    if (key.ec_key == nullptr) {
+      return MalformedKey(absl::StrCat("EC point is not on P-", key.bits));
+    }
+    return key;
   }
   if (key_template == nullptr) {
     return absl::InternalError("could not build the EC key templates");
@@ -319,7 +329,9 @@ absl::StatusOr<CsrKey> ParseCsrKey(const CsrParts& parts,
   if (parts.key_algorithm == kRsaEncryption) {
     return ParseRsa(parts, policy, evp_only);
   }
-  if (parts.key_algorithm == kEcPublicKey) return ParseEc(parts, policy);
+  if (parts.key_algorithm == kEcPublicKey) {
+    return ParseEc(parts, policy, evp_only);
+  }
   if (parts.key_algorithm == kEd25519) return ParseEd25519(parts, policy);
   return NotAllowed(OidName(parts.key_algorithm), policy);
 }

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "ca/csr.h"
 #include "ca/internal/csr_der.h"
+#include "ca/internal/ecdsa_verify.h"
 #include "ca/key_cert_bundle.h"
 #include "common/internal/ssl_unique_ptr.h"
 
@@ -23,12 +24,15 @@ struct CsrKey {
   KeyType type = KeyType::kRsa;
   // RSA modulus bits, or the curve size.
   int bits = 0;
-  // The key to verify with. Left null for RSA when kHaveLowLevelRsa: the
-  // signature check then uses `rsa_modulus` and `rsa_exponent` directly.
+  // The key to verify with. Left null for RSA when kHaveLowLevelRsa (the
+  // signature check then uses `rsa_modulus` and `rsa_exponent` directly)
+  // and for EC when kHaveLowLevelEcdsa (it uses `ec_key`).
   ::vaultca::internal::SslUniquePtr<EVP_PKEY> pkey;
   // RSA only: big-endian magnitudes, views into the CSR DER.
   absl::string_view rsa_modulus;
   absl::string_view rsa_exponent;
+  // EC only, when `pkey` is null.
+  EcKeyPtr ec_key;
 };
 
 // Classifies the public key of `parts`, enforces `policy` and builds the
@@ -41,9 +45,10 @@ struct CsrKey {
 // copy of a per-curve template for EC) instead of d2i_PUBKEY: OpenSSL 3.0's
 // decoder framework costs hundreds of microseconds per key, and building an
 // EC group from its name costs more than the ECDSA verification itself.
-// RSA keys are not built at all where VerifyRsaPkcs1 is available.
-// `evp_only` builds an EVP_PKEY for RSA keys too (the path builds without
-// kHaveLowLevelRsa take), so tests can cover it everywhere.
+// RSA keys are not built at all where VerifyRsaPkcs1 is available, and EC
+// keys are bare EC_KEYs where VerifyEcdsa is. `evp_only` builds an EVP_PKEY
+// for them too (the path builds without the low-level API take), so tests
+// can cover it everywhere.
 absl::StatusOr<CsrKey> ParseCsrKey(const CsrParts& parts,
                                    const CsrPolicy& policy,
                                    bool evp_only = false);

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
+#include "ca/internal/ecdsa_verify.h"
 #include "ca/internal/rsa_pkcs1_verify.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
@@ -152,6 +153,12 @@ absl::Status VerifyCsrSignature(const CsrParts& parts, const CsrKey& key) {
   if (key.pkey == nullptr && key.type == KeyType::kRsa) {
     if (!VerifyRsaPkcs1(key.rsa_modulus, key.rsa_exponent, digest,
                         parts.info, parts.signature)) {
+      return Bad(kDoesNotVerify);
+    }
+    return absl::OkStatus();
+  }
+  if (key.pkey == nullptr && key.ec_key != nullptr) {
+    if (!VerifyEcdsa(key.ec_key.get(), digest, parts.info, parts.signature)) {
       return Bad(kDoesNotVerify);
     }
     return absl::OkStatus();

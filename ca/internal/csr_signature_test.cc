@@ -6,6 +6,7 @@
 #include "ca/internal/csr_der.h"
 #include "ca/internal/csr_key.h"
 #include "ca/internal/csr_test_util.h"
+#include "ca/internal/ecdsa_verify.h"
 #include "ca/internal/pem_codec.h"
 #include "ca/internal/rsa_pkcs1_verify.h"
 #include "gtest/gtest.h"
@@ -23,8 +24,11 @@ absl::Status Verify(const std::string& der, bool evp_only) {
   if (!status.ok()) return status;
   absl::StatusOr<CsrKey> key = ParseCsrKey(parts, CsrPolicy(), evp_only);
   if (!key.ok()) return key.status();
-  EXPECT_EQ(key->pkey != nullptr, evp_only || !kHaveLowLevelRsa ||
-                                      key->type != KeyType::kRsa);
+  const bool ec = key->type == KeyType::kEcP256 || key->type == KeyType::kEcP384;
+  const bool low_level = key->type == KeyType::kRsa ? kHaveLowLevelRsa
+                         : ec                        ? kHaveLowLevelEcdsa
+                                                     : false;
+  EXPECT_EQ(key->pkey != nullptr, evp_only || !low_level);
   return VerifyCsrSignature(parts, *key);
 }
 
@@ -89,6 +93,57 @@ TEST(CsrSignatureTest, SignatureOfAnotherKey) {
       ASSERT_TRUE(k.ok());
       EXPECT_FALSE(VerifyCsrSignature(parts_a, *k).ok());
       EXPECT_TRUE(VerifyCsrSignature(parts_b, *k).ok());
+    }
+  }
+}
+
+// Both EC paths (low-level and EVP) agree, for every digest and for broken
+// signatures.
+TEST(CsrSignatureTest, EcdsaPathsAgree) {
+  for (const char* digest : {"SHA256", "SHA384", "SHA512"}) {
+    for (const char* key : {"EC:P-256", "EC:P-384"}) {
+      SCOPED_TRACE(std::string(key) + " " + digest);
+      testing::TestCsrOptions options;
+      options.key = key;
+      options.digest = digest;
+      const std::string pem = testing::TestCsrPem(options);
+      const std::string broken = testing::WithBrokenSignature(pem);
+      for (const bool evp_only : {false, true}) {
+        EXPECT_TRUE(Verify(Der(pem), evp_only).ok());
+        const absl::Status status = Verify(Der(broken), evp_only);
+        EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+        EXPECT_EQ(status.message(),
+                  "CSR signature does not verify with the CSR's own public "
+                  "key: the CSR was altered or signed with another key");
+      }
+    }
+  }
+}
+
+// A point that is not on the curve is refused when the key is parsed, on
+// both paths.
+TEST(CsrSignatureTest, EcPointOffTheCurve) {
+  for (const char* key : {"EC:P-256", "EC:P-384"}) {
+    SCOPED_TRACE(key);
+    testing::TestCsrOptions options;
+    options.key = key;
+    std::string der = testing::TestCsrDer(options);
+    CsrParts parts;
+    ASSERT_TRUE(SplitCsr(der, &parts).ok());
+    ASSERT_EQ(parts.public_key[0], '\x04');
+    // Change the last byte of Y: (X, Y') is not on the curve.
+    const size_t last =
+        static_cast<size_t>(parts.public_key.data() - der.data()) +
+        parts.public_key.size() - 1;
+    der[last] = static_cast<char>(der[last] ^ 0x01);
+    ASSERT_TRUE(SplitCsr(der, &parts).ok());
+    for (const bool evp_only : {false, true}) {
+      absl::StatusOr<CsrKey> k = ParseCsrKey(parts, CsrPolicy(), evp_only);
+      ASSERT_FALSE(k.ok());
+      EXPECT_EQ(k.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_NE(k.status().message().find("is not on P-"),
+                absl::string_view::npos)
+          << k.status();
     }
   }
 }
