@@ -5,7 +5,8 @@
 #   bench/peers/pki.sh DIR rsa|ec            root + intermediate + leaves
 #   bench/peers/pki.sh DIR rsa|ec rotate N   a new intermediate under the
 #                                            same root, swapped into
-#                                            DIR/cacerts atomically
+#                                            DIR/cacerts atomically (as
+#                                            kubelet updates a Secret)
 #   bench/peers/pki.sh DIR rsa|ec prepare N  rotate's two halves, so the key
 #   bench/peers/pki.sh DIR rsa|ec install N  generation can happen before the
 #                                            measured load
@@ -41,11 +42,20 @@ intermediate() {  # $1 tag: makes int-$1.{key,pem}
     -days 365 -extfile ext.cnf -out "int-$1.pem" 2>/dev/null
 }
 
-install_cacerts() {  # $1 tag; rename() each file so readers never see half a file
-  local tmp="cacerts/.tmp"
-  cp "int-$1.pem" "$tmp.a"; mv -f "$tmp.a" cacerts/ca-cert.pem
-  cp "int-$1.key" "$tmp.b"; mv -f "$tmp.b" cacerts/ca-key.pem
-  cat "int-$1.pem" root.pem >"$tmp.c"; mv -f "$tmp.c" cacerts/cert-chain.pem
+# DIR/cacerts is laid out as kubelet mounts a Secret (Istio's cacerts):
+# each file is a link into ..data, a link to one ..set-<tag> directory. A
+# rotation is one rename() of ..data, so no reader sees a mixed set, and
+# it costs the benchmark's shared cores two small processes (swap_cacerts,
+# which run_all.sh inlines) instead of copying files.
+stage_cacerts() {  # $1 tag: cacerts/..set-$1 holding the four files
+  local d="cacerts/..set-$1"
+  mkdir -p "$d"
+  cp "int-$1.pem" "$d/ca-cert.pem"; cp "int-$1.key" "$d/ca-key.pem"
+  cat "int-$1.pem" root.pem >"$d/cert-chain.pem"; cp root.pem "$d/root-cert.pem"
+}
+
+swap_cacerts() {  # $1 tag
+  ln -sfn "..set-$1" cacerts/..data.tmp && mv -Tf cacerts/..data.tmp cacerts/..data
 }
 
 leaf() {  # $1 name, $2 SAN, $3 EKU
@@ -59,9 +69,9 @@ leaf() {  # $1 name, $2 SAN, $3 EKU
 }
 
 case "$ACTION" in
-  rotate) intermediate "$4"; install_cacerts "$4"; exit 0 ;;
-  prepare) intermediate "$4"; exit 0 ;;
-  install) install_cacerts "$4"; exit 0 ;;
+  rotate) intermediate "$4"; stage_cacerts "$4"; swap_cacerts "$4"; exit 0 ;;
+  prepare) intermediate "$4"; stage_cacerts "$4"; exit 0 ;;
+  install) swap_cacerts "$4"; exit 0 ;;
 esac
 
 newkey root.key
@@ -70,8 +80,9 @@ ext "basicConstraints=critical,CA:TRUE" "keyUsage=critical,keyCertSign,cRLSign,d
 openssl req -x509 -new -key root.key -subj "/O=cluster.local/CN=bench root" -days 3650 \
   -extensions v3 -config <(printf '[req]\ndistinguished_name=dn\n[dn]\n[v3]\n'; cat ext.cnf) -out root.pem
 intermediate 0
-cp root.pem cacerts/root-cert.pem
-install_cacerts 0
+stage_cacerts 0
+swap_cacerts 0
+for f in ca-cert.pem ca-key.pem cert-chain.pem root-cert.pem; do ln -sfn "..data/$f" "cacerts/$f"; done
 leaf client "URI:spiffe://cluster.local/ns/default/sa/sleep" "clientAuth,serverAuth"
 leaf serving "DNS:istiod.istio-system.svc,IP:127.0.0.1" "serverAuth,clientAuth"
 echo '{"signing":{"default":{"usages":["digital signature","key encipherment","server auth","client auth"],"expiry":"24h"}}}' >cfssl-config.json
