@@ -91,7 +91,7 @@ for r in rot:
     key = r['csr_key']
     swaps = [(t - r['t0_unix_ns']) / 1e9 for t in rot_times.get(key, [])]
     md += ['## %s CA key: 500 req/s with a CA rotation every 10 s (vaultca)' % KNAME[key], '',
-           'New intermediate under the same root written into the cacerts directory (files source, hot reload). '
+           'New intermediate under the same root, swapped into the cacerts directory as kubelet updates a Secret (..data link renamed; files source, hot reload). '
            'Rotations at t = %s s. Overall: %d ok, %d errors, p50 %.2f ms, p99 %.2f ms, max %.2f ms.' % (
                ', '.join('%.1f' % s for s in swaps), r['ok'], r['errors'], r['p50_ms'], r['p99_ms'], r['max_ms']), '',
            '| t (s) | ok | errors | p50 ms | p99 ms | max ms | |', '|---:|---:|---:|---:|---:|---:|---|']
