@@ -1,6 +1,11 @@
 // VaultClient's transport behaviour against fake Vaults on the wire: TLS
 // verification, server name override, client certificates, plain http,
-// retries with backoff and Retry-After, deadlines, broken bodies, redirects.
+// retries with backoff and Retry-After, deadlines (stalled responses and
+// stalled TLS handshakes), broken bodies, redirects.
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -35,6 +40,38 @@ struct FakeSleeper {
     auto w = waits;
     return [w](absl::Duration d) { w->push_back(d); };
   }
+};
+
+// A TCP listener that never accepts: the kernel completes the TCP handshake
+// from its backlog, so the client's ClientHello is sent and never answered,
+// which is how a Vault behind a stuck load balancer or a frozen process looks.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentListener() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SilentListener(const SilentListener&) = delete;
+  SilentListener& operator=(const SilentListener&) = delete;
+
+  // 0 when the socket could not be set up.
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
 };
 
 class WireTest : public ::testing::Test {
@@ -194,6 +231,41 @@ TEST_F(WireTest, HungAttemptIsAbandonedAndRetried) {
   ASSERT_TRUE(secret.ok()) << secret.status();
   EXPECT_EQ(secret->Get("k")->view(), "fast");
   EXPECT_EQ(fake_->Count("GET", kKvPath), 2);
+}
+
+TEST_F(WireTest, StalledTlsHandshakeIsAbandonedAndRetried) {
+  SilentListener stalled;
+  ASSERT_NE(stalled.port(), 0);
+  VaultConfig config = Config(*fake_);
+  config.address = absl::StrCat("https://127.0.0.1:", stalled.port());
+  config.timeout = absl::Seconds(10);
+  config.connect_timeout = absl::Milliseconds(300);
+  auto client = Client(config);
+  const absl::Time start = absl::Now();
+  auto secret = client->ReadKv("secret/data/x");
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_FALSE(secret.ok());
+  EXPECT_EQ(secret.status().code(), absl::StatusCode::kUnavailable) << secret.status();
+  EXPECT_THAT(std::string(secret.status().message()), HasSubstr("3 attempts")) << secret.status();
+  EXPECT_EQ(sleeper_.waits->size(), 2u);
+  // Three attempts of 300 ms each (the backoff sleeps are recorded, not
+  // slept); without a handshake bound this would take the whole 10 s.
+  EXPECT_LT(took, absl::Seconds(3));
+}
+
+TEST_F(WireTest, StalledTlsHandshakeHitsTheDeadline) {
+  SilentListener stalled;
+  ASSERT_NE(stalled.port(), 0);
+  VaultConfig config = Config(*fake_);
+  config.address = absl::StrCat("https://127.0.0.1:", stalled.port());
+  config.timeout = absl::Milliseconds(400);
+  auto client = Client(config);
+  const absl::Time start = absl::Now();
+  auto secret = client->ReadKv("secret/data/x");
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_FALSE(secret.ok());
+  EXPECT_EQ(secret.status().code(), absl::StatusCode::kDeadlineExceeded) << secret.status();
+  EXPECT_LT(took, absl::Milliseconds(1200));
 }
 
 TEST_F(WireTest, GarbageBodyIsAnErrorNotACrash) {
