@@ -70,17 +70,17 @@ KubeApiClient::KubeApiClient(KubeApiOptions options, std::string address)
 
 absl::StatusOr<KubeApiResponse> KubeApiClient::Get(
     const std::string& path) const {
-  return Call("GET", path, nullptr);
+  return Request("GET", path, nullptr);
 }
 
 absl::StatusOr<KubeApiResponse> KubeApiClient::Post(
     const std::string& path, absl::string_view json) const {
-  return Call("POST", path, &json);
+  return Request("POST", path, &json);
 }
 
-absl::StatusOr<KubeApiResponse> KubeApiClient::Call(
+absl::StatusOr<KubeApiResponse> KubeApiClient::Request(
     const char* method, const std::string& path,
-    const absl::string_view* body) const {
+    const absl::string_view* body, absl::string_view content_type) const {
   absl::StatusOr<std::string> token_text =
       internal::ReadSmallFile(options_.token_file, 64 * 1024);
   if (!token_text.ok()) {
@@ -94,7 +94,9 @@ absl::StatusOr<KubeApiResponse> KubeApiClient::Call(
   std::vector<std::string> headers = {
       absl::StrCat("Authorization: Bearer ", token.view()),
       "Accept: application/json"};
-  if (body != nullptr) headers.push_back("Content-Type: application/json");
+  if (body != nullptr) {
+    headers.push_back(absl::StrCat("Content-Type: ", content_type));
+  }
   ::vaultca::internal::HttpsRequestOptions options;
   options.ca_file = options_.ca_file;
   options.timeout = options_.timeout;

@@ -51,14 +51,18 @@ class KubeApiClient {
   // never copied, so a secret body can live in SecretData.
   absl::StatusOr<KubeApiResponse> Post(const std::string& path,
                                        absl::string_view json) const;
+  // Any verb ("PUT", "PATCH", "DELETE", ...). `body` may be null;
+  // `content_type` tells PATCH flavours apart
+  // ("application/merge-patch+json", "application/apply-patch+yaml").
+  absl::StatusOr<KubeApiResponse> Request(
+      const char* method, const std::string& path,
+      const absl::string_view* body,
+      absl::string_view content_type = "application/json") const;
 
   const std::string& address() const { return address_; }
 
  private:
   KubeApiClient(KubeApiOptions options, std::string address);
-  absl::StatusOr<KubeApiResponse> Call(const char* method,
-                                       const std::string& path,
-                                       const absl::string_view* body) const;
 
   const KubeApiOptions options_;
   const std::string address_;
