@@ -7,7 +7,8 @@
 #   VAULTCA_TEST_QUICK=1 ...   skip the sanitizer and consumer builds
 #
 # Test suites: Bazel (default, ASan+UBSan, TSan, clang thread-safety
-# analysis), the Istio conformance suite (tests/interop, Go), a smoke-sized
+# analysis; the real-Vault and real-Kubernetes suites inside them), the
+# Istio conformance suite (tests/interop, Go), a smoke-sized
 # run of the benchmark (bench/run_all.sh), CMake +
 # ctest, the installed-package consumers (CMake, pkg-config, Bazel
 # local_repository).
@@ -72,7 +73,16 @@ if VAULT_BIN="$(vaultca_vault_bin)"; then
 else
   echo "could not build the real Vault; the real-Vault suites will fail"
 fi
-BAZEL_TEST_ENV=(--test_env=VAULTCA_VAULT_BIN --test_env=VAULTCA_ALLOW_NO_VAULT)
+
+step "real Kubernetes control plane (kube-apiserver, etcd)"
+if KUBE_BIN_DIR="$(vaultca_kube_bin_dir)"; then
+  export VAULTCA_KUBE_BIN_DIR="$KUBE_BIN_DIR"
+  echo "using $VAULTCA_KUBE_BIN_DIR: $("$VAULTCA_KUBE_BIN_DIR/kube-apiserver" --version)"
+else
+  echo "could not build the Kubernetes control plane; the real-Kubernetes suites will fail"
+fi
+BAZEL_TEST_ENV=(--test_env=VAULTCA_VAULT_BIN --test_env=VAULTCA_ALLOW_NO_VAULT
+                --test_env=VAULTCA_KUBE_BIN_DIR --test_env=VAULTCA_ALLOW_NO_KUBE)
 
 step "bazel test //..."
 bazel_tests bazel "//..."
@@ -125,6 +135,8 @@ if [[ -z "${VAULTCA_TEST_QUICK:-}" ]]; then
   check consumer-bazel bash examples/bazel_consumer/build_and_run.sh
 fi
 
+step_done
+echo "total: $SECONDS s"
 echo
 if ((${#FAILED_STEPS[@]})); then
   echo "failed steps: ${FAILED_STEPS[*]} (logs in $LOG_DIR)"
