@@ -105,6 +105,10 @@ absl::StatusOr<AuthComponents> BuildAuthComponents(const ServerConfig& config) {
     options.trust_domain = config.trust_domain;
     options.cache_ttl = tr.cache_ttl;
     options.cache_max_entries = tr.cache_max_entries;
+    options.negative_cache_ttl = tr.negative_cache_ttl;
+    options.negative_cache_max_entries = tr.negative_cache_max_entries;
+    options.max_concurrent_reviews = tr.max_concurrent_reviews;
+    options.review_queue_timeout = tr.review_queue_timeout;
     out.authenticators.push_back(
         std::make_unique<TokenReviewAuthenticator>(shared, options));
     if (!config.auth.trusted_node_accounts.empty()) {

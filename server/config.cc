@@ -221,6 +221,10 @@ void ReadAuth(MapReader& parent, absl::Status* status, AuthConfig* auth) {
     t.Duration("cache_ttl", &tr.cache_ttl);
     t.Int("cache_max_entries", &tr.cache_max_entries);
     t.Duration("timeout", &tr.timeout);
+    t.Duration("negative_cache_ttl", &tr.negative_cache_ttl);
+    t.Int("negative_cache_max_entries", &tr.negative_cache_max_entries);
+    t.Int("max_concurrent_reviews", &tr.max_concurrent_reviews);
+    t.Duration("review_queue_timeout", &tr.review_queue_timeout);
     t.Finish();
   }
   r.StringList("trusted_node_accounts", &auth->trusted_node_accounts);

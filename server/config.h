@@ -119,6 +119,14 @@ struct TokenReviewConfig {
   absl::Duration cache_ttl = absl::Minutes(5);
   int cache_max_entries = 100000;
   absl::Duration timeout = absl::Seconds(10);
+  // Tokens the API server refused are refused from memory this long (zero:
+  // never), so a flood of one bad token costs one review.
+  absl::Duration negative_cache_ttl = absl::Seconds(5);
+  int negative_cache_max_entries = 10000;
+  // TokenReviews in flight at once; beyond it callers queue in arrival
+  // order for at most review_queue_timeout, then get Unavailable.
+  int max_concurrent_reviews = 8;
+  absl::Duration review_queue_timeout = absl::Seconds(1);
 };
 
 struct AuthConfig {

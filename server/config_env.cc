@@ -119,6 +119,26 @@ absl::Status ValidateAuth(const AuthConfig& auth) {
       return Invalid("auth.token_review.cache_max_entries",
                      "must not be negative");
     }
+    if (tr.negative_cache_ttl < absl::ZeroDuration() ||
+        tr.negative_cache_ttl > absl::Minutes(1)) {
+      // Long enough to absorb a flood; longer would keep refusing a token
+      // whose pod the API server has only just seen.
+      return Invalid("auth.token_review.negative_cache_ttl",
+                     "must be in [0s, 1m]");
+    }
+    if (tr.negative_cache_max_entries < 0) {
+      return Invalid("auth.token_review.negative_cache_max_entries",
+                     "must not be negative");
+    }
+    if (tr.max_concurrent_reviews < 1 || tr.max_concurrent_reviews > 1024) {
+      return Invalid("auth.token_review.max_concurrent_reviews",
+                     "must be in [1, 1024]");
+    }
+    if (tr.review_queue_timeout < absl::ZeroDuration() ||
+        tr.review_queue_timeout > absl::Minutes(1)) {
+      return Invalid("auth.token_review.review_queue_timeout",
+                     "must be in [0s, 1m]");
+    }
   }
   if (auth.jwt_clock_skew > absl::Minutes(10)) {
     return Invalid("auth.jwt_clock_skew", "must be at most 10m");

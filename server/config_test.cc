@@ -78,6 +78,10 @@ auth:
     cache_ttl: 2m
     cache_max_entries: 10
     timeout: 3s
+    negative_cache_ttl: 2s
+    negative_cache_max_entries: 20
+    max_concurrent_reviews: 3
+    review_queue_timeout: 500ms
   trusted_node_accounts: [istio-system/ztunnel]
   identity_policy: strict
 serving:
@@ -116,6 +120,11 @@ limits:
   EXPECT_TRUE(config->auth.token_review.enabled);
   EXPECT_EQ(config->auth.token_review.cache_ttl, absl::Minutes(2));
   EXPECT_EQ(config->auth.token_review.cache_max_entries, 10);
+  EXPECT_EQ(config->auth.token_review.negative_cache_ttl, absl::Seconds(2));
+  EXPECT_EQ(config->auth.token_review.negative_cache_max_entries, 20);
+  EXPECT_EQ(config->auth.token_review.max_concurrent_reviews, 3);
+  EXPECT_EQ(config->auth.token_review.review_queue_timeout,
+            absl::Milliseconds(500));
   EXPECT_THAT(config->auth.trusted_node_accounts,
               ElementsAre("istio-system/ztunnel"));
   EXPECT_EQ(config->auth.identity_policy, IdentityPolicy::kStrict);
@@ -224,6 +233,15 @@ TEST(ServerConfigTest, ValidationNamesTheContradiction) {
            {"auth: {trusted_node_accounts: [ztunnel]}",
             "<namespace>/<serviceaccount>"},
            {"auth: {trusted_node_accounts: [a/b]}", "enable auth.token_review"},
+           {"auth: {token_review: {enabled: true, max_concurrent_reviews: 0}}",
+            "max_concurrent_reviews"},
+           {"auth: {token_review: {enabled: true, negative_cache_ttl: 2m}}",
+            "negative_cache_ttl"},
+           {"auth: {token_review: {enabled: true, "
+            "negative_cache_max_entries: -1}}",
+            "negative_cache_max_entries"},
+           {"auth: {token_review: {enabled: true, review_queue_timeout: 2m}}",
+            "review_queue_timeout"},
            {"serving: {dns_names: ['*bad name']}", "not a DNS name"},
            {"serving: {dns_names: []}", "serving.dns_names"},
            {"limits: {worker_threads: 0}", "worker_threads"},

@@ -6,17 +6,26 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/auth/kube_names.h"
 
 namespace vaultca {
 namespace server {
 namespace {
 
-// Kubernetes names are DNS labels or subdomains (<= 253 characters).
-bool ValidKubeName(absl::string_view part) {
-  if (part.empty() || part.size() > 253) return false;
-  for (char c : part) {
+// The names Kubernetes itself accepts: a namespace is a DNS-1123 label, a
+// service account a DNS-1123 subdomain. Nothing else can be a real account,
+// and these are safe as API path segments ('/', '%', "..", upper case and
+// empty parts never pass).
+bool ValidAccount(absl::string_view kube_namespace, absl::string_view name) {
+  return IsDns1123Label(kube_namespace) && IsDns1123Subdomain(name);
+}
+
+// SPIFFE's trust-domain grammar: lower-case letters, digits, '.', '-', '_'.
+bool ValidTrustDomain(absl::string_view td) {
+  if (td.empty() || td.size() > 255) return false;
+  for (char c : td) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '.';
+                    c == '.' || c == '-' || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -39,8 +48,7 @@ absl::StatusOr<ServiceAccountRef> ParseServiceAccountUser(
         "(system:serviceaccount:<namespace>:<name>)");
   }
   std::vector<absl::string_view> parts = absl::StrSplit(rest, ':');
-  if (parts.size() != 2 || !ValidKubeName(parts[0]) ||
-      !ValidKubeName(parts[1])) {
+  if (parts.size() != 2 || !ValidAccount(parts[0], parts[1])) {
     return absl::InvalidArgumentError(
         "the service account user name is malformed; expected "
         "system:serviceaccount:<namespace>:<name>");
@@ -55,9 +63,8 @@ absl::StatusOr<ServiceAccountRef> ParseSpiffeServiceAccount(
   if (absl::ConsumePrefix(&rest, "spiffe://")) {
     parts = absl::StrSplit(rest, '/');
   }
-  if (parts.size() != 5 || parts[0].empty() || parts[1] != "ns" ||
-      parts[3] != "sa" || !ValidKubeName(parts[2]) ||
-      !ValidKubeName(parts[4])) {
+  if (parts.size() != 5 || !ValidTrustDomain(parts[0]) || parts[1] != "ns" ||
+      parts[3] != "sa" || !ValidAccount(parts[2], parts[4])) {
     return absl::InvalidArgumentError(
         "not an Istio workload identity "
         "(spiffe://<trust-domain>/ns/<namespace>/sa/<serviceaccount>)");

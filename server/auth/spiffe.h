@@ -22,12 +22,15 @@ std::string SpiffeIdForServiceAccount(absl::string_view trust_domain,
 
 // Parses a Kubernetes service-account user name,
 // "system:serviceaccount:<namespace>:<name>". InvalidArgument for anything
-// else, including empty or oversized parts and parts holding '/' or ':'.
+// else: the namespace must be a DNS-1123 label and the name a DNS-1123
+// subdomain (IsDns1123Label, IsDns1123Subdomain), as Kubernetes requires, so
+// both are safe in API paths.
 absl::StatusOr<ServiceAccountRef> ParseServiceAccountUser(
     absl::string_view username);
 
 // Parses "spiffe://<td>/ns/<namespace>/sa/<name>". InvalidArgument for any
-// other shape.
+// other shape, for a trust domain outside SPIFFE's [a-z0-9._-], and for
+// names Kubernetes would refuse (as in ParseServiceAccountUser).
 absl::StatusOr<ServiceAccountRef> ParseSpiffeServiceAccount(
     absl::string_view spiffe_id, std::string* trust_domain = nullptr);
 
