@@ -180,7 +180,9 @@ void ReadCa(MapReader& parent, absl::Status* status, CaConfig* ca) {
   r.Enum("ttl_mode", &ca->ttl_mode, internal::ParseTtlMode);
   r.Duration("refresh_interval", &ca->refresh_interval);
   r.Duration("max_staleness", &ca->max_staleness);
+  r.Bool("stale_means_not_ready", &ca->stale_means_not_ready);
   r.Duration("startup_deadline", &ca->startup_deadline);
+  r.Enum("startup_policy", &ca->startup_policy, internal::ParseStartupPolicy);
   r.Bool("multi_root", &ca->multi_root);
   r.String("root_cert_file", &ca->root_cert_file);
   r.Finish();

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "ca/caching/caching_ca.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
 
@@ -74,7 +75,15 @@ struct CaConfig {
   // Source polling and staleness (see ca/caching/caching_ca.h).
   absl::Duration refresh_interval = absl::Minutes(1);
   absl::Duration max_staleness = absl::Minutes(30);
+  // Also fail readiness on stale material (see ca/caching/caching_ca.h:
+  // off, staleness is a metric, a log line and an alert, not an outage).
+  bool stale_means_not_ready = false;
   absl::Duration startup_deadline = absl::Seconds(30);
+  // keep-trying: listen at once, not ready, and keep loading in the
+  // background; Start waits for material at most startup_deadline and never
+  // fails for lack of it (a restart during a Vault outage must not end in
+  // CrashLoopBackOff). fail: Start fails after startup_deadline.
+  ca::StartupPolicy startup_policy = ca::StartupPolicy::kKeepTrying;
   // ISTIO_MULTIROOT_MESH: accept material that drops a current root.
   bool multi_root = false;
   // Where the current root bundle is published (the content of

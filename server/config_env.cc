@@ -198,6 +198,8 @@ absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
   e.String("VAULTCA_VAULT_CHAIN_REF", &config->ca.vault.chain_ref);
   e.String("VAULTCA_VAULT_ROOT_REF", &config->ca.vault.root_ref);
   e.Parsed("VAULTCA_TTL_MODE", &config->ca.ttl_mode, internal::ParseTtlMode);
+  e.Parsed("VAULTCA_STARTUP_POLICY", &config->ca.startup_policy,
+           internal::ParseStartupPolicy);
   e.String("VAULTCA_ROOT_CERT_FILE", &config->ca.root_cert_file);
   e.Parsed("VAULTCA_IDENTITY_POLICY", &config->auth.identity_policy,
            internal::ParseIdentityPolicy);

@@ -132,8 +132,15 @@ std::string ServerMetrics::Render(const CaMetricsSnapshot& ca) const {
          "cause=\"root_policy\"");
   Counter(&out, "vaultca_ca_rotations_total",
           "CA material rotations since start.", ca.rotations);
-  Gauge(&out, "vaultca_ca_ready", "1 when the CA can sign fresh material.",
-        ca.ready ? 1 : 0);
+  Gauge(&out, "vaultca_ca_ready", "1 when the CA can sign.", ca.ready ? 1 : 0);
+  Gauge(&out, "vaultca_ca_material_stale",
+        "1 when no refresh has confirmed the CA material for longer than "
+        "max_staleness (signing goes on with it).",
+        ca.stale ? 1 : 0);
+  Gauge(&out, "vaultca_ca_last_successful_refresh_timestamp",
+        "The unix timestamp, in seconds, of the last successful refresh of "
+        "the CA material.",
+        Timestamp(ca.last_successful_refresh));
   Gauge(&out, "vaultca_serving_cert_expiry_timestamp",
         "The unix timestamp, in seconds, when the gRPC serving certificate "
         "expires.",

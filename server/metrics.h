@@ -32,6 +32,8 @@ enum class Rejection {
 struct CaMetricsSnapshot {
   bool has_material = false;
   bool ready = false;
+  bool stale = false;
+  absl::Time last_successful_refresh = absl::InfinitePast();
   absl::Time root_not_after = absl::InfinitePast();
   absl::Time chain_not_after = absl::InfinitePast();
   absl::Time serving_cert_not_after = absl::InfinitePast();
@@ -52,7 +54,9 @@ struct CaMetricsSnapshot {
 // and vaultca's own: vaultca_sign_duration_seconds (histogram),
 // vaultca_rejected_requests_total{reason}, vaultca_ca_refresh_total,
 // vaultca_ca_refresh_failures_total{cause}, vaultca_ca_rotations_total,
-// vaultca_ca_ready, vaultca_serving_cert_expiry_timestamp.
+// vaultca_ca_ready, vaultca_ca_material_stale,
+// vaultca_ca_last_successful_refresh_timestamp,
+// vaultca_serving_cert_expiry_timestamp.
 // Recording is lock-free; thread-safe.
 class ServerMetrics {
  public:

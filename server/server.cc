@@ -129,10 +129,9 @@ absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
       if (!cert.ok()) return cert.status();
       serving_ = *std::move(cert);
     }
-    Maintain();
-    if (!serving_status_.ok()) return serving_status_;
   }
-  if (absl::Status s = StartGrpc(); !s.ok()) return s;
+  // The probe port first: /live must answer while the material is still
+  // loading, or a restart during a Vault outage ends in CrashLoopBackOff.
   if (!config_.listen.http_address.empty()) {
     HttpHandlers handlers;
     handlers.ready = [this] { return Readiness(); };
@@ -142,6 +141,32 @@ absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
     if (!http.ok()) return http.status();
     http_ = *std::move(http);
   }
+  // Up to startup_deadline for the first material (keep-trying loads it in
+  // the background; fail has loaded it already), so that a healthy start
+  // has its serving certificate on disk before gRPC reads it.
+  const absl::Time give_up = absl::Now() + config_.ca.startup_deadline;
+  while (true) {
+    {
+      MutexLock lock(&mu_);
+      Maintain();
+      if (ca_->CurrentBundle() != nullptr) {
+        if (!serving_status_.ok()) return serving_status_;
+        break;
+      }
+    }
+    if (absl::Now() >= give_up) {
+      // keep-trying: listen anyway, not ready; gRPC's certificate watcher
+      // picks up the serving certificate when the maintenance loop writes
+      // it, and /ready and gRPC health follow.
+      VAULTCA_LOG(WARNING)
+          << "listening without usable CA material (not ready); still "
+             "loading from "
+          << ca_->source_description() << ": " << ca_->Readiness().message();
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  if (absl::Status s = StartGrpc(); !s.ok()) return s;
   {
     MutexLock lock(&mu_);
     Maintain();
@@ -265,8 +290,26 @@ void VaultcaServer::Maintain() {
   } else if (serving_ != nullptr) {
     serving_status_ = absl::UnavailableError("no CA material loaded yet");
   }
+  const ca::CachingCaStats stats = ca_->Stats();
+  if (stats.stale != stale_) {
+    stale_ = stats.stale;
+    if (stale_) {
+      VAULTCA_LOG(WARNING)
+          << "CA material is stale: no successful refresh since "
+          << absl::FormatTime(stats.last_successful_refresh)
+          << " (max_staleness " << absl::FormatDuration(config_.ca.max_staleness)
+          << "); still signing with serial " << stats.serial_hex
+          << (config_.ca.stale_means_not_ready ? "; not ready (stale_means_not_ready)"
+                                               : "")
+          << "; last error: " << stats.last_error;
+    } else {
+      VAULTCA_LOG(INFO) << "CA material is fresh again";
+    }
+  }
   if (grpc_server_ != nullptr && !draining_.load()) {
-    const bool serving = ca_->IsReady() && serving_status_.ok();
+    // The same "can sign" as /ready: loaded, not expired, probe passes.
+    const bool serving =
+        stats.ready && serving_status_.ok() && probe_->Check(*ca_).ok();
     if (serving != health_serving_) {
       grpc_server_->GetHealthCheckService()->SetServingStatus(serving);
       health_serving_ = serving;
@@ -295,6 +338,8 @@ std::string VaultcaServer::MetricsText() {
   const ca::CachingCaStats stats = ca_->Stats();
   snapshot.has_material = stats.has_material;
   snapshot.ready = stats.ready && !draining_.load();
+  snapshot.stale = stats.stale;
+  snapshot.last_successful_refresh = stats.last_successful_refresh;
   snapshot.refreshes = stats.refreshes;
   snapshot.rotations = stats.rotations;
   snapshot.refresh_failures_fetch = stats.failures.fetch;

@@ -119,6 +119,8 @@ class VaultcaServer {
   std::string published_root_ ABSL_GUARDED_BY(mu_);
   CaMetricsSnapshot expiry_ ABSL_GUARDED_BY(mu_);
   bool health_serving_ ABSL_GUARDED_BY(mu_) = false;
+  // Whether the last pass saw stale material (logged on each change).
+  bool stale_ ABSL_GUARDED_BY(mu_) = false;
 
   Mutex stop_mu_;
   CondVar stop_cv_;

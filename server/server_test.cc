@@ -496,6 +496,51 @@ TEST_F(ServerTest, StalledHandshakesAreClosed) {
   EXPECT_EQ(AgentClient(Agent(*server)).Request().code, grpc::StatusCode::OK);
 }
 
+TEST_F(ServerTest, StartsWithoutMaterialAndServesWhenItArrives) {
+  // A restart during a Vault outage: listen at once, not ready, keep
+  // loading, never exit; serve as soon as the material is there.
+  cacerts_ = dir_ + "/cacerts";
+  ASSERT_EQ(::mkdir(cacerts_.c_str(), 0755), 0);
+  ServerConfig config = Config();
+  config.ca.source = CaSourceKind::kFiles;
+  config.ca.cacerts_dir = cacerts_;
+  config.ca.startup_deadline = absl::Milliseconds(200);
+  auto server = Start(config);
+  ASSERT_NE(server, nullptr);
+  EXPECT_GT(server->grpc_port(), 0);
+  EXPECT_EQ(server->Readiness().code(), absl::StatusCode::kUnavailable);
+  httplib::Client http("127.0.0.1", server->http_port());
+  auto live = http.Get("/live");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 200);
+  auto ready = http.Get("/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503) << ready->body;
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("vaultca_ca_ready 0\n"));
+
+  const ca::CaMaterialPem root = ca::testing::Root();
+  ASSERT_TRUE(ca::testing::PublishLikeKubelet(
+                  cacerts_, CacertsFiles(ca::testing::Intermediate(root)))
+                  .ok());
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (!server->Readiness().ok() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(server->Readiness().ok()) << server->Readiness();
+  // gRPC's certificate watcher re-reads the serving certificate on its own
+  // period: retry until the TLS listener presents it.
+  AgentResult result;
+  while (absl::Now() < give_up) {
+    result = AgentClient(Agent(*server)).Request();
+    if (result.code == grpc::StatusCode::OK) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+  EXPECT_TRUE(testing::VerifyLeaf(result.cert_chain, root.root_bundle_pem).ok());
+}
+
 TEST_F(ServerTest, StartFailsClearly) {
   ServerConfig config = Config();
   config.auth.jwt[0].jwks_file = dir_ + "/missing.json";
@@ -504,6 +549,7 @@ TEST_F(ServerTest, StartFailsClearly) {
   config.ca.source = CaSourceKind::kFiles;
   config.ca.cacerts_dir = dir_ + "/empty";
   config.ca.startup_deadline = absl::Milliseconds(200);
+  config.ca.startup_policy = ca::StartupPolicy::kFailAfterDeadline;
   auto server = VaultcaServer::Start(config);
   EXPECT_FALSE(server.ok());
   EXPECT_THAT(server.status().message(), HasSubstr("CA material"));

@@ -78,6 +78,23 @@ CachingCertificateAuthority::New(std::unique_ptr<MaterialSource> source,
 
   const CachingCaOptions& opts = ca->options_;
   const absl::Time deadline = absl::Now() + opts.startup_deadline;
+  if (opts.startup_policy == StartupPolicy::kKeepTrying && opts.refresh_thread) {
+    // The first load runs on the refresh thread, so one slow source call
+    // (a Vault that accepts connections and never answers) cannot hold the
+    // caller past the deadline; the caller only waits for its result.
+    ca->thread_ = std::thread([raw = ca.get()] {
+      raw->RefreshLoop(0, /*first_wait=*/absl::ZeroDuration());
+    });
+    while (ca->CurrentBundle() == nullptr && absl::Now() < deadline) {
+      absl::SleepFor(std::min(absl::Milliseconds(5), deadline - absl::Now()));
+    }
+    if (ca->CurrentBundle() == nullptr) {
+      VAULTCA_LOG(WARNING) << "no usable CA material from " << ca->description_
+                           << " yet; not ready, retrying in the background"
+                           << ca->LastErrorSuffix();
+    }
+    return ca;
+  }
   int failures = 0;
   absl::Status status = ca->Refresh();
   while (!status.ok()) {
@@ -103,7 +120,8 @@ CachingCertificateAuthority::New(std::unique_ptr<MaterialSource> source,
   if (opts.refresh_thread) {
     ca->thread_ = std::thread([raw = ca.get(), failures,
                                loaded = status.ok()] {
-      raw->RefreshLoop(loaded ? 0 : failures);
+      raw->RefreshLoop(loaded ? 0 : failures,
+                       loaded ? raw->JitteredInterval() : raw->Backoff(failures));
     });
   }
   return ca;
@@ -301,10 +319,10 @@ absl::Status CachingCertificateAuthority::RecordFailure(
   return absl::Status(status.code(), absl::StrCat(description_, ": ", error));
 }
 
-void CachingCertificateAuthority::RefreshLoop(int initial_failures) {
+void CachingCertificateAuthority::RefreshLoop(int initial_failures,
+                                              absl::Duration first_wait) {
   int failures = initial_failures;
-  absl::Duration wait =
-      failures == 0 ? JitteredInterval() : Backoff(failures);
+  absl::Duration wait = first_wait;
   while (WaitForNextRefresh(wait)) {
     if (Refresh().ok()) {
       failures = 0;

@@ -27,10 +27,12 @@ namespace ca {
 
 // What New does when no material could be loaded by the start-up deadline.
 enum class StartupPolicy {
-  // New returns the last error: the process should exit.
+  // New retries until startup_deadline, then returns the last error: the
+  // process should exit.
   kFailAfterDeadline,
-  // New returns a CA that is not ready (Sign answers Unavailable) and keeps
-  // retrying with backoff in the background.
+  // The first load runs in the background (with the refresh thread); New
+  // waits for it at most startup_deadline and then returns a CA that may not
+  // be ready yet (Sign answers Unavailable) and keeps retrying with backoff.
   kKeepTrying,
 };
 
@@ -50,9 +52,14 @@ struct CachingCaOptions {
   absl::Duration min_retry_backoff = absl::Seconds(1);
   absl::Duration max_retry_backoff = absl::Seconds(30);
 
-  // Readiness turns false when no refresh has succeeded for this long,
-  // even though signing goes on with the last good material.
+  // Material no refresh has confirmed for this long is "stale": reported
+  // (Stats, a warning in the log) but still signed with, because every
+  // replica sees the same source outage and a readiness probe that failed
+  // on staleness would take every endpoint out of service at once while
+  // valid material is cached.
   absl::Duration max_staleness = absl::Minutes(30);
+  // The older behaviour: stale material also makes Readiness fail.
+  bool stale_means_not_ready = false;
 
   // How long New keeps retrying the first load, and what it does after.
   absl::Duration startup_deadline = absl::Seconds(30);
@@ -93,6 +100,9 @@ struct CachingCaStats {
   // Readiness (see CachingCertificateAuthority::Readiness).
   bool ready = false;
   std::string not_ready_reason;
+  // No successful refresh for longer than max_staleness (whatever
+  // readiness says of it).
+  bool stale = false;
 
   // Refresh history. Times are from the injected clock.
   absl::Time last_refresh_attempt = absl::InfinitePast();
@@ -147,10 +157,11 @@ class CachingCertificateAuthority : public CertificateAuthority {
   // material still in service. Serialised with the refresh thread.
   absl::Status Refresh();
 
-  // OK when serving fresh material: loaded, the last successful refresh no
-  // older than max_staleness, and the signing cert not expired. Otherwise
-  // Unavailable (nothing loaded) or FailedPrecondition (stale, expired),
-  // with a message naming the cause and the last refresh error.
+  // OK when the CA can sign: material loaded and the signing cert not
+  // expired (and, with stale_means_not_ready, the last successful refresh
+  // no older than max_staleness). Otherwise Unavailable (nothing loaded) or
+  // FailedPrecondition (expired, stale), with a message naming the cause
+  // and the last refresh error.
   absl::Status Readiness() const;
   bool IsReady() const { return Readiness().ok(); }
 
@@ -171,9 +182,13 @@ class CachingCertificateAuthority : public CertificateAuthority {
                              const absl::Status& status)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status ReadinessAt(absl::Time now) const ABSL_LOCKS_EXCLUDED(mu_);
+  // FailedPrecondition describing the staleness when the last successful
+  // refresh is older than max_staleness at `now`.
+  absl::Status StalenessAt(absl::Time now) const ABSL_LOCKS_EXCLUDED(mu_);
   std::string LastErrorSuffix() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  void RefreshLoop(int initial_failures);
+  // Refreshes after `first_wait`, then per interval or backoff.
+  void RefreshLoop(int initial_failures, absl::Duration first_wait);
   // Sleeps up to `wait`; returns early on a change event. False on stop.
   bool WaitForNextRefresh(absl::Duration wait) ABSL_LOCKS_EXCLUDED(mu_);
   void OnSourceChange() ABSL_LOCKS_EXCLUDED(mu_);

@@ -93,7 +93,36 @@ TEST(CachingCaTest, OutageIsRetriedWithBackoffNotInATightLoop) {
   EXPECT_TRUE(WaitUntil([&] { return ca->Stats().serial_hex == want; }));
 }
 
-TEST(CachingCaTest, ReadinessFollowsStalenessAndExpiry) {
+TEST(CachingCaTest, StaleMaterialIsReportedButStaysReady) {
+  FakeClock clock(absl::Now());
+  Pki pki(clock.Now());
+  auto state = std::make_shared<FakeSourceState>();
+  state->Set(pki.Intermediate(1));
+  CachingCaOptions options = ManualOptions(&clock);
+  options.max_staleness = absl::Hours(1);
+  auto ca = MustNew(state, options);
+  ASSERT_TRUE(ca->IsReady());
+  EXPECT_FALSE(ca->Stats().stale);
+
+  // A source outage longer than max_staleness: every replica sees it, so
+  // readiness must not drop while the cached material can still sign.
+  state->Set(absl::UnavailableError("vault down"));
+  clock.Advance(absl::Minutes(61));
+  EXPECT_FALSE(ca->Refresh().ok());
+  EXPECT_TRUE(ca->IsReady()) << ca->Readiness();
+  const CachingCaStats stats = ca->Stats();
+  EXPECT_TRUE(stats.ready);
+  EXPECT_TRUE(stats.stale);
+  auto chain = ca->Sign(TestSignRequest());
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  EXPECT_TRUE(VerifyIssued(*chain, pki.root_pem(), clock.Now()).ok());
+
+  state->Set(pki.Intermediate(1));
+  ASSERT_TRUE(ca->Refresh().ok());
+  EXPECT_FALSE(ca->Stats().stale);
+}
+
+TEST(CachingCaTest, ReadinessFollowsStalenessWhenAskedAndExpiryAlways) {
   FakeClock clock(absl::Now());
   Pki pki(clock.Now());
   auto state = std::make_shared<FakeSourceState>();
@@ -102,6 +131,7 @@ TEST(CachingCaTest, ReadinessFollowsStalenessAndExpiry) {
   state->Set(inter);
   CachingCaOptions options = ManualOptions(&clock);
   options.max_staleness = absl::Hours(1);
+  options.stale_means_not_ready = true;
   auto ca = MustNew(state, options);
   ASSERT_TRUE(ca->IsReady());
 

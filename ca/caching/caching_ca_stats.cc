@@ -40,6 +40,11 @@ absl::Status CachingCertificateAuthority::ReadinessAt(absl::Time now) const {
         "the CA signing certificate (serial ", bundle->serial_hex(),
         ") expired at ", TimeText(bundle->not_after()), LastErrorSuffix()));
   }
+  if (options_.stale_means_not_ready) return StalenessAt(now);
+  return absl::OkStatus();
+}
+
+absl::Status CachingCertificateAuthority::StalenessAt(absl::Time now) const {
   absl::Time last_success;
   {
     MutexLock lock(&mu_);
@@ -70,6 +75,7 @@ CachingCaStats CachingCertificateAuthority::Stats() const {
   const absl::Status readiness = ReadinessAt(now);
   stats.ready = readiness.ok();
   stats.not_ready_reason = std::string(readiness.message());
+  stats.stale = stats.has_material && !StalenessAt(now).ok();
   MutexLock lock(&mu_);
   stats.last_refresh_attempt = last_refresh_attempt_;
   stats.last_successful_refresh = last_success_;

@@ -67,6 +67,16 @@ absl::StatusOr<ca::TtlMode> ParseTtlMode(absl::string_view what,
   return Invalid(what, text, "istiod (refuse above the maximum) or clamp");
 }
 
+absl::StatusOr<ca::StartupPolicy> ParseStartupPolicy(absl::string_view what,
+                                                     absl::string_view text) {
+  const std::string lower = absl::AsciiStrToLower(text);
+  if (lower == "keep-trying") return ca::StartupPolicy::kKeepTrying;
+  if (lower == "fail") return ca::StartupPolicy::kFailAfterDeadline;
+  return Invalid(what, text,
+                 "keep-trying (listen not ready until material arrives) or "
+                 "fail (exit after startup_deadline)");
+}
+
 absl::StatusOr<IdentityPolicy> ParseIdentityPolicy(absl::string_view what,
                                                    absl::string_view text) {
   const std::string lower = absl::AsciiStrToLower(text);

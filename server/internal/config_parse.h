@@ -34,6 +34,9 @@ absl::StatusOr<ca::KeyType> ParseKeyType(absl::string_view what,
 // "istiod" or "clamp".
 absl::StatusOr<ca::TtlMode> ParseTtlMode(absl::string_view what,
                                          absl::string_view text);
+// "keep-trying" or "fail".
+absl::StatusOr<ca::StartupPolicy> ParseStartupPolicy(absl::string_view what,
+                                                     absl::string_view text);
 // "istiod" or "strict".
 absl::StatusOr<IdentityPolicy> ParseIdentityPolicy(absl::string_view what,
                                                    absl::string_view text);

@@ -15,7 +15,11 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 gobuild=$here/../gobuild.sh
 
-k8s_ver=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$here/apiserver/go.mod")
+# The pinned version, from a one-line require or a require block.
+k8s_ver=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3; exit}
+               $1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$here/apiserver/go.mod")
+[[ "$k8s_ver" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+  { echo "build.sh: cannot read the k8s.io/kubernetes version from apiserver/go.mod" >&2; exit 1; }
 major=${k8s_ver#v}; major=${major%%.*}
 minor=${k8s_ver#v*.}; minor=${minor%%.*}
 vpkg=k8s.io/component-base/version

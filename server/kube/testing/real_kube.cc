@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -399,6 +401,9 @@ void RealKube::Thaw() const {
 
 absl::StatusOr<std::string> ProjectToken(const std::string& dir,
                                          const std::string& token) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat("cannot create ", dir));
+  }
   absl::Status published = ca::testing::PublishLikeKubelet(dir, {{"token", token}});
   if (!published.ok()) return published;
   return dir + "/token";
