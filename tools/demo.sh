@@ -203,6 +203,18 @@ if [[ -z "$GRPC_PORT" ]]; then
   exit 1
 fi
 echo "vaultca-server: grpc 127.0.0.1:$GRPC_PORT, /ready: $(curl -s "http://127.0.0.1:$HTTP_PORT/ready")"
+# The Vault token vaultca-server holds, as Vault describes it.
+for accessor in $(VAULT_TOKEN=demo-root-token "$VAULT" list -format=json auth/token/accessors |
+                  python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)))'); do
+  VAULT_TOKEN=demo-root-token "$VAULT" token lookup -format=json -accessor "$accessor" |
+    python3 -c 'import json,sys
+d = json.load(sys.stdin)["data"]
+if d.get("path") == "auth/kubernetes/login":
+    m = d.get("meta") or {}
+    print("its Vault token: %s, role %s, service account %s/%s, policies %s, ttl %ss"
+          % (d["path"], m.get("role"), m.get("service_account_namespace"),
+             m.get("service_account_name"), ",".join(d.get("policies", [])), d.get("creation_ttl")))'
+done
 
 # The sleep pod's istio-token (audience istio-ca), as kubelet projects it;
 # vaultca-server checks it with the API server's TokenReview.
