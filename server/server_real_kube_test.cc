@@ -11,6 +11,7 @@
 // VAULTCA_ALLOW_NO_KUBE=1.
 
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -353,6 +354,82 @@ TEST_F(ServerRealKubeTest, ReadsTheRewrittenTokenAtEachLogin) {
   absl::StatusOr<std::unique_ptr<vault::VaultClient>> stale_client = KubeLoginClient(*stale);
   ASSERT_TRUE(stale_client.ok()) << stale_client.status();
   EXPECT_EQ((*stale_client)->Login().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(ServerRealKubeTest, StartsDuringAVaultOutageAndServesWhenItReturns) {
+  // A rollout or an eviction while Vault cannot answer: the replica must
+  // come up (liveness answers, not ready) instead of crash-looping, and
+  // serve as soon as Vault is back.
+  const std::string dir = vault::testing::MakeTempDir("outage").value();
+  ASSERT_TRUE(kube_->CreatePod(kIstiodNs, "istiod-outage", kIstiodSa, "node-a").ok());
+  absl::StatusOr<std::string> token =
+      PodToken(kIstiodNs, kIstiodSa, "istiod-outage", {});
+  ASSERT_TRUE(token.ok()) << token.status();
+  absl::StatusOr<std::string> token_file =
+      testing::ProjectToken(dir + "/istiod-token", *token);
+  ASSERT_TRUE(token_file.ok()) << token_file.status();
+  absl::StatusOr<std::unique_ptr<vault::VaultClient>> client =
+      KubeLoginClient(*token_file);
+  ASSERT_TRUE(client.ok()) << client.status();
+  ca::VaultKvSourceOptions refs;
+  refs.cert_ref = "vault:secret/data/pki/istiod#certificate";
+  refs.key_ref = "vault:secret/data/pki/istiod#privateKey";
+  absl::StatusOr<std::unique_ptr<ca::VaultKvSource>> source = ca::VaultKvSource::New(
+      std::shared_ptr<vault::VaultClient>(std::move(*client)), refs);
+  ASSERT_TRUE(source.ok()) << source.status();
+
+  ServerConfig config;
+  config.listen.grpc_address = "127.0.0.1:0";
+  config.listen.http_address = "127.0.0.1:0";
+  config.ca.root_cert_file = dir + "/root-cert.pem";
+  config.ca.startup_deadline = absl::Seconds(2);
+  config.serving.cert_dir = dir + "/serving";
+  config.auth.token_review.enabled = true;
+  config.auth.token_review.api_server = kube_->address();
+  config.auth.token_review.ca_file = kube_->ca_file();
+  config.auth.token_review.token_file = *token_file;
+  ServerDependencies deps;
+  deps.source = *std::move(source);
+  deps.maintenance_interval = absl::Milliseconds(100);
+
+  vault_->Freeze();
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<VaultcaServer>> server =
+      VaultcaServer::Start(config, std::move(deps));
+  const absl::Duration startup = absl::Now() - start;
+  if (!server.ok()) vault_->Thaw();
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_GT((*server)->grpc_port(), 0);
+  EXPECT_EQ((*server)->Readiness().code(), absl::StatusCode::kUnavailable);
+
+  vault_->Thaw();
+  const absl::Time thawed = absl::Now();
+  while (!(*server)->Readiness().ok() && absl::Now() < thawed + absl::Seconds(90)) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE((*server)->Readiness().ok()) << (*server)->Readiness();
+  std::cout << "MEASURED: start-up with Vault frozen " << absl::FormatDuration(startup)
+            << " (startup_deadline 2s), ready "
+            << absl::FormatDuration(absl::Now() - thawed)
+            << " after Vault came back\n";
+
+  testing::AgentOptions options;
+  options.address = absl::StrCat("127.0.0.1:", (*server)->grpc_port());
+  options.root_cert_pem = *root_bundle_;
+  options.key_type = ca::KeyType::kEcP256;
+  absl::StatusOr<std::string> sleep_token =
+      PodToken("sleep", "sleep", "sleep-0", {"istio-ca"});
+  ASSERT_TRUE(sleep_token.ok()) << sleep_token.status();
+  options.token = *sleep_token;
+  // gRPC re-reads the serving certificate written after the material came.
+  testing::AgentResult result;
+  while (absl::Now() < thawed + absl::Seconds(90)) {
+    result = testing::AgentClient(options).Request();
+    if (result.code == grpc::StatusCode::OK) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+  (*server)->Shutdown(absl::ZeroDuration());
 }
 
 }  // namespace

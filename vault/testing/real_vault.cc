@@ -195,8 +195,17 @@ absl::StatusOr<std::unique_ptr<RealVault>> RealVault::Start(
   return vault;
 }
 
+void RealVault::Freeze() const {
+  if (pid_ > 0) kill(pid_, SIGSTOP);
+}
+
+void RealVault::Thaw() const {
+  if (pid_ > 0) kill(pid_, SIGCONT);
+}
+
 RealVault::~RealVault() {
   if (pid_ <= 0) return;
+  Thaw();
   kill(pid_, SIGTERM);
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
   int status;

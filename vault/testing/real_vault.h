@@ -77,6 +77,11 @@ class RealVault {
   // Returns the server's log so far (for failure messages).
   std::string Log() const;
 
+  // Freezes (SIGSTOP) or thaws (SIGCONT) the server: a frozen Vault accepts
+  // connections and never answers, as one behind a dead network path does.
+  void Freeze() const;
+  void Thaw() const;
+
  private:
   RealVault() = default;
   absl::Status WaitForListener();
