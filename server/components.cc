@@ -12,6 +12,7 @@
 #include "server/auth/kube_node_authorizer.h"
 #include "server/auth/token_review_authenticator.h"
 #include "server/kube/kube_api.h"
+#include "server/kube/pod_index.h"
 
 namespace vaultca {
 namespace server {
@@ -112,7 +113,12 @@ absl::StatusOr<AuthComponents> BuildAuthComponents(const ServerConfig& config) {
     out.authenticators.push_back(
         std::make_unique<TokenReviewAuthenticator>(shared, options));
     if (!config.auth.trusted_node_accounts.empty()) {
-      out.impersonation = std::make_unique<KubeNodeAuthorizer>(shared);
+      // Checked against a watched pod index, as istiod's informers do; it
+      // starts loading now, without holding up the server's start.
+      auto pods = PodIndex::New(shared);
+      if (!pods.ok()) return pods.status();
+      out.impersonation =
+          std::make_unique<KubeNodeAuthorizer>(*std::move(pods));
     }
   }
   if (out.authenticators.empty()) {

@@ -160,6 +160,7 @@ void ReadCa(MapReader& parent, absl::Status* status, CaConfig* ca) {
     MapReader s(r.Get("self_signed"), "ca.self_signed", status);
     s.String("state_dir", &ca->self_signed_dir);
     s.Enum("key_type", &ca->self_signed_key_type, internal::ParseKeyType);
+    s.String("vault_path", &ca->self_signed_vault_path);
     s.Finish();
   }
   {

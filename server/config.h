@@ -63,6 +63,9 @@ struct CaConfig {
   // kSelfSigned: where the root and its key persist.
   std::string self_signed_dir = "/var/lib/vaultca/self-signed";
   ca::KeyType self_signed_key_type = ca::KeyType::kRsa;
+  // Non-empty: the root lives in Vault KV v2 at this data path instead of
+  // self_signed_dir, shared by every replica (first writer wins).
+  std::string self_signed_vault_path;
   // kFiles: the cacerts directory (env ROOT_CA_DIR, as istiod).
   std::string cacerts_dir = "/etc/cacerts";
   // kVault: the references.

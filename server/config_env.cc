@@ -193,6 +193,7 @@ absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
            internal::ParseBoolValue);
   e.Parsed("VAULTCA_CA_SOURCE", &config->ca.source, internal::ParseCaSource);
   e.String("VAULTCA_SELF_SIGNED_DIR", &config->ca.self_signed_dir);
+  e.String("VAULTCA_SELF_SIGNED_VAULT_PATH", &config->ca.self_signed_vault_path);
   e.String("VAULTCA_VAULT_CERT_REF", &config->ca.vault.cert_ref);
   e.String("VAULTCA_VAULT_KEY_REF", &config->ca.vault.key_ref);
   e.String("VAULTCA_VAULT_CHAIN_REF", &config->ca.vault.chain_ref);
@@ -234,7 +235,8 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
     return Invalid("listen.grpc", "must name host:port");
   }
   const CaConfig& ca = config.ca;
-  if (ca.source == CaSourceKind::kSelfSigned && ca.self_signed_dir.empty()) {
+  if (ca.source == CaSourceKind::kSelfSigned && ca.self_signed_dir.empty() &&
+      ca.self_signed_vault_path.empty()) {
     return Invalid("ca.self_signed.state_dir", "must name a directory");
   }
   if (ca.source == CaSourceKind::kFiles && ca.cacerts_dir.empty()) {

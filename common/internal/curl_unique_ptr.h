@@ -41,6 +41,13 @@ struct CurlDeleter<curl_slist> {
 template <typename T>
 using CurlUniquePtr = std::unique_ptr<T, CurlDeleter<T>>;
 
+// CURLM is, like CURL, a typedef of void, so it gets its own deleter rather
+// than a CurlDeleter specialisation. Remove every easy handle first.
+struct CurlMultiDeleter {
+  void operator()(CURLM* handle) const { curl_multi_cleanup(handle); }
+};
+using CurlMultiUniquePtr = std::unique_ptr<CURLM, CurlMultiDeleter>;
+
 // Runs curl_global_init exactly once per process (it is not thread-safe
 // itself) and returns its result every time after.
 absl::Status EnsureCurlGlobalInit();

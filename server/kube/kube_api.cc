@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -78,9 +79,8 @@ absl::StatusOr<KubeApiResponse> KubeApiClient::Post(
   return Request("POST", path, &json);
 }
 
-absl::StatusOr<KubeApiResponse> KubeApiClient::Request(
-    const char* method, const std::string& path,
-    const absl::string_view* body, absl::string_view content_type) const {
+absl::StatusOr<std::vector<std::string>> KubeApiClient::Headers(
+    bool has_body, absl::string_view content_type) const {
   absl::StatusOr<std::string> token_text =
       internal::ReadSmallFile(options_.token_file, 64 * 1024);
   if (!token_text.ok()) {
@@ -94,22 +94,52 @@ absl::StatusOr<KubeApiResponse> KubeApiClient::Request(
   std::vector<std::string> headers = {
       absl::StrCat("Authorization: Bearer ", token.view()),
       "Accept: application/json"};
-  if (body != nullptr) {
+  if (has_body) {
     headers.push_back(absl::StrCat("Content-Type: ", content_type));
   }
+  return headers;
+}
+
+absl::StatusOr<KubeApiResponse> KubeApiClient::Request(
+    const char* method, const std::string& path,
+    const absl::string_view* body, absl::string_view content_type) const {
+  absl::StatusOr<std::vector<std::string>> headers =
+      Headers(body != nullptr, content_type);
+  if (!headers.ok()) return headers.status();
   ::vaultca::internal::HttpsRequestOptions options;
   options.ca_file = options_.ca_file;
   options.timeout = options_.timeout;
   options.max_response_bytes = kMaxResponseBytes;
   absl::StatusOr<::vaultca::internal::HttpsResponse> response =
       ::vaultca::internal::HttpsRequest(
-          method, absl::StrCat(address_, path), headers, body, options);
-  ::vaultca::internal::SecureWipe(headers[0].data(), headers[0].size());
+          method, absl::StrCat(address_, path), *headers, body, options);
+  ::vaultca::internal::SecureWipe((*headers)[0].data(), (*headers)[0].size());
   if (!response.ok()) {
     return absl::UnavailableError(absl::StrCat(
         "Kubernetes API: ", response.status().message()));
   }
   return KubeApiResponse{response->http_status, std::move(response->body)};
+}
+
+absl::StatusOr<long> KubeApiClient::Stream(
+    const std::string& path, const KubeStreamOptions& options,
+    const std::function<bool(long http_status, absl::string_view piece)>& on_body) const {
+  absl::StatusOr<std::vector<std::string>> headers =
+      Headers(false, absl::string_view());
+  if (!headers.ok()) return headers.status();
+  ::vaultca::internal::HttpsStreamOptions stream;
+  stream.ca_file = options_.ca_file;
+  stream.timeout = options.timeout;
+  stream.idle_timeout = options.idle_timeout;
+  absl::StatusOr<long> status = ::vaultca::internal::HttpsStream(
+      "GET", absl::StrCat(address_, path), *headers, stream,
+      options.canceller, on_body);
+  ::vaultca::internal::SecureWipe((*headers)[0].data(), (*headers)[0].size());
+  if (!status.ok() && status.status().code() == absl::StatusCode::kUnavailable) {
+    return absl::UnavailableError(
+        absl::StrCat("Kubernetes API: ", status.status().message()));
+  }
+  return status;
 }
 
 }  // namespace server

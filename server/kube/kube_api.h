@@ -5,12 +5,17 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace vaultca {
+namespace internal {
+class HttpsCanceller;
+}  // namespace internal
+
 namespace server {
 
 struct KubeApiOptions {
@@ -31,6 +36,17 @@ struct KubeApiOptions {
 struct KubeApiResponse {
   long http_status = 0;
   std::string body;
+};
+
+// A GET whose answer is read as it arrives (a LIST too large to hold twice,
+// a WATCH that lasts minutes).
+struct KubeStreamOptions {
+  // Bound on the whole exchange; infinite: none.
+  absl::Duration timeout = absl::InfiniteDuration();
+  // Fails the exchange when nothing arrives for this long.
+  absl::Duration idle_timeout = absl::InfiniteDuration();
+  // Ends the exchange from another thread at once; may be null.
+  ::vaultca::internal::HttpsCanceller* canceller = nullptr;
 };
 
 // A minimal Kubernetes API client over libcurl: HTTPS only, the server
@@ -59,10 +75,23 @@ class KubeApiClient {
       const absl::string_view* body,
       absl::string_view content_type = "application/json") const;
 
+  // GET `path`, handing the body to `on_body` piece by piece with the HTTP
+  // status: first an empty piece once the headers are in, then the body as
+  // it arrives. `on_body` returns false to stop early (not an error).
+  // Returns the HTTP status; transport failures are Unavailable, a fired
+  // canceller Cancelled.
+  absl::StatusOr<long> Stream(
+      const std::string& path, const KubeStreamOptions& options,
+      const std::function<bool(long http_status, absl::string_view piece)>& on_body) const;
+
   const std::string& address() const { return address_; }
 
  private:
   KubeApiClient(KubeApiOptions options, std::string address);
+  // The request headers with the current service-account token; the
+  // caller wipes the first one.
+  absl::StatusOr<std::vector<std::string>> Headers(bool has_body,
+                                                   absl::string_view content_type) const;
 
   const KubeApiOptions options_;
   const std::string address_;

@@ -1,8 +1,10 @@
 #include "server/kube/testing/fake_kube_api.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -31,6 +33,29 @@ void Write(const std::string& path, const std::string& contents) {
 
 }  // namespace
 
+Json FakeKubeApi::PodJson(const Pod& p) {
+  return Json{{"kind", "Pod"},
+              {"apiVersion", "v1"},
+              {"metadata",
+               {{"name", p.name},
+                {"namespace", p.ns},
+                {"uid", p.uid},
+                {"resourceVersion", std::to_string(p.resource_version)}}},
+              {"spec", {{"serviceAccountName", p.sa}, {"nodeName", p.node}}},
+              {"status", {{"phase", p.phase}}}};
+}
+
+std::string FakeKubeApi::StatusJson(int code, const std::string& reason,
+                                    const std::string& message) {
+  return Json({{"kind", "Status"},
+               {"apiVersion", "v1"},
+               {"status", "Failure"},
+               {"reason", reason},
+               {"message", message},
+               {"code", code}})
+      .dump();
+}
+
 FakeKubeApi::FakeKubeApi(const std::string& dir) : dir_(dir) {
   // A CA and a serving certificate for 127.0.0.1, made here and now.
   // Its CA lands in ca_file().
@@ -41,7 +66,8 @@ FakeKubeApi::FakeKubeApi(const std::string& dir) : dir_(dir) {
   server_ = std::make_unique<httplib::SSLServer>(tls.cert_file.c_str(),
                                                  tls.key_file.c_str());
   if (!server_->is_valid()) Die("SSLServer is not valid");
-  server_->new_task_queue = [] { return new httplib::ThreadPool(4); };
+  // Each open watch holds a thread.
+  server_->new_task_queue = [] { return new httplib::ThreadPool(16); };
   Install();
   port_ = server_->bind_to_any_port("127.0.0.1");
   if (port_ <= 0) Die("cannot bind");
@@ -51,6 +77,11 @@ FakeKubeApi::FakeKubeApi(const std::string& dir) : dir_(dir) {
 }
 
 FakeKubeApi::~FakeKubeApi() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+    changed_.SignalAll();
+  }
   server_->stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -70,12 +101,105 @@ void FakeKubeApi::AddPod(const std::string& ns, const std::string& name,
                          const std::string& uid, const std::string& sa,
                          const std::string& node, const std::string& phase) {
   MutexLock lock(&mu_);
-  pods_.push_back(Pod{ns, name, uid, sa, node, phase});
+  Pod pod{ns, name, uid, sa, node, phase};
+  auto it = FindPod(ns, name);
+  const bool exists = it != pods_.end();
+  Emit(exists ? "MODIFIED" : "ADDED", pod);
+  pod.resource_version = resource_version_;
+  if (exists) {
+    *it = pod;
+  } else {
+    pods_.push_back(pod);
+  }
+}
+
+void FakeKubeApi::SetPodPhase(const std::string& ns, const std::string& name,
+                              const std::string& phase) {
+  MutexLock lock(&mu_);
+  auto it = FindPod(ns, name);
+  if (it == pods_.end()) return;
+  it->phase = phase;
+  Emit("MODIFIED", *it);
+  it->resource_version = resource_version_;
+}
+
+void FakeKubeApi::DeletePod(const std::string& ns, const std::string& name) {
+  MutexLock lock(&mu_);
+  auto it = FindPod(ns, name);
+  if (it == pods_.end()) return;
+  Pod gone = *it;
+  pods_.erase(it);
+  Emit("DELETED", gone);
 }
 
 void FakeKubeApi::SetDown(bool down) {
   MutexLock lock(&mu_);
   down_ = down;
+}
+
+void FakeKubeApi::ExpireWatches() {
+  MutexLock lock(&mu_);
+  ++expire_generation_;
+  ForgetHistoryLocked();
+  changed_.SignalAll();
+}
+
+void FakeKubeApi::ForgetHistory() {
+  MutexLock lock(&mu_);
+  ForgetHistoryLocked();
+}
+
+void FakeKubeApi::ForgetHistoryLocked() {
+  // As if other objects had changed since: every resourceVersion a client
+  // holds is now older than the oldest one that can be watched.
+  ++resource_version_;
+  oldest_watchable_ = resource_version_;
+  events_.clear();
+}
+
+void FakeKubeApi::SendGarbage() {
+  MutexLock lock(&mu_);
+  ++garbage_generation_;
+  changed_.SignalAll();
+}
+
+void FakeKubeApi::DropWatches() {
+  MutexLock lock(&mu_);
+  ++drop_generation_;
+  changed_.SignalAll();
+}
+
+void FakeKubeApi::SendBookmark() {
+  MutexLock lock(&mu_);
+  ++resource_version_;
+  ++bookmark_generation_;
+  changed_.SignalAll();
+}
+
+bool FakeKubeApi::WaitForWatches(int n, absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  MutexLock lock(&mu_);
+  while (open_watches_ < n) {
+    const absl::Time now = absl::Now();
+    if (now >= deadline) return false;
+    changed_.WaitWithTimeout(&mu_, deadline - now);
+  }
+  return true;
+}
+
+void FakeKubeApi::Emit(const std::string& type, Pod pod) {
+  ++resource_version_;
+  pod.resource_version = resource_version_;
+  events_.push_back(Event{type, std::move(pod)});
+  changed_.SignalAll();
+}
+
+std::vector<FakeKubeApi::Pod>::iterator FakeKubeApi::FindPod(
+    const std::string& ns, const std::string& name) {
+  for (auto it = pods_.begin(); it != pods_.end(); ++it) {
+    if (it->ns == ns && it->name == name) return it;
+  }
+  return pods_.end();
 }
 
 int FakeKubeApi::token_reviews() const {
@@ -86,6 +210,31 @@ int FakeKubeApi::token_reviews() const {
 std::vector<std::string> FakeKubeApi::last_audiences() const {
   MutexLock lock(&mu_);
   return last_audiences_;
+}
+
+int FakeKubeApi::pod_lists() const {
+  MutexLock lock(&mu_);
+  return pod_lists_;
+}
+
+int FakeKubeApi::pod_watches() const {
+  MutexLock lock(&mu_);
+  return pod_watches_;
+}
+
+int FakeKubeApi::namespaced_pod_reads() const {
+  MutexLock lock(&mu_);
+  return namespaced_pod_reads_;
+}
+
+int FakeKubeApi::open_watches() const {
+  MutexLock lock(&mu_);
+  return open_watches_;
+}
+
+int64_t FakeKubeApi::resource_version() const {
+  MutexLock lock(&mu_);
+  return resource_version_;
 }
 
 void FakeKubeApi::Install() {
@@ -155,32 +304,161 @@ void FakeKubeApi::Install() {
       node_filter = selector.substr(14);
     }
     MutexLock lock(&mu_);
-    auto to_json = [](const Pod& p) {
-      return Json{{"metadata", {{"name", p.name}, {"namespace", p.ns},
-                                {"uid", p.uid}}},
-                  {"spec", {{"serviceAccountName", p.sa},
-                            {"nodeName", p.node}}},
-                  {"status", {{"phase", p.phase}}}};
-    };
+    ++namespaced_pod_reads_;
     if (!name.empty()) {
       for (const Pod& p : pods_) {
         if (p.ns == ns && p.name == name) {
-          res.set_content(to_json(p).dump(), "application/json");
+          res.set_content(PodJson(p).dump(), "application/json");
           return;
         }
       }
       res.status = 404;
+      res.set_content(StatusJson(404, "NotFound", "pod not found"),
+                      "application/json");
       return;
     }
     Json items = Json::array();
     for (const Pod& p : pods_) {
       if (p.ns == ns && (node_filter.empty() || p.node == node_filter)) {
-        items.push_back(to_json(p));
+        items.push_back(PodJson(p));
       }
     }
-    res.set_content(Json({{"kind", "PodList"}, {"items", items}}).dump(),
+    res.set_content(
+        Json({{"kind", "PodList"},
+              {"metadata",
+               {{"resourceVersion", std::to_string(resource_version_)}}},
+              {"items", items}})
+            .dump(),
+        "application/json");
+  });
+  server_->Get("/api/v1/pods", [this, refuse](const httplib::Request& req,
+                                              httplib::Response& res) {
+    if (refuse(req, res)) return;
+    if (req.get_param_value("watch") == "1" ||
+        req.get_param_value("watch") == "true") {
+      Watch(req, res);
+      return;
+    }
+    // LIST, paged: the continue token is the offset of the next page.
+    MutexLock lock(&mu_);
+    ++pod_lists_;
+    size_t limit = pods_.size();
+    if (req.has_param("limit")) {
+      limit = std::max(1, std::atoi(req.get_param_value("limit").c_str()));
+    }
+    size_t offset = 0;
+    if (req.has_param("continue")) {
+      offset = std::strtoul(req.get_param_value("continue").c_str(), nullptr,
+                            10);
+    }
+    Json items = Json::array();
+    for (size_t i = offset; i < pods_.size() && i < offset + limit; ++i) {
+      items.push_back(PodJson(pods_[i]));
+    }
+    Json metadata = {{"resourceVersion", std::to_string(resource_version_)}};
+    if (offset + limit < pods_.size()) {
+      metadata["continue"] = std::to_string(offset + limit);
+    }
+    res.set_content(Json({{"kind", "PodList"},
+                          {"apiVersion", "v1"},
+                          {"metadata", metadata},
+                          {"items", items}})
+                        .dump(),
                     "application/json");
   });
+}
+
+void FakeKubeApi::Watch(const httplib::Request& req, httplib::Response& res) {
+  const int64_t from =
+      std::strtoll(req.get_param_value("resourceVersion").c_str(), nullptr, 10);
+  int timeout_seconds = 1800;
+  if (req.has_param("timeoutSeconds")) {
+    timeout_seconds = std::atoi(req.get_param_value("timeoutSeconds").c_str());
+  }
+  auto cursor = std::make_shared<WatchCursor>();
+  {
+    MutexLock lock(&mu_);
+    ++pod_watches_;
+    if (from < oldest_watchable_) {
+      res.status = 410;
+      res.set_content(StatusJson(410, "Expired", "too old resource version"),
+                      "application/json");
+      return;
+    }
+    ++open_watches_;
+    changed_.SignalAll();
+    cursor->last_sent = from;
+    cursor->expire = expire_generation_;
+    cursor->garbage = garbage_generation_;
+    cursor->drop = drop_generation_;
+    cursor->bookmark = bookmark_generation_;
+    cursor->end = absl::Now() + absl::Seconds(timeout_seconds);
+  }
+  res.set_chunked_content_provider(
+      "application/json",
+      [this, cursor](size_t, httplib::DataSink& sink) {
+        std::string out;
+        bool end = false;
+        {
+          MutexLock lock(&mu_);
+          if (stopping_ || cursor->drop != drop_generation_) {
+            // No final chunk: the client sees the connection cut.
+            return false;
+          }
+          if (cursor->expire != expire_generation_) {
+            out = Json({{"type", "ERROR"},
+                        {"object", Json::parse(StatusJson(
+                                       410, "Expired",
+                                       "too old resource version"))}})
+                      .dump() +
+                  "\n";
+            end = true;
+          } else if (cursor->garbage != garbage_generation_) {
+            cursor->garbage = garbage_generation_;
+            out = "{this is not a watch event\n";
+          } else {
+            for (const Event& e : events_) {
+              if (e.pod.resource_version <= cursor->last_sent) continue;
+              out += Json({{"type", e.type}, {"object", PodJson(e.pod)}})
+                         .dump() +
+                     "\n";
+              cursor->last_sent = e.pod.resource_version;
+            }
+            if (cursor->bookmark != bookmark_generation_) {
+              cursor->bookmark = bookmark_generation_;
+              cursor->last_sent = resource_version_;
+              out += Json({{"type", "BOOKMARK"},
+                           {"object",
+                            {{"kind", "Pod"},
+                             {"apiVersion", "v1"},
+                             {"metadata",
+                              {{"resourceVersion",
+                                std::to_string(resource_version_)}}}}}})
+                         .dump() +
+                     "\n";
+            }
+            if (out.empty()) {
+              if (absl::Now() >= cursor->end) {
+                end = true;
+              } else {
+                changed_.WaitWithTimeout(&mu_, absl::Milliseconds(250));
+                // A blank line now and then: the real API server sends
+                // nothing, but httplib only notices a client that went away
+                // when a write fails, and each open watch holds a thread.
+                out = "\n";
+              }
+            }
+          }
+        }
+        if (!sink.write(out.data(), out.size())) return false;
+        if (end) sink.done();
+        return true;
+      },
+      [this](bool) {
+        MutexLock lock(&mu_);
+        --open_watches_;
+        changed_.SignalAll();
+      });
 }
 
 }  // namespace testing
