@@ -885,7 +885,7 @@ func TestChaosUnderLoad(t *testing.T) {
 	// vaultca-server through the proxy: the harness's start-up with
 	// VAULT_ADDR pointing at the proxy (TLS still checked against Vault's
 	// own certificate, which covers 127.0.0.1).
-	vcaEnv := &environment{dir: dir, signer: env.signer, kube: env.kube,
+	vcaEnv := &environment{dir: dir, signer: env.signer, kube: env.kube, kfix: env.kfix,
 		vault:       &vaultServer{addr: "https://" + r.proxy.Addr(), caCert: cv.caCert},
 		vcaExtraEnv: []string{fmt.Sprintf("VAULT_CLIENT_TIMEOUT=%ds", int(vaultTimeout.Seconds()))}}
 	if err := jwtutil.WriteFile(filepath.Join(dir, "jwks.json"), env.signer.JWKS()); err != nil {

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"context"
 	"fmt"
 	"regexp"
 	"testing"
@@ -40,8 +39,11 @@ func codeOf(err error) codes.Code {
 // requestCount is how many requests the server saw.
 func requestCount(t *testing.T, tg target) int64 {
 	t.Helper()
-	if tg.name == "istio" {
+	switch tg.name {
+	case "istio":
 		return env.ica.Requests()
+	case "istio-kube":
+		return env.icaKube.Requests()
 	}
 	v, err := env.vca.metric("citadel_server_csr_count")
 	if err != nil {
@@ -160,55 +162,6 @@ func TestRequestedTTL(t *testing.T) {
 			})
 		}
 	}
-}
-
-// ztunnel-style requests with ImpersonatedIdentity.
-func TestImpersonation(t *testing.T) {
-	zt := tokenFile(t, jwtutil.Claims{Namespace: "istio-system", ServiceAccount: "ztunnel", PodName: "ztunnel-a", PodUID: "zt-uid-a"})
-	ztStale := tokenFile(t, jwtutil.Claims{Namespace: "istio-system", ServiceAccount: "ztunnel", PodName: "ztunnel-a", PodUID: "zt-uid-OLD"})
-	ztNoPod := tokenFile(t, jwtutil.Claims{Namespace: "istio-system", ServiceAccount: "ztunnel"})
-	rogue := tokenFile(t, jwtutil.Claims{Namespace: "default", ServiceAccount: "rogue", PodName: "rogue-1", PodUID: "rogue-uid-1"})
-	cases := []struct {
-		name, token, target string
-		want                codes.Code
-	}{
-		{"trusted-node-same-node", zt, spiffeID("default", "sleep"), codes.OK},
-		{"trusted-node-other-node", zt, spiffeID("default", "httpbin"), codes.Unauthenticated},
-		{"trusted-node-no-such-sa", zt, spiffeID("default", "ghost"), codes.Unauthenticated},
-		{"trusted-node-stale-pod-uid", ztStale, spiffeID("default", "sleep"), codes.Unauthenticated},
-		{"trusted-node-token-without-pod", ztNoPod, spiffeID("default", "sleep"), codes.Unauthenticated},
-		{"untrusted-account-same-node", rogue, spiffeID("default", "sleep"), codes.Unauthenticated},
-	}
-	tg := targets()[0]
-	for _, tc := range cases {
-		t.Run("vaultca/"+tc.name, func(t *testing.T) {
-			cfg := agentConfig(tg, tc.token, "ECDSA")
-			before := requestCount(t, tg)
-			chain, key, err := agent.ZtunnelRequest(context.Background(), cfg, tc.target, 86400)
-			if got := codeOf(err); got != tc.want {
-				t.Fatalf("code %v (%v), want %v", got, err, tc.want)
-			}
-			if n := requestCount(t, tg) - before; n != 1 {
-				t.Errorf("server saw %d requests, want 1", n)
-			}
-			if tc.want != codes.OK {
-				return
-			}
-			checkChainLayout(t, chain, env.root.CertPEM)
-			if _, err := agent.Verify(key, []byte(joinChain(chain[:len(chain)-1])), []byte(chain[len(chain)-1]), tc.target); err != nil {
-				t.Errorf("Istio's verification of the impersonated cert: %v", err)
-			}
-		})
-	}
-	// Istio's CA without CA_TRUSTED_NODE_ACCOUNTS refuses impersonation the
-	// same way vaultca refuses it for an untrusted caller.
-	t.Run("istio/no-node-authorizer", func(t *testing.T) {
-		tgI := targets()[1]
-		_, _, err := agent.ZtunnelRequest(context.Background(), agentConfig(tgI, zt, "ECDSA"), spiffeID("default", "sleep"), 86400)
-		if got := codeOf(err); got != codes.Unauthenticated {
-			t.Fatalf("code %v (%v), want Unauthenticated", got, err)
-		}
-	})
 }
 
 func joinChain(parts []string) string {

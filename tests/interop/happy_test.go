@@ -29,6 +29,16 @@ func targets() []target {
 	}
 }
 
+// kubeTargets: vaultca and Istio's CA wired as istiod on Kubernetes
+// (kubeauth TokenReview authenticator + node authorizer), both on the
+// same real API server.
+func kubeTargets() []target {
+	return []target{
+		{"vaultca", env.vca.addr(), env.vcaRoot},
+		{"istio-kube", "localhost:" + portOf(env.icaKube.Addr), env.icaRoot},
+	}
+}
+
 func portOf(hostport string) string { return hostport[strings.LastIndex(hostport, ":")+1:] }
 
 func spiffeID(ns, sa string) string {

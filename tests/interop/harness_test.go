@@ -2,9 +2,10 @@ package interop
 
 // The environment every test shares: a real Vault dev server seeded as
 // the seed guide does, vaultca-server reading its CA from it, Istio's own
-// CA server over the same plug-in material, a JWKS both verify tokens
-// against, and a stand-in Kubernetes API (pods, TokenReview) for
-// vaultca's impersonation checks.
+// CA server over the same plug-in material (twice: with the OIDC JWT
+// authenticator, and wired as istiod on Kubernetes), a JWKS both verify
+// minted tokens against, and a real Kubernetes API server (kube-testbed)
+// answering both servers' TokenReviews and pod lookups.
 
 import (
 	"bufio"
@@ -12,8 +13,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -22,19 +21,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"vaultca.dev/tests/interop/internal/agent"
 	"vaultca.dev/tests/interop/internal/istioca"
 	"vaultca.dev/tests/interop/internal/jwtutil"
+	"vaultca.dev/tests/interop/internal/kubetestbed"
 	"vaultca.dev/tests/interop/internal/pki"
 )
 
@@ -56,10 +53,14 @@ type environment struct {
 	root   *pki.CA
 	mat    *pki.Material // current intermediate in Vault
 	vault  *vaultServer
-	kube   *fakeKube
+	kube   *kubetestbed.Testbed
+	kfix   *kubeFixture
 	jwks   *httptest.Server
 	vca    *vaultcaServer
 	ica    *istioca.Server
+	// Istio's CA wired as istiod on Kubernetes: kubeauth TokenReview
+	// authenticator + node authorizer, informers on the real API server.
+	icaKube *istioca.Server
 	// Root file for agents of each server.
 	vcaRoot, icaRoot string
 	// Extra environment for vaultca-server (NAME=value).
@@ -109,6 +110,7 @@ func setup() (*environment, error) {
 	if err != nil {
 		return nil, err
 	}
+	begin := time.Now()
 	dir, err := os.MkdirTemp("", "vaultca-interop-")
 	if err != nil {
 		return nil, err
@@ -135,6 +137,11 @@ func setup() (*environment, error) {
 		return e, err
 	}
 
+	// The Kubernetes control plane starts while Vault does.
+	if e.kube, err = kubetestbed.Launch(filepath.Join(dir, "kube")); err != nil {
+		return e, fmt.Errorf("kube-testbed: %v", err)
+	}
+
 	if e.vault, err = startVault(vaultBin, filepath.Join(dir, "vault")); err != nil {
 		return e, fmt.Errorf("vault: %v", err)
 	}
@@ -145,14 +152,16 @@ func setup() (*environment, error) {
 		return e, err
 	}
 
-	if e.kube, err = startFakeKube(dir); err != nil {
-		return e, err
+	kubeWait := time.Now()
+	if err := e.kube.Wait(120 * time.Second); err != nil {
+		return e, fmt.Errorf("kube-testbed: %v", err)
 	}
-	// The workloads and node proxies that exist in the "cluster".
-	e.kube.addPod("istio-system", "ztunnel-a", "zt-uid-a", "ztunnel", "node-a")
-	e.kube.addPod("default", "sleep-1", "sleep-uid-1", "sleep", "node-a")
-	e.kube.addPod("default", "httpbin-1", "httpbin-uid-1", "httpbin", "node-b")
-	e.kube.addPod("default", "rogue-1", "rogue-uid-1", "rogue", "node-a")
+	kubeStart := time.Now()
+	// RBAC for both CAs, and the workloads and node proxies of the cluster.
+	if e.kfix, err = setupKube(e.kube, dir); err != nil {
+		return e, fmt.Errorf("kubernetes fixture: %v", err)
+	}
+	kubeFixture := time.Since(kubeStart)
 
 	if e.vca, err = startVaultca(serverBin, e); err != nil {
 		return e, fmt.Errorf("vaultca-server: %v", err)
@@ -170,6 +179,19 @@ func setup() (*environment, error) {
 		return e, fmt.Errorf("istio CA: %v", err)
 	}
 	e.icaRoot = filepath.Join(cacerts, "root-cert.pem")
+	// istiod's wiring on Kubernetes, as its own service account (RBAC of
+	// setupKube); the pod index syncs before Start returns.
+	icaKubeStart := time.Now()
+	if e.icaKube, err = istioca.Start(istioca.Options{
+		Listen: "127.0.0.1:0", CacertsDir: cacerts, TrustDomain: trustDomain, ClientCert: true,
+		Kube: e.kube.ConfigForToken(e.kfix.istiodTokenFile), ClusterID: clusterID,
+		TrustedNodeAccounts: []types.NamespacedName{{Namespace: "istio-system", Name: "ztunnel"}},
+	}); err != nil {
+		return e, fmt.Errorf("istio CA (kubernetes): %v", err)
+	}
+	fmt.Fprintf(os.Stderr, "interop setup: %v; kube-apiserver ready in %v (waited %v for it after Vault), fixture %v, Istio CA (kubernetes) synced in %v\n",
+		time.Since(begin).Round(time.Millisecond), e.kube.ReadyIn, kubeStart.Sub(kubeWait).Round(time.Millisecond),
+		kubeFixture.Round(time.Millisecond), time.Since(icaKubeStart).Round(time.Millisecond))
 	return e, nil
 }
 
@@ -180,11 +202,14 @@ func (e *environment) teardown() {
 	if e.ica != nil {
 		e.ica.Stop()
 	}
+	if e.icaKube != nil {
+		e.icaKube.Stop()
+	}
 	if e.vault != nil {
 		e.vault.stop()
 	}
 	if e.kube != nil {
-		e.kube.srv.Close()
+		e.kube.Stop()
 	}
 	if e.jwks != nil {
 		e.jwks.Close()
@@ -204,6 +229,9 @@ func (e *environment) dumpLogs() {
 			b = b[len(b)-6000:]
 		}
 		fmt.Fprintf(os.Stderr, "---- tail of %s ----\n%s\n", f, b)
+	}
+	if e.kube != nil {
+		fmt.Fprint(os.Stderr, e.kube.LogTail(4000))
 	}
 }
 
@@ -289,9 +317,10 @@ func (v *vaultServer) cli(stdin []byte, args ...string) (string, error) {
 
 // seedVault does the seed guide's Vault steps: the allow_istiod_secrets
 // policy and an auth role "istiod" bound to istiod's service account. The
-// guide uses the kubernetes auth method; with no cluster here we use the
-// jwt method with the public key of the same issuer, which validates the
-// same service-account JWT locally.
+// guide uses the kubernetes auth method; here the jwt method with the
+// public key of the test issuer validates the same service-account JWT
+// locally (Vault's kubernetes method on a real API server is covered by
+// server/server_real_kube_test.cc; this suite diffs the CA, not the login).
 func (e *environment) seedVault() error {
 	v := e.vault
 	policy := `path "secret/data/pki/istiod" { capabilities = ["read", "list"] }` + "\n"
@@ -334,91 +363,6 @@ func (e *environment) putCA(m *pki.Material) error {
 		"certChain=@"+filepath.Join(d, "cert-chain.pem"),
 		"rootCert=@"+filepath.Join(d, "root-cert.pem"))
 	return err
-}
-
-// ---------------------------------------------------------- fake kube API
-
-// fakeKube answers the two Kubernetes API calls vaultca-server makes for
-// istiod-style authentication (no real cluster can run here): TokenReview
-// (every token is unknown: JWTs are verified locally by the JWT
-// authenticator) and the pod lookups behind impersonation checks, in
-// Kubernetes' JSON (k8s.io/api types).
-type fakeKube struct {
-	srv                   *httptest.Server
-	caFile, tokenFile     string
-	mu                    sync.Mutex
-	pods                  []corev1.Pod
-	tokenReviews, podGets int
-}
-
-func startFakeKube(dir string) (*fakeKube, error) {
-	k := &fakeKube{}
-	k.srv = httptest.NewTLSServer(http.HandlerFunc(k.serve))
-	k.caFile = filepath.Join(dir, "kube-ca.pem")
-	k.tokenFile = filepath.Join(dir, "kube-token")
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.srv.Certificate().Raw})
-	if err := os.WriteFile(k.caFile, ca, 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(k.tokenFile, []byte("vaultca-sa-token"), 0o600); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-func (k *fakeKube) addPod(ns, name, uid, sa, node string) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.pods = append(k.pods, corev1.Pod{
-		TypeMeta:   metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: typesUID(uid)},
-		Spec:       corev1.PodSpec{ServiceAccountName: sa, NodeName: node},
-		Status:     corev1.PodStatus{Phase: corev1.PodRunning},
-	})
-}
-
-var podPath = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/pods(?:/([^/]+))?$`)
-
-func (k *fakeKube) serve(w http.ResponseWriter, r *http.Request) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if r.Header.Get("Authorization") != "Bearer vaultca-sa-token" {
-		http.Error(w, `{"kind":"Status","code":401}`, http.StatusUnauthorized)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if r.Method == http.MethodPost && r.URL.Path == "/apis/authentication.k8s.io/v1/tokenreviews" {
-		k.tokenReviews++
-		_, _ = io.Copy(io.Discard, r.Body)
-		_, _ = w.Write([]byte(`{"kind":"TokenReview","apiVersion":"authentication.k8s.io/v1","status":{"authenticated":false,"error":"invalid bearer token"}}`))
-		return
-	}
-	m := podPath.FindStringSubmatch(r.URL.Path)
-	if r.Method != http.MethodGet || m == nil {
-		http.NotFound(w, r)
-		return
-	}
-	k.podGets++
-	ns, name := m[1], m[2]
-	if name != "" {
-		for _, p := range k.pods {
-			if p.Namespace == ns && p.Name == name {
-				_ = json.NewEncoder(w).Encode(p)
-				return
-			}
-		}
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`))
-		return
-	}
-	node := strings.TrimPrefix(r.URL.Query().Get("fieldSelector"), "spec.nodeName=")
-	list := corev1.PodList{TypeMeta: metav1.TypeMeta{Kind: "PodList", APIVersion: "v1"}}
-	for _, p := range k.pods {
-		if p.Namespace == ns && (node == "" || p.Spec.NodeName == node) {
-			list.Items = append(list.Items, p)
-		}
-	}
-	_ = json.NewEncoder(w).Encode(list)
 }
 
 // ---------------------------------------------------------- vaultca-server
@@ -477,7 +421,7 @@ auth:
 serving:
   cert_dir: %s
 `, trustDomain, clusterID, filepath.Join(dir, "root-cert.pem"), jwtutil.Issuer,
-		filepath.Join(e.dir, "jwks.json"), e.kube.srv.URL, e.kube.tokenFile, e.kube.caFile,
+		filepath.Join(e.dir, "jwks.json"), e.kube.APIServer, e.kfix.vaultcaTokenFile, e.kube.CAFile,
 		filepath.Join(dir, "serving"))
 	cfgPath := filepath.Join(dir, "vaultca.yaml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {

@@ -11,6 +11,8 @@
 # Environment:
 #   VAULTCA_SERVER_BIN   use this vaultca-server instead of building it
 #   VAULTCA_VAULT_BIN    use this vault instead of tools/vault/build.sh
+#   VAULTCA_KUBE_BIN_DIR use kube-testbed, kube-apiserver and etcd from this
+#                        directory instead of tools/kube/build.sh's
 #   INTEROP_BAZEL_OUTPUT_BASE  Bazel --output_base (default: Bazel's own)
 #   INTEROP_ISTIO_LOG_LEVEL    Istio's log level in the tests (default warn)
 # Go caches stay where Go puts them (under $HOME), outside the repository.
@@ -51,6 +53,22 @@ fi
 export VAULTCA_VAULT_BIN
 echo "vault: $VAULTCA_VAULT_BIN ($("$VAULTCA_VAULT_BIN" version 2>/dev/null))"
 
+step "Kubernetes control plane (tools/kube/build.sh)"
+if [[ -z "${VAULTCA_KUBE_BIN_DIR:-}" ]]; then
+  t0=$SECONDS
+  VAULTCA_KUBE_BIN_DIR="$(bash "$ROOT/tools/kube/build.sh" 2>"$OUT/kube-build.log" | tail -1)" ||
+    { tail -20 "$OUT/kube-build.log"; fail_setup "could not build kube-apiserver/etcd/kube-testbed (tools/kube/build.sh)"; }
+  echo "tools/kube/build.sh: $((SECONDS - t0)) s"
+fi
+for b in kube-testbed kube-apiserver etcd; do
+  [[ -x "$VAULTCA_KUBE_BIN_DIR/$b" ]] || fail_setup "no $b in VAULTCA_KUBE_BIN_DIR=$VAULTCA_KUBE_BIN_DIR"
+done
+export VAULTCA_KUBE_BIN_DIR
+# A kube-apiserver linked without its version stamp panics at start-up.
+kube_version="$("$VAULTCA_KUBE_BIN_DIR/kube-apiserver" --version 2>&1)" ||
+  { echo "$kube_version" | head -3; fail_setup "$VAULTCA_KUBE_BIN_DIR/kube-apiserver does not start (version stamp missing? see tools/kube/build.sh)"; }
+echo "kube: $VAULTCA_KUBE_BIN_DIR ($kube_version)"
+
 cd "$HERE"
 step "go mod download"
 t0=$SECONDS
@@ -68,7 +86,7 @@ t0=$SECONDS
 export INTEROP_DIFF_OUT="$OUT/diff.txt"
 go test -count=1 -timeout 15m -v "$@" ./... >"$OUT/go-test.log" 2>&1
 rc=$?
-echo "go test: $((SECONDS - t0)) s, exit $rc (log: $OUT/go-test.log, field diff: $INTEROP_DIFF_OUT)"
+echo "go test: $((SECONDS - t0)) s, exit $rc (log: $OUT/go-test.log, field diff: $INTEROP_DIFF_OUT, impersonation diff: $OUT/impersonation-diff.txt)"
 
 # Leaf tests (those without subtests) from -v output.
 results="$(sed -nE 's/^ *--- (PASS|FAIL|SKIP): ([^ ]+) .*/\1 \2/p' "$OUT/go-test.log")"

@@ -2,11 +2,7 @@ package interop
 
 import (
 	"encoding/base64"
-
-	"k8s.io/apimachinery/pkg/types"
 )
-
-func typesUID(s string) types.UID { return types.UID(s) }
 
 func b64lines(der []byte) string {
 	s := base64.StdEncoding.EncodeToString(der)

@@ -43,6 +43,9 @@ type Config struct {
 	SecretTTL time.Duration // SECRET_TTL, default 24h
 	// Scratch dir for the (absent) file-mounted cert paths.
 	WorkDir string
+	// ZtunnelRequest only: send no ClusterID header (ztunnel always sends
+	// its CLUSTER_ID, default Kubernetes).
+	OmitClusterID bool
 }
 
 func (c *Config) defaults() {
@@ -171,6 +174,7 @@ func SignRaw(client *citadel.CitadelClient, o *security.Options, ttl int64) ([]s
 // ztunnel itself is Rust; this reproduces its wire request with Istio's Go
 // types.
 func ZtunnelRequest(ctx context.Context, c Config, impersonated string, ttl int64) ([]string, []byte, error) {
+	c.defaults()
 	o, err := SecurityOptions(c)
 	if err != nil {
 		return nil, nil, err
@@ -202,7 +206,9 @@ func ZtunnelRequest(ctx context.Context, c Config, impersonated string, ttl int6
 			security.ImpersonatedIdentity: structpb.NewStringValue(impersonated),
 		}},
 	}
-	ctx = metadata.AppendToOutgoingContext(ctx, "ClusterID", c.ClusterID)
+	if !c.OmitClusterID {
+		ctx = metadata.AppendToOutgoingContext(ctx, "ClusterID", c.ClusterID)
+	}
 	resp, err := pb.NewIstioCertificateServiceClient(conn).CreateCertificate(ctx, req)
 	if err != nil {
 		return nil, key, err
