@@ -44,6 +44,11 @@ struct VaultSourceConfig {
   // Optional; see ca/sources/vault_kv/vault_kv_source.h for the fallbacks.
   std::string chain_ref;
   std::string root_ref;
+  // Where the Vault client reads its VAULT_* settings; empty: the process
+  // environment. vaultca-server passes a copy taken at start, so that it
+  // can remove the credentials from its own environment before any thread
+  // runs.
+  std::function<std::optional<std::string>(absl::string_view)> environment;
 };
 
 // Addresses the server listens on.
@@ -128,7 +133,7 @@ struct TokenReviewConfig {
   // TOKEN_AUDIENCES.
   std::vector<std::string> audiences = {"istio-ca"};
   // Positive results are cached until the token expires, at most this long.
-  absl::Duration cache_ttl = absl::Minutes(5);
+  absl::Duration cache_ttl = absl::Seconds(10);
   int cache_max_entries = 100000;
   absl::Duration timeout = absl::Seconds(10);
   // Tokens the API server refused are refused from memory this long (zero:
@@ -144,6 +149,13 @@ struct TokenReviewConfig {
 struct AuthConfig {
   // Accept verified TLS client certificates (identities = every SAN).
   bool client_certificate = true;
+  // Client certificates: only URI SANs spiffe://<trust_domain>/ns/*/sa/*
+  // are identities (others are ignored; a certificate with none is
+  // refused). Off by default, as istiod, which takes every SAN: a mesh
+  // with VMs, gateways or trust-domain aliases has client certificates
+  // whose identities are DNS names or another trust domain.
+  // VAULTCA_CLIENT_CERT_SPIFFE_ONLY.
+  bool client_certificate_spiffe_only = false;
   std::vector<JwtIssuerConfig> jwt;
   // Tolerance for exp / nbf.
   absl::Duration jwt_clock_skew = absl::Seconds(60);
@@ -193,6 +205,13 @@ struct LimitsConfig {
   // Connections without a call for this long are closed (istio-agent
   // reconnects when it next needs a certificate).
   absl::Duration max_connection_idle = absl::Minutes(15);
+  // Connections older than this get a GOAWAY (gRPC adds +-10% jitter) and
+  // max_connection_age_grace to finish their calls, so a client whose
+  // certificate chains to a root since removed reconnects and is verified
+  // against the current roots; TLS checks a client certificate only at the
+  // handshake. istiod's Helm default (keepaliveMaxServerConnectionAge).
+  absl::Duration max_connection_age = absl::Minutes(30);
+  absl::Duration max_connection_age_grace = absl::Seconds(10);
 };
 
 // Everything vaultca-server is configured with. Defaults match istiod.

@@ -31,7 +31,7 @@ struct TokenReviewOptions {
   std::string trust_domain = "cluster.local";
   // Positive results are kept until the token's own "exp", but never
   // longer than this; zero disables the cache.
-  absl::Duration cache_ttl = absl::Minutes(5);
+  absl::Duration cache_ttl = absl::Seconds(10);
   // At most this many cached callers; beyond it new results are not cached.
   int cache_max_entries = 100000;
   // Tokens the API server refused are refused from memory for this long,
