@@ -106,6 +106,15 @@ absl::StatusOr<std::vector<std::string>> CertificateHandler::Impersonate(
   }
   if (absl::Status s = impersonation_->Authorize(caller, *target_sa);
       !s.ok()) {
+    // The Kubernetes API could not answer: Unavailable, which Istio's
+    // client retries, not a refusal it would give up on.
+    if (absl::IsUnavailable(s)) {
+      VAULTCA_LOG(WARNING) << "impersonation check for "
+                           << absl::StrJoin(caller.identities, ",")
+                           << " could not be made: " << s.message();
+      return absl::UnavailableError(
+          absl::StrCat(kImpersonationFailure, ": ", s.message()));
+    }
     return refuse(s.message());
   }
   return std::vector<std::string>{target};

@@ -442,6 +442,23 @@ TEST_F(CertificateHandlerTest, ImpersonationRefusedForOthers) {
   EXPECT_THAT(chain.status().message(), HasSubstr("worker-1"));
 }
 
+TEST_F(CertificateHandlerTest, ImpersonationCheckThatCouldNotBeMadeIsRetryable) {
+  // The Kubernetes API could not answer: Unavailable, which Istio's client
+  // retries, never a refusal it would give up on.
+  UseMaterial(ca::testing::Root());
+  CertificateHandlerOptions options;
+  options.trusted_node_accounts = {"istio-system/ztunnel"};
+  CertificateRequest request = TokenRequest();
+  request.impersonated_identity = kSleep;
+  auto chain = Make(options,
+                    std::make_unique<FakeAuthorizer>(absl::UnavailableError(
+                        "the pod index has not synced yet")),
+                    ZtunnelCaller())
+                   ->Handle(request);
+  EXPECT_EQ(chain.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(chain.status().message(), HasSubstr("not synced"));
+}
+
 }  // namespace
 }  // namespace server
 }  // namespace vaultca

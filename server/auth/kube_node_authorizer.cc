@@ -33,13 +33,17 @@ absl::Status KubeNodeAuthorizer::Authorize(const Caller& node,
   if (pod->node.empty()) {
     return absl::PermissionDeniedError("the caller pod is not on a node");
   }
-  absl::StatusOr<int> running =
-      pods_->CountRunning(pod->node, target.kube_namespace, target.name);
-  if (!running.ok()) return running.status();
-  if (*running == 0) {
+  if (!IsLive(*pod)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the caller pod has terminated (", pod->phase, ")"));
+  }
+  absl::StatusOr<int> live =
+      pods_->CountLive(pod->node, target.kube_namespace, target.name);
+  if (!live.ok()) return live.status();
+  if (*live == 0) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "no running pod of ", target.kube_namespace, "/", target.name,
-        " on node ", pod->node));
+        "no pending or running pod of ", target.kube_namespace, "/",
+        target.name, " on node ", pod->node));
   }
   return absl::OkStatus();
 }

@@ -76,7 +76,7 @@ class KubeNodeAuthorizerRealTest : public ::testing::Test {
     node_ = ns_ + "-node-a";
     other_node_ = ns_ + "-node-b";
     ASSERT_TRUE(kube_->CreateNamespace(ns_).ok());
-    for (const char* sa : {"ztunnel", "sleep", "web", "job"}) {
+    for (const char* sa : {"ztunnel", "sleep", "web", "job", "init"}) {
       ASSERT_TRUE(kube_->CreateServiceAccount(ns_, sa).ok());
     }
     absl::StatusOr<std::string> uid =
@@ -147,7 +147,7 @@ TEST_F(KubeNodeAuthorizerRealTest, SameNodeAllowedOtherNodeRefused) {
   EXPECT_TRUE(authorizer_->Authorize(ztunnel_, {ns_, "sleep"}).ok());
   absl::Status s = authorizer_->Authorize(ztunnel_, {ns_, "web"});
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(s.message(), HasSubstr(absl::StrCat("no running pod of ", ns_,
+  EXPECT_THAT(s.message(), HasSubstr(absl::StrCat("no pending or running pod of ", ns_,
                                                   "/web on node ", node_)));
 }
 
@@ -160,12 +160,15 @@ TEST_F(KubeNodeAuthorizerRealTest, UnknownServiceAccountRefused) {
             absl::StatusCode::kPermissionDenied);
 }
 
-TEST_F(KubeNodeAuthorizerRealTest, PodNotRunningRefused) {
-  ASSERT_TRUE(kube_->CreatePod(ns_, "job-1", "job", node_, "Pending").ok());
+TEST_F(KubeNodeAuthorizerRealTest, TerminatedPodRefusedPendingPodAllowed) {
+  ASSERT_TRUE(kube_->CreatePod(ns_, "job-1", "job", node_, "Succeeded").ok());
+  ASSERT_TRUE(kube_->CreatePod(ns_, "init-1", "init", node_, "Pending").ok());
   StartSynced();
   absl::Status s = authorizer_->Authorize(ztunnel_, {ns_, "job"});
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(s.message(), HasSubstr("no running pod"));
+  EXPECT_THAT(s.message(), HasSubstr("no pending or running pod"));
+  // Pending: its init containers need the mesh before it runs.
+  EXPECT_TRUE(authorizer_->Authorize(ztunnel_, {ns_, "init"}).ok());
 }
 
 TEST_F(KubeNodeAuthorizerRealTest, StalePodUidRefused) {
@@ -195,15 +198,7 @@ TEST_F(KubeNodeAuthorizerRealTest, IndexFollowsCreateDeleteAndPhase) {
             absl::StatusCode::kPermissionDenied);
 
   ASSERT_TRUE(kube_->CreatePod(ns_, "web-1", "web", node_, "Pending").ok());
-  // Pending is seen (the pod is in the index) and still refused.
-  const absl::Time deadline = absl::Now() + kWait;
-  while (!index_->GetPod(ns_, "web-1").ok() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  ASSERT_TRUE(index_->GetPod(ns_, "web-1").ok());
-  EXPECT_EQ(authorizer_->Authorize(ztunnel_, web).code(),
-            absl::StatusCode::kPermissionDenied);
-
+  EXPECT_TRUE(Await(ztunnel_, web, absl::StatusCode::kOk).ok());
   ASSERT_TRUE(kube_->SetPodPhase(ns_, "web-1", "Running").ok());
   EXPECT_TRUE(Await(ztunnel_, web, absl::StatusCode::kOk).ok());
 

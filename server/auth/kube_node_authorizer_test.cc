@@ -93,7 +93,7 @@ TEST_F(KubeNodeAuthorizerTest, RefusesOtherNodesAndStoppedPods) {
   StartSynced();
   absl::Status s = authorizer_->Authorize(Ztunnel(), {"default", "web"});
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(s.message(), HasSubstr("no running pod of default/web"));
+  EXPECT_THAT(s.message(), HasSubstr("no pending or running pod of default/web"));
   EXPECT_THAT(s.message(), HasSubstr("node-1"));
   EXPECT_EQ(authorizer_->Authorize(Ztunnel(), {"default", "job"}).code(),
             absl::StatusCode::kPermissionDenied);

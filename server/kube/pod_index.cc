@@ -8,6 +8,10 @@
 namespace vaultca {
 namespace server {
 
+bool IsLive(const PodInfo& pod) {
+  return pod.phase != "Succeeded" && pod.phase != "Failed";
+}
+
 absl::StatusOr<std::unique_ptr<PodIndex>> PodIndex::New(
     std::shared_ptr<const KubeApiClient> api, PodIndexOptions options) {
   if (api == nullptr) {

@@ -24,6 +24,13 @@ struct PodInfo {
   std::string phase;
 };
 
+// A pod that runs or is about to: Pending (init containers included),
+// Running or Unknown; not Succeeded or Failed. ztunnel asks for a pod's
+// certificate while the pod is still Pending, and istiod's index likewise
+// keeps every pod but Failed ones; a pod that has terminated runs nothing
+// that needs one.
+bool IsLive(const PodInfo& pod);
+
 struct PodIndexOptions {
   // Pods per LIST page (client-go's reflector pages by 500 too).
   int list_page_size = 500;
@@ -73,9 +80,9 @@ class PodIndex {
   // than max_staleness.
   virtual absl::StatusOr<PodInfo> GetPod(absl::string_view kube_namespace,
                                          absl::string_view name) const = 0;
-  // The number of Running pods of service account ns/service_account on
-  // `node`. Unavailable as GetPod.
-  virtual absl::StatusOr<int> CountRunning(
+  // The number of live pods (IsLive) of service account
+  // ns/service_account on `node`. Unavailable as GetPod.
+  virtual absl::StatusOr<int> CountLive(
       absl::string_view node, absl::string_view kube_namespace,
       absl::string_view service_account) const = 0;
 };

@@ -99,20 +99,22 @@ TEST_F(PodIndexTest, LoadsEveryPodThenFollowsChanges) {
   EXPECT_EQ(pod->phase, "Running");
   EXPECT_EQ(index.GetPod("default", "nope").status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(*index.CountRunning("node-1", "default", "sleep"), 1);
-  EXPECT_EQ(*index.CountRunning("node-1", "default", "web"), 0);
+  EXPECT_EQ(*index.CountLive("node-1", "default", "sleep"), 1);
+  EXPECT_EQ(*index.CountLive("node-1", "default", "web"), 0);
 
   kube_->AddPod("default", "sleep-2", "s2-uid", "sleep", "node-1", "Pending");
   kube_->AddPod("default", "web-2", "w2-uid", "web", "node-1");
+  kube_->AddPod("default", "sleep-3", "s3-uid", "sleep", "node-1", "Failed");
   ASSERT_TRUE(CaughtUp());
-  EXPECT_EQ(*index.CountRunning("node-1", "default", "sleep"), 1);
-  EXPECT_EQ(*index.CountRunning("node-1", "default", "web"), 1);
+  // The Pending pod counts (ztunnel asks for it), the Failed one not.
+  EXPECT_EQ(*index.CountLive("node-1", "default", "sleep"), 2);
+  EXPECT_EQ(*index.CountLive("node-1", "default", "web"), 1);
 
   kube_->SetPodPhase("default", "sleep-2", "Running");
   kube_->DeletePod("default", "web-2");
   ASSERT_TRUE(CaughtUp());
-  EXPECT_EQ(*index.CountRunning("node-1", "default", "sleep"), 2);
-  EXPECT_EQ(*index.CountRunning("node-1", "default", "web"), 0);
+  EXPECT_EQ(*index.CountLive("node-1", "default", "sleep"), 2);
+  EXPECT_EQ(*index.CountLive("node-1", "default", "web"), 0);
   EXPECT_EQ(index.GetPod("default", "web-2").status().code(),
             absl::StatusCode::kNotFound);
 
@@ -130,7 +132,7 @@ TEST_F(PodIndexTest, ListsInPages) {
   internal::PodInformer& index = StartSynced();
   EXPECT_EQ(kube_->pod_lists(), 4);  // 10 pods, 3 a page
   EXPECT_EQ(index.stats().pods, 10u);
-  EXPECT_EQ(*index.CountRunning("node-3", "batch", "job"), 7);
+  EXPECT_EQ(*index.CountLive("node-3", "batch", "job"), 7);
 }
 
 TEST_F(PodIndexTest, UnavailableUntilTheFirstList) {
@@ -143,7 +145,7 @@ TEST_F(PodIndexTest, UnavailableUntilTheFirstList) {
   EXPECT_EQ(pod.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(pod.status().message(), HasSubstr("not loaded"));
   EXPECT_THAT(pod.status().message(), HasSubstr("503"));
-  EXPECT_EQ(index.CountRunning("node-1", "default", "sleep").status().code(),
+  EXPECT_EQ(index.CountLive("node-1", "default", "sleep").status().code(),
             absl::StatusCode::kUnavailable);
 
   kube_->SetDown(false);
@@ -159,7 +161,7 @@ TEST_F(PodIndexTest, ReListsWhenTheWatchExpires) {
   ASSERT_TRUE(index.WaitFor([](const Stats& s) { return s.lists == 2; }, kWait));
   kube_->AddPod("default", "sleep-2", "s2-uid", "sleep", "node-2");
   ASSERT_TRUE(CaughtUp());
-  EXPECT_EQ(*index.CountRunning("node-2", "default", "sleep"), 1);
+  EXPECT_EQ(*index.CountLive("node-2", "default", "sleep"), 1);
 }
 
 // Fault the real API server cannot be made to produce on demand: a watch
@@ -199,7 +201,7 @@ TEST_F(PodIndexTest, ResumesADroppedWatchWithoutListing) {
                             kWait));
   kube_->AddPod("default", "sleep-2", "s2-uid", "sleep", "node-2");
   ASSERT_TRUE(CaughtUp());
-  EXPECT_EQ(*index.CountRunning("node-2", "default", "sleep"), 1);
+  EXPECT_EQ(*index.CountLive("node-2", "default", "sleep"), 1);
   EXPECT_EQ(index.stats().lists, 1);
   EXPECT_EQ(kube_->pod_lists(), 1);
 }
@@ -221,7 +223,7 @@ TEST_F(PodIndexTest, GoesUnavailableWhenOutOfTouchTooLong) {
     return index.GetPod("default", "sleep-1").status().code() ==
            absl::StatusCode::kUnavailable;
   }));
-  absl::Status s = index.CountRunning("node-1", "default", "sleep").status();
+  absl::Status s = index.CountLive("node-1", "default", "sleep").status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(s.message(), HasSubstr("out of touch"));
   EXPECT_TRUE(index.HasSynced());

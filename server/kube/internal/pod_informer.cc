@@ -138,12 +138,12 @@ absl::StatusOr<PodInfo> PodInformer::GetPod(absl::string_view kube_namespace,
   return *pod;
 }
 
-absl::StatusOr<int> PodInformer::CountRunning(
+absl::StatusOr<int> PodInformer::CountLive(
     absl::string_view node, absl::string_view kube_namespace,
     absl::string_view service_account) const {
   MutexLock lock(&mu_);
   if (absl::Status s = Ready(); !s.ok()) return s;
-  return store_.CountRunning(node, kube_namespace, service_account);
+  return store_.CountLive(node, kube_namespace, service_account);
 }
 
 PodInformer::Stats PodInformer::stats() const {

@@ -49,7 +49,7 @@ class PodInformer : public PodIndex {
   absl::StatusOr<PodInfo> GetPod(absl::string_view kube_namespace,
                                  absl::string_view name) const override
       ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<int> CountRunning(
+  absl::StatusOr<int> CountLive(
       absl::string_view node, absl::string_view kube_namespace,
       absl::string_view service_account) const override
       ABSL_LOCKS_EXCLUDED(mu_);

@@ -31,7 +31,7 @@ const PodInfo* PodStore::Find(absl::string_view kube_namespace,
   return it == pods_.end() ? nullptr : &it->second;
 }
 
-int PodStore::CountRunning(absl::string_view node,
+int PodStore::CountLive(absl::string_view node,
                            absl::string_view kube_namespace,
                            absl::string_view service_account) const {
   auto it = running_.find(NodeKey(node, kube_namespace, service_account));
@@ -39,8 +39,7 @@ int PodStore::CountRunning(absl::string_view node,
 }
 
 void PodStore::Count(const PodInfo& pod, int delta) {
-  if (pod.phase != "Running" || pod.node.empty() ||
-      pod.service_account.empty()) {
+  if (!IsLive(pod) || pod.node.empty() || pod.service_account.empty()) {
     return;
   }
   NodeKey key(pod.node, pod.kube_namespace, pod.service_account);

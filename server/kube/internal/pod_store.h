@@ -14,7 +14,7 @@ namespace vaultca {
 namespace server {
 namespace internal {
 
-// Pods by namespace and name, and a count of Running pods by (node,
+// Pods by namespace and name, and a count of live pods (IsLive) by (node,
 // namespace, service account): istiod's "node+sa" index. A plain value;
 // the owner locks.
 class PodStore {
@@ -26,7 +26,7 @@ class PodStore {
   // Null when there is no such pod; valid until the next change.
   const PodInfo* Find(absl::string_view kube_namespace,
                       absl::string_view name) const;
-  int CountRunning(absl::string_view node, absl::string_view kube_namespace,
+  int CountLive(absl::string_view node, absl::string_view kube_namespace,
                    absl::string_view service_account) const;
   size_t size() const { return pods_.size(); }
 
@@ -40,7 +40,7 @@ class PodStore {
   using NodeKey = std::tuple<std::string, std::string, std::string>;
 
   // Adds `delta` to the pod's (node, namespace, account) count when it is
-  // Running on a node.
+  // live on a node.
   void Count(const PodInfo& pod, int delta);
 
   absl::flat_hash_map<PodKey, PodInfo> pods_;
