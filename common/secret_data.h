@@ -16,8 +16,28 @@ namespace internal {
 // Overwrites `size` bytes at `ptr` in a way the compiler cannot elide.
 void SecureWipe(void* ptr, std::size_t size);
 
+// Buffers of at least this many bytes get pages of their own, marked
+// MADV_DONTDUMP. Smaller ones stay on the heap: the flag applies to whole
+// pages, so marking a malloc'd buffer would also hide its neighbours and
+// stay on the page after the buffer is freed, and a page per small secret
+// (a token: tens of bytes, allocated per request) would cost a syscall and
+// a page fault each time. Core dumps are off for the whole process anyway
+// (vaultca-server sets RLIMIT_CORE 0 and PR_SET_DUMPABLE 0); this keeps the
+// bulky secrets (Vault responses carrying a CA key, PEM bundles) out of a
+// dump someone re-enables for debugging.
+inline constexpr std::size_t kDontDumpMinBytes = 4096;
+
+// Returns `size` bytes for a secret: fresh pages excluded from core dumps
+// when size >= kDontDumpMinBytes (except in ASan builds, which keep every
+// buffer on the checked heap), else heap memory. Aborts when out of memory,
+// as operator new would.
+void* AllocateSecret(std::size_t size);
+// Wipes and releases a buffer from AllocateSecret(size).
+void FreeSecret(void* ptr, std::size_t size) noexcept;
+
 // An allocator that wipes every buffer before giving it back, so key bytes
-// and tokens do not linger in freed heap memory.
+// and tokens do not linger in freed memory; large buffers are also left out
+// of core dumps (see AllocateSecret).
 template <typename T>
 struct SanitizingAllocator {
   using value_type = T;
@@ -27,11 +47,10 @@ struct SanitizingAllocator {
 
   T* allocate(std::size_t n) {
     if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) std::abort();
-    return static_cast<T*>(::operator new(n * sizeof(T)));
+    return static_cast<T*>(AllocateSecret(n * sizeof(T)));
   }
   void deallocate(T* ptr, std::size_t n) noexcept {
-    SecureWipe(ptr, n * sizeof(T));
-    ::operator delete(ptr);
+    FreeSecret(ptr, n * sizeof(T));
   }
   template <typename U>
   bool operator==(const SanitizingAllocator<U>&) const noexcept {

@@ -1,11 +1,56 @@
 #include "common/secret_data.h"
 
+#include <cstdint>
+#include <fstream>
 #include <sstream>
+#include <string>
+
+#include "absl/base/config.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 
 #include "gtest/gtest.h"
 
 namespace vaultca {
 namespace {
+
+// Returns the VmFlags of the mapping holding `p`, "" when none does.
+std::string VmFlagsOf(const void* p) {
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    const size_t dash = line.find('-');
+    const size_t space = line.find(' ');
+    uint64_t lo = 0, hi = 0;
+    if (dash != std::string::npos && space != std::string::npos &&
+        dash < space &&
+        absl::SimpleHexAtoi(line.substr(0, dash), &lo) &&
+        absl::SimpleHexAtoi(line.substr(dash + 1, space - dash - 1), &hi)) {
+      inside = lo <= addr && addr < hi;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+
+TEST(SecretDataTest, LargeBuffersAreLeftOutOfCoreDumps) {
+#ifdef ABSL_HAVE_ADDRESS_SANITIZER
+  GTEST_SKIP() << "ASan builds keep secrets on the checked heap";
+#endif
+  SecretData secret(std::string(64 * 1024, 'k'));
+  const std::string flags = VmFlagsOf(secret.data());
+  ASSERT_FALSE(flags.empty());
+  EXPECT_NE(flags.find(" dd"), std::string::npos) << flags;
+  // Growing past the first buffer moves the bytes to a new one, also
+  // excluded; the old one is wiped and unmapped.
+  secret.Append(std::string(128 * 1024, 'k'));
+  EXPECT_NE(VmFlagsOf(secret.data()).find(" dd"), std::string::npos);
+  EXPECT_EQ(secret.size(), 192u * 1024);
+  EXPECT_EQ(secret.view().back(), 'k');
+}
 
 TEST(SecretDataTest, HoldsBytes) {
   SecretData secret("s.hunter2");

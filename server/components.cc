@@ -16,6 +16,14 @@
 
 namespace vaultca {
 namespace server {
+namespace {
+
+vault::EnvLookup VaultEnvironment(const ServerConfig& config) {
+  if (config.ca.vault.environment) return config.ca.vault.environment;
+  return vault::ProcessEnvironment();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
     const ServerConfig& config) {
@@ -38,7 +46,8 @@ absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
     }
     case CaSourceKind::kVault: {
       // Address, TLS and auth follow the Vault CLI / vault-env variables.
-      auto vault_config = vault::ConfigFromEnvironment();
+      auto vault_config =
+          vault::ConfigFromEnvironment(VaultEnvironment(config));
       if (!vault_config.ok()) return vault_config.status();
       auto client = vault::VaultClient::New(*vault_config);
       if (!client.ok()) return client.status();
@@ -71,7 +80,11 @@ ca::CachingCaOptions BuildCachingCaOptions(const ServerConfig& config) {
 absl::StatusOr<AuthComponents> BuildAuthComponents(const ServerConfig& config) {
   AuthComponents out;
   if (config.auth.client_certificate && !config.listen.plaintext) {
-    out.authenticators.push_back(std::make_unique<ClientCertAuthenticator>());
+    ClientCertAuthenticatorOptions options;
+    options.spiffe_only = config.auth.client_certificate_spiffe_only;
+    options.trust_domain = config.trust_domain;
+    out.authenticators.push_back(
+        std::make_unique<ClientCertAuthenticator>(options));
   }
   for (const JwtIssuerConfig& issuer : config.auth.jwt) {
     JwtAuthenticatorOptions options;

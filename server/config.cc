@@ -192,6 +192,8 @@ void ReadCa(MapReader& parent, absl::Status* status, CaConfig* ca) {
 void ReadAuth(MapReader& parent, absl::Status* status, AuthConfig* auth) {
   MapReader r(parent.Get("auth"), "auth", status);
   r.Bool("client_certificate", &auth->client_certificate);
+  r.Bool("client_certificate_spiffe_only",
+         &auth->client_certificate_spiffe_only);
   r.Duration("jwt_clock_skew", &auth->jwt_clock_skew);
   if (const ConfigNode* jwt = r.Get("jwt"); jwt != nullptr) {
     if (jwt->kind != ConfigNode::Kind::kSequence) {
@@ -274,6 +276,8 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view text) {
     l.Duration("handshake_timeout", &limits.handshake_timeout);
     l.Int("max_streams_per_connection", &limits.max_streams_per_connection);
     l.Duration("max_connection_idle", &limits.max_connection_idle);
+    l.Duration("max_connection_age", &limits.max_connection_age);
+    l.Duration("max_connection_age_grace", &limits.max_connection_age_grace);
     l.Finish();
   }
   root.Finish();

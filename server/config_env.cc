@@ -206,6 +206,9 @@ absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
            internal::ParseIdentityPolicy);
   e.Parsed("VAULTCA_TOKEN_REVIEW", &config->auth.token_review.enabled,
            internal::ParseBoolValue);
+  e.Parsed("VAULTCA_CLIENT_CERT_SPIFFE_ONLY",
+           &config->auth.client_certificate_spiffe_only,
+           internal::ParseBoolValue);
   e.List("VAULTCA_SERVING_DNS_NAMES", &config->serving.dns_names);
   e.String("VAULTCA_SERVING_CERT_DIR", &config->serving.cert_dir);
   e.Int("VAULTCA_MAX_CONCURRENT_REQUESTS",
@@ -301,6 +304,11 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
       limits.max_connection_idle <= absl::ZeroDuration()) {
     return Invalid("limits.handshake_timeout/max_connection_idle",
                    "must be positive");
+  }
+  if (limits.max_connection_age <= absl::ZeroDuration() ||
+      limits.max_connection_age_grace < absl::ZeroDuration()) {
+    return Invalid("limits.max_connection_age/max_connection_age_grace",
+                   "the age must be positive and the grace not negative");
   }
   if (limits.max_streams_per_connection < 1) {
     return Invalid("limits.max_streams_per_connection", "must be at least 1");

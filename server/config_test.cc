@@ -61,6 +61,7 @@ ca:
   root_cert_file: /tmp/root-cert.pem
 auth:
   client_certificate: false
+  client_certificate_spiffe_only: true
   jwt_clock_skew: 30s
   jwt:
     - issuer: https://issuer.example
@@ -96,6 +97,8 @@ limits:
   handshake_timeout: 3s
   max_streams_per_connection: 10
   max_connection_idle: 1m
+  max_connection_age: 2h
+  max_connection_age_grace: 30s
 )");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->trust_domain, "example.org");
@@ -113,6 +116,7 @@ limits:
   EXPECT_TRUE(config->ca.multi_root);
   EXPECT_EQ(config->ca.root_cert_file, "/tmp/root-cert.pem");
   EXPECT_FALSE(config->auth.client_certificate);
+  EXPECT_TRUE(config->auth.client_certificate_spiffe_only);
   ASSERT_EQ(config->auth.jwt.size(), 2u);
   EXPECT_THAT(config->auth.jwt[0].audiences, ElementsAre("istio-ca", "other"));
   EXPECT_TRUE(config->auth.jwt[1].oidc_discovery);
@@ -135,6 +139,8 @@ limits:
   EXPECT_EQ(config->limits.handshake_timeout, absl::Seconds(3));
   EXPECT_EQ(config->limits.max_streams_per_connection, 10);
   EXPECT_EQ(config->limits.max_connection_idle, absl::Minutes(1));
+  EXPECT_EQ(config->limits.max_connection_age, absl::Hours(2));
+  EXPECT_EQ(config->limits.max_connection_age_grace, absl::Seconds(30));
   EXPECT_TRUE(ValidateServerConfig(*config).ok())
       << ValidateServerConfig(*config);
 }
@@ -187,6 +193,7 @@ TEST(ServerConfigTest, EnvironmentOverridesTheFile) {
                            {"VAULTCA_IDENTITY_POLICY", "strict"},
                            {"VAULTCA_CA_SOURCE", "vault"},
                            {"VAULTCA_VAULT_KEY_REF", "vault:kv/ca#key"},
+                           {"VAULTCA_CLIENT_CERT_SPIFFE_ONLY", "true"},
                            {"VAULTCA_CLUSTER_ALIASES", ""}}),
                   &*config)
                   .ok());
@@ -203,6 +210,7 @@ TEST(ServerConfigTest, EnvironmentOverridesTheFile) {
   EXPECT_EQ(config->auth.identity_policy, IdentityPolicy::kStrict);
   EXPECT_EQ(config->ca.source, CaSourceKind::kVault);
   EXPECT_EQ(config->ca.vault.key_ref, "vault:kv/ca#key");
+  EXPECT_TRUE(config->auth.client_certificate_spiffe_only);
 
   absl::Status bad = ApplyEnvironment(
       FakeEnv({{"MAX_WORKLOAD_CERT_TTL", "ninety days"}}), &*config);

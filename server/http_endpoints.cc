@@ -1,16 +1,94 @@
 #include "server/http_endpoints.h"
 
 #include <chrono>
+#include <deque>
+#include <functional>
+#include <thread>
 #include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/sync.h"
 #include "httplib.h"
 
 namespace vaultca {
 namespace server {
 namespace {
+
+// cpp-httplib gives each connection a worker for its whole life, and a
+// connection that sends nothing holds it for the keep-alive timeout. With
+// a first-in-first-out queue, a few hundred idle connections opened before
+// a kubelet probe delay that probe by (connections / workers) x timeout.
+// Serving the newest connection first bounds a probe's wait by the time one
+// worker takes to free up, whatever the backlog; connections left at the
+// back are the oldest, whose clients have most likely given up already.
+// The queue itself is bounded only by the process's file descriptors, as
+// each entry holds an accepted socket that only its task may close.
+class NewestFirstPool : public httplib::TaskQueue {
+ public:
+  explicit NewestFirstPool(int threads) {
+    workers_.reserve(threads);
+    for (int i = 0; i < threads; ++i) {
+      workers_.emplace_back([this] { Work(); });
+    }
+  }
+  ~NewestFirstPool() override = default;
+
+  void enqueue(std::function<void()> fn) override {
+    MutexLock lock(&mu_);
+    tasks_.push_back(std::move(fn));
+    ready_.Signal();
+  }
+
+  // Runs what is queued (each task closes its socket), then joins.
+  void shutdown() override {
+    {
+      MutexLock lock(&mu_);
+      shutdown_ = true;
+      ready_.SignalAll();
+    }
+    for (std::thread& t : workers_) t.join();
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        MutexLock lock(&mu_);
+        while (tasks_.empty() && !shutdown_) ready_.Wait(&mu_);
+        if (tasks_.empty()) return;
+        task = std::move(tasks_.back());
+        tasks_.pop_back();
+      }
+      task();
+    }
+  }
+
+  Mutex mu_;
+  CondVar ready_;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;
+};
+
+// Workers: enough that a handful of slow or stuck clients (each holds one
+// until a read stalls for kReadTimeout) leave most of them free, few enough
+// to stay cheap on a sidecar-sized pod.
+constexpr int kWorkers = 16;
+// A request line and headers must keep arriving: each read may stall this
+// long. Probes and scrapes send a few hundred bytes at once.
+constexpr std::chrono::seconds kReadTimeout(2);
+constexpr std::chrono::seconds kWriteTimeout(5);
+// How long a connection may sit without sending a request (before its first
+// one too) while holding a worker. The kubelet opens a connection per probe
+// and Prometheus reuses one per scrape interval (15 s or more), so a long
+// keep-alive buys nothing; one second is the finest cpp-httplib offers.
+constexpr time_t kKeepAliveSeconds = 1;
+constexpr size_t kKeepAliveMaxRequests = 10;
 
 void Probe(const std::function<absl::Status()>& check, httplib::Response& res) {
   absl::Status status = check ? check() : absl::OkStatus();
@@ -49,10 +127,11 @@ absl::StatusOr<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(
     return s;
   }
   auto server = std::make_unique<httplib::Server>();
-  // Probes and scrapes are light: two threads are plenty.
-  server->new_task_queue = [] { return new httplib::ThreadPool(2); };
-  server->set_read_timeout(std::chrono::seconds(5));
-  server->set_write_timeout(std::chrono::seconds(5));
+  server->new_task_queue = [] { return new NewestFirstPool(kWorkers); };
+  server->set_read_timeout(kReadTimeout);
+  server->set_write_timeout(kWriteTimeout);
+  server->set_keep_alive_timeout(kKeepAliveSeconds);
+  server->set_keep_alive_max_count(kKeepAliveMaxRequests);
   server->Get("/ready", [ready = handlers.ready](const httplib::Request&,
                                                  httplib::Response& res) {
     Probe(ready, res);

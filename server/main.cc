@@ -3,13 +3,21 @@
 // root. See examples/server/vaultca.yaml for every option.
 
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -18,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/secret_data.h"
 #include "google/protobuf/stubs/logging.h"
 #include "server/components.h"
 #include "server/config.h"
@@ -56,6 +65,66 @@ void ProtobufLogToDebug(google::protobuf::LogLevel level, const char* file,
                         int line, const std::string& message) {
   VAULTCA_LOG(DEBUG) << "protobuf " << file << ":" << line << ": " << message;
   (void)level;
+}
+
+// A core dump or a same-user debugger would expose the CA key and the
+// Vault token: no core files, and the process is not dumpable (which also
+// keeps ptrace and /proc/<pid>/mem, environ and maps away from other
+// processes of the same user). Best effort: a failure leaves the server
+// usable, and the warning is logged once logging is set up.
+std::string DisableCoreDumps() {
+  std::string problems;
+  const struct rlimit none = {0, 0};
+  if (setrlimit(RLIMIT_CORE, &none) != 0) {
+    problems =
+        absl::StrCat("setrlimit(RLIMIT_CORE, 0): ", std::strerror(errno));
+  }
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    absl::StrAppend(&problems, problems.empty() ? "" : "; ",
+                    "prctl(PR_SET_DUMPABLE, 0): ", std::strerror(errno));
+  }
+  return problems;
+}
+
+// Environment variables holding credentials: the Vault client reads them
+// from a copy (SecretData), and they leave the process environment.
+constexpr const char* kSecretEnvironment[] = {"VAULT_TOKEN",
+                                              "VAULT_APPROLE_SECRET_ID"};
+
+using EnvCopy = absl::flat_hash_map<std::string, SecretData>;
+
+// Copies the environment for the Vault client (config.ca.vault.environment).
+std::shared_ptr<const EnvCopy> CopyEnvironment(char** env) {
+  auto copy = std::make_shared<EnvCopy>();
+  for (char** e = env; e != nullptr && *e != nullptr; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq == nullptr) continue;
+    copy->emplace(std::string(*e, eq - *e), SecretData(eq + 1));
+  }
+  return copy;
+}
+
+// Removes the secret variables from the environment and wipes their text:
+// /proc/<pid>/environ shows the block the kernel set up at exec, which
+// unsetenv does not touch. Only strings of that block (`initial_env`) are
+// wiped; one put there by setenv belongs to libc. unsetenv races with
+// getenv in other threads (curl reads proxy variables, gRPC its tracing
+// switches), so this runs first thing in main, while the process has a
+// single thread.
+void ScrubSecretEnvironment(char** initial_env) {
+  for (const char* name : kSecretEnvironment) {
+    const size_t name_len = std::strlen(name);
+    std::vector<char*> originals;
+    for (char** e = initial_env; e != nullptr && *e != nullptr; ++e) {
+      if (std::strncmp(*e, name, name_len) == 0 && (*e)[name_len] == '=') {
+        originals.push_back(*e);
+      }
+    }
+    unsetenv(name);
+    for (char* original : originals) {
+      ::vaultca::internal::SecureWipe(original, std::strlen(original));
+    }
+  }
 }
 
 absl::Status ApplyFlags(ServerConfig* config) {
@@ -130,7 +199,8 @@ int CheckConfig(const ServerConfig& config) {
   return 0;
 }
 
-int Run() {
+int Run(std::shared_ptr<const EnvCopy> env,
+        const std::string& dump_problems) {
   absl::StatusOr<ServerConfig> config = LoadConfig();
   if (!config.ok()) {
     std::fprintf(stderr, "configuration invalid: %s\n",
@@ -142,6 +212,17 @@ int Run() {
   ParseLogSeverity(config->log_level, &severity);  // Validated above.
   SetMinLogSeverity(severity);
   google::protobuf::SetLogHandler(ProtobufLogToDebug);
+  if (!dump_problems.empty()) {
+    VAULTCA_LOG(WARNING) << "core dumps may still be possible: "
+                         << dump_problems;
+  }
+
+  config->ca.vault.environment =
+      [env](absl::string_view name) -> std::optional<std::string> {
+    auto it = env->find(name);
+    if (it == env->end()) return std::nullopt;
+    return std::string(it->second.view());
+  };
 
   // Every thread created from here on inherits the blocked mask, so only
   // sigwait below sees SIGTERM and SIGINT.
@@ -173,7 +254,10 @@ int Run() {
 }  // namespace server
 }  // namespace vaultca
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv, char** envp) {
+  const std::string dump_problems = vaultca::server::DisableCoreDumps();
+  auto env = vaultca::server::CopyEnvironment(envp);
+  vaultca::server::ScrubSecretEnvironment(envp);
   // Debian builds Abseil without NDEBUG, which leaves deadlock detection on
   // for every absl::Mutex (gRPC's too): a debugging aid that cost ~2% of a
   // request's CPU in profiles. The tests keep it.
@@ -198,5 +282,5 @@ int main(int argc, char** argv) {
       "  vaultca-server --config=/etc/vaultca/vaultca.yaml\n"
       "  vaultca-server --config=... --check-config");
   absl::ParseCommandLine(argc, argv);
-  return vaultca::server::Run();
+  return vaultca::server::Run(std::move(env), dump_problems);
 }

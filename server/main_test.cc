@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -16,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "ca/sources/testing/temp_dir.h"
 #include "gmock/gmock.h"
@@ -51,7 +54,8 @@ struct Process {
   std::string err_path;
 };
 
-Process Spawn(const std::vector<std::string>& args, const std::string& dir) {
+Process Spawn(const std::vector<std::string>& args, const std::string& dir,
+              const std::vector<std::string>& env = {}) {
   Process p;
   p.out_path = dir + "/stdout";
   p.err_path = dir + "/stderr";
@@ -67,6 +71,7 @@ Process Spawn(const std::vector<std::string>& args, const std::string& dir) {
   p.pid = fork();
   if (p.pid == 0) {
     setenv("TSAN_OPTIONS", tsan_options.c_str(), 1);
+    for (const std::string& var : env) putenv(strdup(var.c_str()));
     const int out = open(p.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err = open(p.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(out, 1);
@@ -206,6 +211,60 @@ TEST_F(MainTest, ServesAndExitsZeroOnSigtermUnderLoad) {
   EXPECT_EQ(failed.load(), 0) << absl::StrJoin(errors, "");
   EXPECT_GT(unavailable.load(), 0);
   EXPECT_THAT(ReadFile(server.err_path), HasSubstr("vaultca-server stopped"));
+}
+
+// Waits for the "grpc_port=" line; 0 when it does not come.
+int WaitForGrpcPort(const Process& p) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    std::string out = ReadFile(p.out_path);
+    const size_t at = out.find("grpc_port=");
+    if (at != std::string::npos) return std::atoi(out.c_str() + at + 10);
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return 0;
+}
+
+// The Vault credentials must not stay readable in the process's
+// environment, and a crash must not write the CA key into a core file.
+TEST_F(MainTest, NoSecretsInEnvironmentAndNoCoreDumps) {
+  Process server = Spawn({"--config=" + config_}, dir_,
+                         {"VAULT_TOKEN=s.main-test-token",
+                          "VAULT_APPROLE_SECRET_ID=main-test-secret-id",
+                          "VAULTCA_MAIN_TEST_MARKER=visible"});
+  ASSERT_GT(WaitForGrpcPort(server), 0) << ReadFile(server.err_path);
+  const std::string proc = absl::StrCat("/proc/", server.pid);
+
+  std::ifstream environ_file(proc + "/environ", std::ios::binary);
+  if (environ_file) {
+    std::stringstream text;
+    text << environ_file.rdbuf();
+    const std::string environ = text.str();
+    EXPECT_THAT(environ, HasSubstr("VAULTCA_MAIN_TEST_MARKER=visible"));
+    EXPECT_EQ(environ.find("VAULT_TOKEN"), std::string::npos);
+    EXPECT_EQ(environ.find("s.main-test-token"), std::string::npos);
+    EXPECT_EQ(environ.find("VAULT_APPROLE_SECRET_ID"), std::string::npos);
+    EXPECT_EQ(environ.find("main-test-secret-id"), std::string::npos);
+  } else {
+    // Without CAP_SYS_PTRACE, a non-dumpable process's environ is closed
+    // even to its own user: that is the protection working.
+    EXPECT_EQ(errno, EACCES) << std::strerror(errno);
+  }
+
+  std::string core_line;
+  std::ifstream limits(proc + "/limits");
+  for (std::string line; std::getline(limits, line);) {
+    if (line.rfind("Max core file size", 0) == 0) core_line = line;
+  }
+  std::vector<std::string> fields = absl::StrSplit(
+      core_line, ' ', absl::SkipEmpty());
+  // "Max core file size <soft> <hard> bytes".
+  ASSERT_EQ(fields.size(), 7u) << core_line;
+  EXPECT_EQ(fields[4], "0") << core_line;
+  EXPECT_EQ(fields[5], "0") << core_line;
+
+  kill(server.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(server), 0) << ReadFile(server.err_path);
 }
 
 }  // namespace

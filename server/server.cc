@@ -222,6 +222,15 @@ absl::Status VaultcaServer::StartGrpc() {
       GRPC_ARG_MAX_CONNECTION_IDLE_MS,
       static_cast<int>(std::min<int64_t>(
           absl::ToInt64Milliseconds(limits.max_connection_idle), INT32_MAX)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_MS,
+      static_cast<int>(std::min<int64_t>(
+          absl::ToInt64Milliseconds(limits.max_connection_age), INT32_MAX)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+      static_cast<int>(std::min<int64_t>(
+          absl::ToInt64Milliseconds(limits.max_connection_age_grace),
+          INT32_MAX)));
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || grpc_port_ <= 0) {
     return absl::UnavailableError(absl::StrCat(

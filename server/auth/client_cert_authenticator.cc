@@ -110,13 +110,31 @@ absl::StatusOr<Caller> ClientCertAuthenticator::Authenticate(
   if (!sans.ok()) {
     return absl::UnauthenticatedError(sans.status().message());
   }
-  if (sans->empty()) {
+  std::vector<std::string> identities;
+  if (options_.spiffe_only) {
+    for (std::string& san : *sans) {
+      absl::StatusOr<ServiceAccountRef> sa = ParseSpiffeServiceAccount(san);
+      if (sa.ok() && san == SpiffeIdForServiceAccount(options_.trust_domain,
+                                                      *sa)) {
+        identities.push_back(std::move(san));
+      }
+    }
+    if (identities.empty()) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "the TLS client certificate has no spiffe://", options_.trust_domain,
+          "/ns/<namespace>/sa/<service account> URI subject alternative "
+          "name (auth.client_certificate_spiffe_only is on)"));
+    }
+  } else {
+    identities = *std::move(sans);
+  }
+  if (identities.empty()) {
     return absl::UnauthenticatedError(
         "the TLS client certificate has no URI, DNS or IP subject "
         "alternative name to use as identity");
   }
   Caller caller;
-  caller.identities = *std::move(sans);
+  caller.identities = std::move(identities);
   caller.authenticator = std::string(Name());
   if (caller.identities.size() == 1) {
     absl::StatusOr<ServiceAccountRef> sa =

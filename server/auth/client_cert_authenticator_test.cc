@@ -50,6 +50,53 @@ TEST(ClientCertAuthenticatorTest, IdentitiesAreEverySanInOrder) {
   EXPECT_FALSE(auth.UsesBearerToken());
 }
 
+TEST(ClientCertAuthenticatorTest, SpiffeOnlyKeepsTrustDomainAccounts) {
+  ClientCertAuthenticatorOptions options;
+  options.spiffe_only = true;
+  options.trust_domain = "cluster.local";
+  ClientCertAuthenticator auth(options);
+  AuthRequest request;
+  request.peer_cert_pem = IssueLeaf(
+      {"db.example.com", "spiffe://cluster.local/ns/vm/sa/db", "10.1.2.3",
+       "spiffe://other.domain/ns/vm/sa/db", "spiffe://cluster.local/web",
+       "https://cluster.local/ns/vm/sa/db"});
+  auto caller = auth.Authenticate(request);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  EXPECT_THAT(caller->identities,
+              ElementsAre("spiffe://cluster.local/ns/vm/sa/db"));
+  EXPECT_EQ(caller->kube_namespace, "vm");
+  EXPECT_EQ(caller->service_account, "db");
+}
+
+TEST(ClientCertAuthenticatorTest, SpiffeOnlyRefusesCertificateWithoutOne) {
+  ClientCertAuthenticatorOptions options;
+  options.spiffe_only = true;
+  options.trust_domain = "cluster.local";
+  ClientCertAuthenticator auth(options);
+  for (const char* san :
+       {"db.example.com", "spiffe://other.domain/ns/vm/sa/db",
+        "spiffe://cluster.local/ns/vm/sa/db/extra", "10.1.2.3"}) {
+    AuthRequest request;
+    request.peer_cert_pem = IssueLeaf({san});
+    auto caller = auth.Authenticate(request);
+    EXPECT_EQ(caller.status().code(), absl::StatusCode::kUnauthenticated)
+        << san;
+    EXPECT_THAT(caller.status().message(),
+                HasSubstr("client_certificate_spiffe_only"))
+        << san;
+  }
+}
+
+TEST(ClientCertAuthenticatorTest, DefaultTakesEverySanAsIstiodDoes) {
+  ClientCertAuthenticator auth;
+  AuthRequest request;
+  request.peer_cert_pem = IssueLeaf({"spiffe://other.domain/ns/vm/sa/db"});
+  auto caller = auth.Authenticate(request);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  EXPECT_THAT(caller->identities,
+              ElementsAre("spiffe://other.domain/ns/vm/sa/db"));
+}
+
 TEST(ClientCertAuthenticatorTest, RemembersEachCertificateOnceAndStaysBounded) {
   ClientCertAuthenticator auth;
   AuthRequest first;
