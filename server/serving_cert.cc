@@ -1,5 +1,11 @@
 #include "server/serving_cert.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -11,6 +17,47 @@
 
 namespace vaultca {
 namespace server {
+namespace {
+
+// The directory holds the serving key and the files gRPC loads: anyone else
+// who can write it could swap the certificate or the client-verification
+// roots, or plant a link where the key is written. A missing directory is
+// fine (it is created 0700).
+absl::Status CheckExistingDirectory(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot inspect the serving certificate directory ", dir,
+                     ": ", std::strerror(errno)));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the serving certificate directory ", dir,
+        " exists and is not a directory; remove it or set serving.cert_dir"));
+  }
+  const uid_t uid = ::geteuid();
+  if (st.st_uid != uid) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the serving certificate directory ", dir, " is owned by uid ",
+        st.st_uid, ", not by vaultca-server's uid ", uid,
+        "; it holds the serving key: chown ", uid, " ", dir,
+        " and chmod 0700, or point serving.cert_dir at a new path"));
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o",
+                  static_cast<unsigned>(st.st_mode & 07777));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the serving certificate directory ", dir, " has mode ", mode,
+        ": other users can write it, and it holds the serving key; chmod "
+        "0700 ", dir, ", or point serving.cert_dir at a new path (a Kubernetes "
+        "emptyDir is 0777: mount it one level up)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ServingCert>> ServingCert::New(
     ServingCertOptions options) {
@@ -20,6 +67,9 @@ absl::StatusOr<std::unique_ptr<ServingCert>> ServingCert::New(
     return absl::InvalidArgumentError(
         "serving certificate needs a directory, DNS names, a positive TTL "
         "and a renewal fraction in (0, 1)");
+  }
+  if (absl::Status s = CheckExistingDirectory(options.dir); !s.ok()) {
+    return s;
   }
   if (absl::Status s = internal::MakeDirectories(options.dir, 0700); !s.ok()) {
     return s;

@@ -18,7 +18,8 @@ namespace server {
 
 struct ServingCertOptions {
   // Directory for key.pem (0600), cert-chain.pem and root-cert.pem;
-  // created 0700 when missing.
+  // created 0700 when missing. An existing one must be owned by the
+  // process's user and not group- or world-writable.
   std::string dir;
   // SANs of the certificate (DNS names).
   std::vector<std::string> dns_names;
@@ -40,7 +41,9 @@ struct ServingCertOptions {
 // Refresh.
 class ServingCert {
  public:
-  // Creates the directory and writes a fresh key.
+  // Creates the directory and writes a fresh key. FailedPrecondition,
+  // naming the directory and the fix, when an existing directory belongs
+  // to another user or others can write it.
   static absl::StatusOr<std::unique_ptr<ServingCert>> New(
       ServingCertOptions options);
 
