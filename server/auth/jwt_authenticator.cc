@@ -22,6 +22,16 @@ namespace vaultca {
 namespace server {
 namespace {
 
+// Keys left out of a set are worth a warning: a token signed with one of
+// them will be refused.
+void WarnSkippedKeys(const internal::Jwks& jwks, absl::string_view source,
+                     absl::string_view issuer) {
+  for (const std::string& why : jwks.skipped()) {
+    VAULTCA_LOG(WARNING) << "JWKS " << source << " for issuer " << issuer
+                         << ": unusable key left out: " << why;
+  }
+}
+
 using Json = nlohmann::json;
 
 absl::Status Reject(absl::string_view why) {
@@ -195,6 +205,7 @@ absl::StatusOr<std::unique_ptr<JwtAuthenticator>> JwtAuthenticator::New(
           options.jwks_file, " (issuer ", options.issuer,
           "): ", jwks.status().message()));
     }
+    WarnSkippedKeys(**jwks, options.jwks_file, options.issuer);
     return std::unique_ptr<JwtAuthenticator>(
         new JwtAuthenticator(std::move(options), *std::move(jwks), *stamp));
   }
@@ -250,6 +261,7 @@ std::shared_ptr<const internal::Jwks> JwtAuthenticator::ReloadFile() {
     // Not remembering the stamp makes the next check retry the file.
     return jwks_;
   }
+  WarnSkippedKeys(**parsed, options_.jwks_file, options_.issuer);
   jwks_ = *std::move(parsed);
   file_stamp_ = *std::move(stamp);
   VAULTCA_LOG(INFO) << "reloaded JWKS " << options_.jwks_file << " for issuer "
@@ -295,6 +307,10 @@ std::shared_ptr<const internal::Jwks> JwtAuthenticator::RefetchRemote(
   if (jwks_ == nullptr || unknown_kid) {
     VAULTCA_LOG(INFO) << "fetched the JWKS of issuer " << options_.issuer
                       << " (" << (*fetched)->size() << " keys)";
+  }
+  // Once per change of the set, not at every periodic refresh.
+  if (jwks_ == nullptr || jwks_->skipped() != (*fetched)->skipped()) {
+    WarnSkippedKeys(**fetched, "fetched", options_.issuer);
   }
   jwks_ = *std::move(fetched);
   return jwks_;

@@ -39,7 +39,12 @@ class OidcIssuer {
         server_(tls_.cert_file.c_str(), tls_.key_file.c_str()) {
     server_.Get("/.well-known/openid-configuration",
                 [this](const httplib::Request&, httplib::Response& res) {
-                  Serve(res, absl::StrCat("{\"issuer\":\"", issuer(),
+                  std::string claimed = issuer();
+                  {
+                    MutexLock lock(&mu_);
+                    if (!claimed_issuer_.empty()) claimed = claimed_issuer_;
+                  }
+                  Serve(res, absl::StrCat("{\"issuer\":\"", claimed,
                                           "\",\"jwks_uri\":\"", issuer(),
                                           "/keys\"}"));
                 });
@@ -66,6 +71,11 @@ class OidcIssuer {
     jwks_ = jwks;
   }
   void SetDown(bool down) { down_ = down; }
+  // The "issuer" the discovery document claims; empty: the real one.
+  void SetClaimedIssuer(const std::string& issuer) {
+    MutexLock lock(&mu_);
+    claimed_issuer_ = issuer;
+  }
 
  private:
   void Serve(httplib::Response& res, const std::string& body) {
@@ -84,6 +94,7 @@ class OidcIssuer {
   std::atomic<bool> down_{false};
   Mutex mu_;
   std::string jwks_ ABSL_GUARDED_BY(mu_);
+  std::string claimed_issuer_ ABSL_GUARDED_BY(mu_);
 };
 
 class JwtOidcTest : public ::testing::Test {
@@ -126,6 +137,28 @@ TEST_F(JwtOidcTest, DiscoversTheJwksAndVerifiesTokens) {
   ASSERT_TRUE(caller.ok()) << caller.status();
   EXPECT_EQ(caller->identities[0], "spiffe://cluster.local/ns/default/sa/sleep");
   EXPECT_EQ(issuer_.key_fetches(), 1);
+}
+
+// OpenID Connect Discovery 1.0 section 4.3: the document's "issuer" must
+// equal the issuer it was fetched for, else its keys are not that issuer's.
+TEST_F(JwtOidcTest, DiscoveryDocumentOfAnotherIssuerIsRefused) {
+  for (const char* claimed :
+       {"https://evil.example", "https://127.0.0.1:1", ""}) {
+    issuer_.SetClaimedIssuer(claimed);
+    if (std::string(claimed).empty()) {
+      // A document naming no issuer at all.
+      issuer_.SetClaimedIssuer("\",\"x\":\"");
+    }
+    auto auth = JwtAuthenticator::New(Options());
+    ASSERT_TRUE(auth.ok()) << auth.status();
+    absl::StatusOr<Caller> caller = Try(**auth, Token(old_key_));
+    EXPECT_FALSE(caller.ok()) << claimed;
+    EXPECT_EQ(issuer_.key_fetches(), 0) << claimed;
+  }
+  issuer_.SetClaimedIssuer("");
+  auto auth = JwtAuthenticator::New(Options());
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  EXPECT_TRUE(Try(**auth, Token(old_key_)).ok());
 }
 
 TEST_F(JwtOidcTest, ExplicitJwksUriSkipsDiscovery) {

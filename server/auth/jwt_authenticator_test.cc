@@ -237,6 +237,28 @@ TEST_F(JwtAuthenticatorTest, ReloadsChangedJwksAndKeepsKeysOnBadFile) {
   EXPECT_TRUE(Try(*auth, token).ok());
 }
 
+// An issuer may publish keys vaultca cannot use (other key types, curves,
+// a broken entry) next to its signing keys; those must not cost the rest.
+TEST_F(JwtAuthenticatorTest, UnusableKeysAreSkippedNotTheWholeSet) {
+  std::string jwks = JwksJson({rsa_, ec_});
+  const size_t open = jwks.find('[');
+  ASSERT_NE(open, std::string::npos);
+  jwks.insert(open + 1,
+              R"({"kty":"OKP","crv":"Ed25519","kid":"ed","x":"AAAA"},)"
+              R"({"kty":"RSA","kid":"short","n":"AQAB","e":"AQAB"},)"
+              R"({"kty":"EC","kid":"p521","crv":"P-521","x":"AA","y":"AA"},)"
+              R"({"kty":"EC","kid":"no-y","crv":"P-256","x":"AA"},)"
+              R"({"kty":"RSA","kid":"mismatch","alg":"ES256","n":"AQAB"},)"
+              R"({"kid":"no-kty"},"not an object",)");
+  ASSERT_TRUE(ca::testing::WriteTestFile(jwks_path_, jwks).ok());
+  auto auth = Make();
+  ASSERT_NE(auth, nullptr);
+  EXPECT_TRUE(Try(*auth, SignJwt(rsa_, SaClaimsJson(Claims()))).ok());
+  EXPECT_TRUE(Try(*auth, SignJwt(ec_, SaClaimsJson(Claims()))).ok());
+  EXPECT_FALSE(
+      Try(*auth, SignJwt({"short", "RS256", 1}, SaClaimsJson(Claims()))).ok());
+}
+
 TEST_F(JwtAuthenticatorTest, NewRefusesMissingOrUnusableJwks) {
   JwtAuthenticatorOptions options;
   options.issuer = kIssuer;

@@ -15,6 +15,9 @@
 namespace vaultca {
 namespace fuzzing {
 
+// The issuer the seed documents were fetched for.
+constexpr char kIssuer[] = "https://kubernetes.default.svc.cluster.local";
+
 std::vector<std::string> Seeds() {
   std::vector<std::string> seeds = {
       // The shape Kubernetes' API server and common issuers serve.
@@ -29,7 +32,7 @@ std::vector<std::string> Seeds() {
       R"(["jwks_uri","https://c"])",
       "{\"jwks_uri\":\"https://\\u0000\"}",
   };
-  Check(server::internal::ParseDiscoveryJwksUri(seeds[0]).ok(),
+  Check(server::internal::ParseDiscoveryJwksUri(seeds[0], kIssuer).ok(),
         "the seed discovery document parses");
   return seeds;
 }
@@ -40,7 +43,8 @@ std::vector<std::string> Seeds() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view doc(reinterpret_cast<const char*>(data), size);
   absl::StatusOr<std::string> uri =
-      ::vaultca::server::internal::ParseDiscoveryJwksUri(doc);
+      ::vaultca::server::internal::ParseDiscoveryJwksUri(
+          doc, ::vaultca::fuzzing::kIssuer);
   if (uri.ok()) {
     ::vaultca::fuzzing::Check(absl::StartsWith(*uri, "https://"),
                               "a discovered JWKS URL is https");

@@ -3,11 +3,13 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/internal/ssl_error.h"
 #include "nlohmann/json.hpp"
 
@@ -129,6 +131,55 @@ absl::StatusOr<JwsAlgorithm> ParseJwsAlgorithm(absl::string_view name) {
       "' is not accepted; use RS256 or ES256"));
 }
 
+namespace {
+
+// One entry of "keys": the key, nullopt for a key that is not for
+// signatures (ignored without a word), or the reason it cannot be used.
+absl::StatusOr<std::optional<Jwk>> ParseKey(const Json& jwk, size_t i) {
+  if (!jwk.is_object()) return KeyError(i, "not a JSON object");
+  auto use = jwk.find("use");
+  if (use != jwk.end() && (!use->is_string() || *use != "sig")) {
+    return std::nullopt;
+  }
+  auto kty = jwk.find("kty");
+  if (kty == jwk.end() || !kty->is_string()) {
+    return KeyError(i, "'kty' is missing");
+  }
+  Jwk key;
+  absl::StatusOr<SslUniquePtr<EVP_PKEY>> pkey;
+  if (*kty == "RSA") {
+    key.algorithm = JwsAlgorithm::kRs256;
+    pkey = RsaKey(jwk, i);
+  } else if (*kty == "EC") {
+    key.algorithm = JwsAlgorithm::kEs256;
+    pkey = EcKey(jwk, i);
+  } else {
+    return KeyError(
+        i, absl::StrCat("key type '",
+                        absl::CHexEscape(kty->get<std::string>().substr(0, 16)),
+                        "' is not supported (RSA, EC P-256)"));
+  }
+  if (!pkey.ok()) return pkey.status();
+  key.key = *std::move(pkey);
+  auto alg = jwk.find("alg");
+  if (alg != jwk.end()) {
+    absl::StatusOr<JwsAlgorithm> parsed =
+        alg->is_string() ? ParseJwsAlgorithm(alg->get<std::string>())
+                         : absl::InvalidArgumentError("");
+    if (!parsed.ok() || *parsed != key.algorithm) {
+      return KeyError(i, "'alg' does not match the key type");
+    }
+  }
+  auto kid = jwk.find("kid");
+  if (kid != jwk.end()) {
+    if (!kid->is_string()) return KeyError(i, "'kid' must be a string");
+    key.kid = kid->get<std::string>();
+  }
+  return std::optional<Jwk>(std::move(key));
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<const Jwks>> Jwks::Parse(
     absl::string_view json) {
   Json doc = Json::parse(json.begin(), json.end(), nullptr,
@@ -141,47 +192,23 @@ absl::StatusOr<std::shared_ptr<const Jwks>> Jwks::Parse(
     return absl::InvalidArgumentError("JWKS has no \"keys\" array");
   }
   auto jwks = std::shared_ptr<Jwks>(new Jwks());
+  // Issuers publish keys for other consumers too (Ed25519, P-384, keys in
+  // rotation); one that vaultca cannot use must not cost the others.
   for (size_t i = 0; i < keys->size(); ++i) {
-    const Json& jwk = (*keys)[i];
-    if (!jwk.is_object()) return KeyError(i, "not a JSON object");
-    auto use = jwk.find("use");
-    if (use != jwk.end() && (!use->is_string() || *use != "sig")) continue;
-    auto kty = jwk.find("kty");
-    if (kty == jwk.end() || !kty->is_string()) {
-      return KeyError(i, "'kty' is missing");
+    absl::StatusOr<std::optional<Jwk>> key = ParseKey((*keys)[i], i);
+    if (!key.ok()) {
+      jwks->skipped_.emplace_back(key.status().message());
+    } else if (key->has_value()) {
+      jwks->keys_.push_back(**std::move(key));
     }
-    Jwk key;
-    absl::StatusOr<SslUniquePtr<EVP_PKEY>> pkey;
-    if (*kty == "RSA") {
-      key.algorithm = JwsAlgorithm::kRs256;
-      pkey = RsaKey(jwk, i);
-    } else if (*kty == "EC") {
-      key.algorithm = JwsAlgorithm::kEs256;
-      pkey = EcKey(jwk, i);
-    } else {
-      continue;
-    }
-    if (!pkey.ok()) return pkey.status();
-    key.key = *std::move(pkey);
-    auto alg = jwk.find("alg");
-    if (alg != jwk.end()) {
-      absl::StatusOr<JwsAlgorithm> parsed =
-          alg->is_string() ? ParseJwsAlgorithm(alg->get<std::string>())
-                           : absl::InvalidArgumentError("");
-      if (!parsed.ok() || *parsed != key.algorithm) {
-        return KeyError(i, "'alg' does not match the key type");
-      }
-    }
-    auto kid = jwk.find("kid");
-    if (kid != jwk.end()) {
-      if (!kid->is_string()) return KeyError(i, "'kid' must be a string");
-      key.kid = kid->get<std::string>();
-    }
-    jwks->keys_.push_back(std::move(key));
   }
   if (jwks->keys_.empty()) {
-    return absl::InvalidArgumentError(
-        "JWKS holds no RSA or EC P-256 signature key");
+    std::string why;
+    if (!jwks->skipped_.empty()) {
+      why = absl::StrCat(" (", absl::StrJoin(jwks->skipped_, "; "), ")");
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "JWKS holds no RSA or EC P-256 signature key", why));
   }
   return std::shared_ptr<const Jwks>(std::move(jwks));
 }

@@ -34,11 +34,12 @@ struct Jwk {
 // An immutable set of verification keys, shared across threads.
 class Jwks {
  public:
-  // Parses {"keys": [...]}. Keys with "use" other than "sig" and key types
-  // other than RSA and EC are skipped. An RSA key (>= 2048 bits, n and e)
-  // verifies RS256, an EC P-256 key (x, y on the curve) ES256; a key whose
-  // "alg" disagrees is an error. InvalidArgument naming the key index for
-  // malformed keys, and when no usable key remains.
+  // Parses {"keys": [...]}. Keys with "use" other than "sig" are ignored.
+  // An RSA key (2048 to 8192 bits, n and e) verifies RS256, an EC P-256 key
+  // (x, y on the curve) ES256; any other key (another type or curve,
+  // malformed, an "alg" that disagrees) is left out and its reason, naming
+  // the key index, kept in skipped(). InvalidArgument when the document is
+  // not a key set or no usable key remains (the message lists the reasons).
   static absl::StatusOr<std::shared_ptr<const Jwks>> Parse(
       absl::string_view json);
 
@@ -49,9 +50,12 @@ class Jwks {
                                      JwsAlgorithm algorithm) const;
 
   size_t size() const { return keys_.size(); }
+  // Why each unusable key was left out, for the caller to report.
+  const std::vector<std::string>& skipped() const { return skipped_; }
 
  private:
   std::vector<Jwk> keys_;
+  std::vector<std::string> skipped_;
 };
 
 }  // namespace internal

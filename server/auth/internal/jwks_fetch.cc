@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -42,7 +43,8 @@ absl::StatusOr<std::string> DiscoverJwksUri(const JwksFetchOptions& options) {
                    "/.well-known/openid-configuration");
   absl::StatusOr<std::string> body = Get(url, options);
   if (!body.ok()) return body.status();
-  absl::StatusOr<std::string> uri = ParseDiscoveryJwksUri(*body);
+  absl::StatusOr<std::string> uri =
+      ParseDiscoveryJwksUri(*body, options.issuer);
   if (!uri.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(url, ": ", uri.status().message()));
@@ -52,11 +54,27 @@ absl::StatusOr<std::string> DiscoverJwksUri(const JwksFetchOptions& options) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ParseDiscoveryJwksUri(absl::string_view document) {
+absl::StatusOr<std::string> ParseDiscoveryJwksUri(absl::string_view document,
+                                                  absl::string_view issuer) {
   nlohmann::json doc = nlohmann::json::parse(document, nullptr,
                                              /*allow_exceptions=*/false);
   if (!doc.is_object()) {
     return absl::InvalidArgumentError("not a JSON object");
+  }
+  auto claimed = doc.find("issuer");
+  if (claimed == doc.end() || !claimed->is_string() ||
+      claimed->get_ref<const std::string&>() != issuer) {
+    const std::string shown =
+        claimed != doc.end() && claimed->is_string()
+            ? absl::StrCat("\"",
+                           absl::CHexEscape(
+                               claimed->get_ref<const std::string&>().substr(
+                                   0, 256)),
+                           "\"")
+            : std::string("missing");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the discovery document's \"issuer\" (", shown,
+        ") is not the configured issuer ", issuer));
   }
   auto uri = doc.find("jwks_uri");
   if (uri == doc.end() || !uri->is_string() ||

@@ -25,9 +25,13 @@ struct JwksFetchOptions {
   absl::Duration timeout = absl::Seconds(10);
 };
 
-// The "jwks_uri" of an OpenID Connect discovery document; InvalidArgument
-// when the document is not a JSON object or names no https URL.
-absl::StatusOr<std::string> ParseDiscoveryJwksUri(absl::string_view document);
+// The "jwks_uri" of an OpenID Connect discovery document fetched for
+// `issuer`. InvalidArgument when the document is not a JSON object, its
+// "issuer" is not exactly `issuer` (OpenID Connect Discovery 1.0 section
+// 4.3: otherwise the keys may be another issuer's), or it names no https
+// URL.
+absl::StatusOr<std::string> ParseDiscoveryJwksUri(absl::string_view document,
+                                                  absl::string_view issuer);
 
 // One fetch (two with discovery). Unavailable for transport failures and
 // HTTP errors, InvalidArgument for documents that do not parse or hold no
