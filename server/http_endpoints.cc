@@ -75,9 +75,11 @@ class NewestFirstPool : public httplib::TaskQueue {
   std::vector<std::thread> workers_;
 };
 
-// Workers: enough that a handful of slow or stuck clients (each holds one
-// until a read stalls for kReadTimeout) leave most of them free, few enough
-// to stay cheap on a sidecar-sized pod.
+// Workers: enough that a handful of slow clients leave most of them free,
+// few enough to stay cheap on a small pod. A client that trickles its
+// request a byte at a time holds a worker for as long as it keeps doing so
+// (cpp-httplib times each read, not the request), so this many such
+// clients at once would still starve the probes.
 constexpr int kWorkers = 16;
 // A request line and headers must keep arriving: each read may stall this
 // long. Probes and scrapes send a few hundred bytes at once.
