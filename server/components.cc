@@ -142,6 +142,30 @@ absl::StatusOr<AuthComponents> BuildAuthComponents(const ServerConfig& config) {
   return out;
 }
 
+absl::StatusOr<std::unique_ptr<RootPublisher>> BuildRootPublisher(
+    const ServerConfig& config) {
+  const RootConfigMapConfig& rc = config.mesh.root_configmap;
+  if (!rc.enabled) return nullptr;
+  const TokenReviewConfig& tr = config.auth.token_review;
+  KubeApiOptions api;
+  api.api_server = tr.api_server;
+  api.token_file = tr.token_file;
+  api.ca_file = tr.ca_file;
+  api.timeout = tr.timeout;
+  auto client = KubeApiClient::New(api);
+  if (!client.ok()) {
+    return absl::Status(client.status().code(),
+                        absl::StrCat("mesh.root_configmap: ",
+                                     client.status().message()));
+  }
+  RootPublisherOptions options;
+  options.namespace_selector = rc.namespace_selector;
+  options.lease_namespace = rc.lease_namespace;
+  options.lease_name = rc.lease_name;
+  options.identity = rc.identity;
+  return RootPublisher::New(*std::move(client), options, "");
+}
+
 CertificateHandlerOptions BuildHandlerOptions(const ServerConfig& config) {
   CertificateHandlerOptions options;
   options.trust_domain = config.trust_domain;

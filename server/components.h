@@ -10,6 +10,7 @@
 #include "server/auth/authenticator.h"
 #include "server/certificate_handler.h"
 #include "server/config.h"
+#include "server/mesh/root_publisher.h"
 
 namespace vaultca {
 namespace server {
@@ -38,6 +39,12 @@ absl::StatusOr<AuthComponents> BuildAuthComponents(const ServerConfig& config);
 
 // The handler's options from `config`.
 CertificateHandlerOptions BuildHandlerOptions(const ServerConfig& config);
+
+// The istio-ca-root-cert publisher config.mesh.root_configmap describes,
+// started with no root (the server sets it once the material is loaded);
+// null when it is off.
+absl::StatusOr<std::unique_ptr<RootPublisher>> BuildRootPublisher(
+    const ServerConfig& config);
 
 }  // namespace server
 }  // namespace vaultca

@@ -280,6 +280,18 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view text) {
     l.Duration("max_connection_age_grace", &limits.max_connection_age_grace);
     l.Finish();
   }
+  {
+    RootConfigMapConfig& rc = config.mesh.root_configmap;
+    MapReader m(root.Get("mesh"), "mesh", &status);
+    MapReader c(m.Get("root_configmap"), "mesh.root_configmap", &status);
+    c.Bool("enabled", &rc.enabled);
+    c.String("namespace_selector", &rc.namespace_selector);
+    c.String("lease_namespace", &rc.lease_namespace);
+    c.String("lease_name", &rc.lease_name);
+    c.String("identity", &rc.identity);
+    c.Finish();
+    m.Finish();
+  }
   root.Finish();
   if (!status.ok()) return status;
   return config;

@@ -214,6 +214,27 @@ struct LimitsConfig {
   absl::Duration max_connection_age_grace = absl::Seconds(10);
 };
 
+// The istio-ca-root-cert ConfigMap in every namespace, which istiod stops
+// writing when its own CA is off (ENABLE_CA_SERVER=false). Reaches the API
+// server with auth.token_review's api_server, token_file, ca_file and
+// timeout (in-cluster by default).
+struct RootConfigMapConfig {
+  // VAULTCA_ROOT_CONFIGMAP.
+  bool enabled = false;
+  // Kubernetes label selector of the namespaces to serve; empty: all.
+  std::string namespace_selector;
+  // Replicas elect one writer through this Lease. lease_namespace empty:
+  // POD_NAMESPACE.
+  std::string lease_namespace;
+  std::string lease_name = "vaultca-root-publisher";
+  // This replica's holderIdentity; empty: POD_NAME.
+  std::string identity;
+};
+
+struct MeshConfig {
+  RootConfigMapConfig root_configmap;
+};
+
 // Everything vaultca-server is configured with. Defaults match istiod.
 struct ServerConfig {
   // TRUST_DOMAIN.
@@ -226,6 +247,7 @@ struct ServerConfig {
   AuthConfig auth;
   ServingConfig serving;
   LimitsConfig limits;
+  MeshConfig mesh;
   // debug (one line per request), info (per failure), warning or error.
   // VAULTCA_LOG_LEVEL.
   std::string log_level = "info";

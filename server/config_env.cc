@@ -213,6 +213,11 @@ absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
   e.String("VAULTCA_SERVING_CERT_DIR", &config->serving.cert_dir);
   e.Int("VAULTCA_MAX_CONCURRENT_REQUESTS",
         &config->limits.max_concurrent_requests);
+  RootConfigMapConfig& rc = config->mesh.root_configmap;
+  e.Parsed("VAULTCA_ROOT_CONFIGMAP", &rc.enabled, internal::ParseBoolValue);
+  // The downward API's pod name and namespace fill what the file left out.
+  if (rc.identity.empty()) e.String("POD_NAME", &rc.identity);
+  if (rc.lease_namespace.empty()) e.String("POD_NAMESPACE", &rc.lease_namespace);
   return status;
 }
 
@@ -315,6 +320,13 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   }
   if (limits.shutdown_grace <= absl::ZeroDuration()) {
     return Invalid("limits.shutdown_grace", "must be positive");
+  }
+  const RootConfigMapConfig& rc = config.mesh.root_configmap;
+  if (rc.enabled && (rc.identity.empty() || rc.lease_namespace.empty() ||
+                     rc.lease_name.empty())) {
+    return Invalid("mesh.root_configmap",
+                   "identity (POD_NAME), lease_namespace (POD_NAMESPACE) and "
+                   "lease_name must be set: replicas elect one writer");
   }
   return absl::OkStatus();
 }

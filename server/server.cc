@@ -119,6 +119,9 @@ absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
 
   {
     MutexLock lock(&mu_);
+    auto publisher = BuildRootPublisher(config_);
+    if (!publisher.ok()) return publisher.status();
+    root_publisher_ = *std::move(publisher);
     if (!config_.listen.plaintext) {
       ServingCertOptions serving;
       serving.dir = config_.serving.cert_dir;
@@ -275,6 +278,8 @@ void VaultcaServer::Maintain() {
     }
     expiry_.chain_not_after = chain;
     const std::string& root_pem = bundle->root_bundle_pem();
+    // A no-op unless the root changed: no write per leaf certificate.
+    if (root_publisher_ != nullptr) root_publisher_->SetRoot(root_pem);
     if (!config_.ca.root_cert_file.empty() && root_pem != published_root_) {
       absl::Status s = internal::WriteFileAtomically(
           config_.ca.root_cert_file, root_pem, 0644);
@@ -413,6 +418,14 @@ void VaultcaServer::Shutdown(absl::Duration grace) {
     stop_cv_.SignalAll();
   }
   if (maintenance_.joinable()) maintenance_.join();
+  {
+    // Outside mu_: stopping hands the lease to another replica (one call).
+    std::unique_ptr<RootPublisher> publisher;
+    {
+      MutexLock lock(&mu_);
+      publisher = std::move(root_publisher_);
+    }
+  }
   http_.reset();
   grpc_server_.reset();
   // Answers everything still admitted, then joins the workers.

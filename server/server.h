@@ -27,6 +27,7 @@ namespace server {
 class CaService;
 class CertificateHandler;
 class HttpEndpoints;
+class RootPublisher;
 class ServingCert;
 class SigningProbe;
 
@@ -117,6 +118,8 @@ class VaultcaServer {
   absl::Status serving_status_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const ca::KeyCertBundle> seen_bundle_ ABSL_GUARDED_BY(mu_);
   std::string published_root_ ABSL_GUARDED_BY(mu_);
+  // Writes istio-ca-root-cert across the cluster; null when off.
+  std::unique_ptr<RootPublisher> root_publisher_ ABSL_GUARDED_BY(mu_);
   CaMetricsSnapshot expiry_ ABSL_GUARDED_BY(mu_);
   bool health_serving_ ABSL_GUARDED_BY(mu_) = false;
   // Whether the last pass saw stale material (logged on each change).

@@ -49,8 +49,8 @@ struct RootPublisherOptions {
 class RootPublisher {
  public:
   // Starts watching and campaigning for the lease. `api` needs list and
-  // watch on namespaces, list, watch, create and patch on configmaps in
-  // every namespace, and get, create and update on leases in
+  // watch on namespaces, get, list, watch, create and patch on configmaps
+  // in every namespace, and get, create and update on leases in
   // lease_namespace. `root_pem` may be empty until SetRoot.
   static absl::StatusOr<std::unique_ptr<RootPublisher>> New(
       std::shared_ptr<const KubeApiClient> api, RootPublisherOptions options,

@@ -1,5 +1,6 @@
 #include "server/mesh/internal/lease_elector.h"
 
+#include <algorithm>
 #include <random>
 #include <utility>
 

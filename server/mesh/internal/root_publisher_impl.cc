@@ -228,12 +228,11 @@ void RootPublisherImpl::Work() {
           }
         }
         if (leader_ && namespaces_synced_ && configmaps_synced_) {
-          auto it = std::find_if(pending_.begin(), pending_.end(),
-                                 [&](const std::string& name) {
-                                   auto d = delayed_.find(name);
-                                   return d == delayed_.end() ||
-                                          d->second.due <= now;
-                                 });
+          auto it = pending_.begin();
+          for (; it != pending_.end(); ++it) {
+            auto d = delayed_.find(*it);
+            if (d == delayed_.end() || d->second.due <= now) break;
+          }
           if (it != pending_.end()) {
             ns = *it;
             pending_.erase(it);
