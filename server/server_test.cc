@@ -151,7 +151,12 @@ TEST_F(ServerTest, IstioAgentObtainsCertificateVerifyingAgainstPublishedRoot) {
   auto serving = testing::InspectLeaf(result.server_cert_pem);
   ASSERT_TRUE(serving.ok());
   EXPECT_THAT(serving->sans, ::testing::Contains("istiod.istio-system.svc"));
-  EXPECT_TRUE(testing::VerifyLeaf({result.server_cert_pem}, root).ok());
+  // The handshake above verified it as a server certificate; it is not
+  // usable as a client certificate.
+  EXPECT_THAT(
+      std::string(
+          testing::VerifyLeaf({result.server_cert_pem}, root).message()),
+      HasSubstr("unsuitable certificate purpose"));
 }
 
 TEST_F(ServerTest, JwtRejectionsAreUnauthenticated) {

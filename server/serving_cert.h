@@ -30,10 +30,12 @@ struct ServingCertOptions {
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
-// The gRPC server's own TLS certificate, issued by this CA. Keeps one
-// EC P-256 key for the life of the process (so the key file never changes
-// under gRPC's file watcher and key and certificate always match) and
-// rewrites the certificate chain and the client-verification roots
+// The gRPC server's own TLS certificate, signed with this CA's material
+// for server authentication only (extendedKeyUsage serverAuth; workload
+// certificates also carry clientAuth). Keeps one EC P-256 key for the life
+// of the process (so the key file never changes under gRPC's file watcher
+// and key and certificate always match) and rewrites the certificate chain
+// and the client-verification roots
 // atomically whenever it re-issues: at the first Refresh, after the CA
 // material changed, and past the renewal point. gRPC's
 // FileWatcherCertificateProvider picks the files up; existing connections
@@ -47,9 +49,11 @@ class ServingCert {
   static absl::StatusOr<std::unique_ptr<ServingCert>> New(
       ServingCertOptions options);
 
-  // Issues a certificate from `ca` when needed (see the class comment);
-  // `material` identifies the CA material in service. Returns true when
-  // new files were written. On failure the previous files stay.
+  // Issues a certificate signed with `material`, the CA material in
+  // service, when needed (see the class comment). `ca` is not used: its
+  // Sign issues the workload profile, which also allows client
+  // authentication. Returns true when new files were written. On failure
+  // the previous files stay.
   absl::StatusOr<bool> Refresh(
       ca::CertificateAuthority& ca,
       const std::shared_ptr<const ca::KeyCertBundle>& material);
