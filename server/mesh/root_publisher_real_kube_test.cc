@@ -341,6 +341,28 @@ TEST_F(RootPublisherRealKubeTest, LosingTheLeaseStopsWritesAtOnce) {
   EXPECT_TRUE(Eventually([&] { return Holds("contested", Root("eleven")); }));
 }
 
+TEST_F(RootPublisherRealKubeTest, UnreachableApiServerEndsLeadershipOnTime) {
+  std::unique_ptr<RootPublisher> publisher =
+      Start(Options("replica-a", "lease-frozen"), Root("eleven"));
+  ASSERT_NE(publisher, nullptr);
+  ASSERT_TRUE(Eventually([&] { return publisher->IsLeader(); }));
+
+  // A frozen API server never answers the renewal: by renew_deadline (3 s)
+  // the holder must count itself out on its own clock, before another
+  // replica could take the lease (5 s).
+  kube_->Freeze();
+  const absl::Time frozen = absl::Now();
+  const bool stepped_down =
+      Eventually([&] { return !publisher->IsLeader(); }, absl::Seconds(10));
+  const absl::Duration after = absl::Now() - frozen;
+  kube_->Thaw();
+  ASSERT_TRUE(stepped_down);
+  EXPECT_LT(after, absl::Seconds(3) + absl::Milliseconds(500));
+
+  // Nobody else took it: the holder renews once the server answers again.
+  EXPECT_TRUE(Eventually([&] { return publisher->IsLeader(); }, absl::Seconds(40)));
+}
+
 TEST_F(RootPublisherRealKubeTest, CleanStopHandsOverAtOnce) {
   std::unique_ptr<RootPublisher> first =
       Start(Options("replica-a", "lease-release"), Root("eight"));
