@@ -4,6 +4,7 @@
 
 #include "ca/sources/files/files_source.h"
 #include "ca/sources/self_signed/self_signed_source.h"
+#include "ca/sources/self_signed/self_signed_vault_source.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
 #include "vault/client.h"
 #include "vault/config.h"
@@ -29,6 +30,21 @@ absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
     const ServerConfig& config) {
   switch (config.ca.source) {
     case CaSourceKind::kSelfSigned: {
+      if (!config.ca.self_signed_vault_path.empty()) {
+        auto vault_config =
+            vault::ConfigFromEnvironment(VaultEnvironment(config));
+        if (!vault_config.ok()) return vault_config.status();
+        auto client = vault::VaultClient::New(*vault_config);
+        if (!client.ok()) return client.status();
+        ca::SelfSignedVaultSourceOptions options;
+        options.kv_path = config.ca.self_signed_vault_path;
+        options.trust_domain = config.trust_domain;
+        options.key_type = config.ca.self_signed_key_type;
+        auto source = ca::SelfSignedVaultSource::New(
+            std::shared_ptr<vault::VaultClient>(*std::move(client)), options);
+        if (!source.ok()) return source.status();
+        return std::unique_ptr<ca::MaterialSource>(*std::move(source));
+      }
       ca::SelfSignedSourceOptions options;
       options.state_dir = config.ca.self_signed_dir;
       options.trust_domain = config.trust_domain;
@@ -72,7 +88,13 @@ ca::CachingCaOptions BuildCachingCaOptions(const ServerConfig& config) {
   options.local_ca.ttl_mode = config.ca.ttl_mode;
   options.refresh_interval = config.ca.refresh_interval;
   options.max_staleness = config.ca.max_staleness;
-  options.startup_deadline = config.ca.startup_deadline;
+  options.stale_means_not_ready = config.ca.stale_means_not_ready;
+  // The server waits for the first material itself, after it listens.
+  options.startup_policy = config.ca.startup_policy;
+  options.startup_deadline =
+      config.ca.startup_policy == ca::StartupPolicy::kKeepTrying
+          ? absl::ZeroDuration()
+          : config.ca.startup_deadline;
   options.multi_root = config.ca.multi_root;
   return options;
 }

@@ -20,6 +20,7 @@
 #include "server/http_endpoints.h"
 #include "server/internal/file_util.h"
 #include "server/internal/key_csr.h"
+#include "server/internal/tls_probe.h"
 #include "server/readiness.h"
 #include "server/serving_cert.h"
 
@@ -169,6 +170,13 @@ absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
     }
     absl::SleepFor(absl::Milliseconds(10));
   }
+  {
+    // The watcher reads existing files when it is created.
+    MutexLock lock(&mu_);
+    grpc_identity_loaded_.store(config_.listen.plaintext ||
+                                (ca_->CurrentBundle() != nullptr &&
+                                 serving_status_.ok()));
+  }
   if (absl::Status s = StartGrpc(); !s.ok()) return s;
   {
     MutexLock lock(&mu_);
@@ -260,6 +268,17 @@ void VaultcaServer::MaintenanceLoop() {
 }
 
 void VaultcaServer::RunMaintenance() {
+  if (!grpc_identity_loaded_.load() && grpc_server_ != nullptr &&
+      ca_->CurrentBundle() != nullptr) {
+    // Outside mu_: a handshake with our own listener.
+    const absl::Status s = internal::TlsHandshake(
+        internal::ProbeTargetFor(config_.listen.grpc_address, grpc_port_),
+        absl::Seconds(1));
+    if (s.ok()) {
+      grpc_identity_loaded_.store(true);
+      VAULTCA_LOG(INFO) << "the gRPC listener presents the serving certificate";
+    }
+  }
   MutexLock lock(&mu_);
   Maintain();
 }
@@ -322,8 +341,9 @@ void VaultcaServer::Maintain() {
   }
   if (grpc_server_ != nullptr && !draining_.load()) {
     // The same "can sign" as /ready: loaded, not expired, probe passes.
-    const bool serving =
-        stats.ready && serving_status_.ok() && probe_->Check(*ca_).ok();
+    const bool serving = stats.ready && serving_status_.ok() &&
+                         grpc_identity_loaded_.load() &&
+                         probe_->Check(*ca_).ok();
     if (serving != health_serving_) {
       grpc_server_->GetHealthCheckService()->SetServingStatus(serving);
       health_serving_ = serving;
@@ -339,6 +359,10 @@ absl::Status VaultcaServer::Readiness() {
   {
     MutexLock lock(&mu_);
     if (!serving_status_.ok()) return serving_status_;
+  }
+  if (!grpc_identity_loaded_.load()) {
+    return absl::UnavailableError(
+        "the gRPC listener has not loaded the serving certificate yet");
   }
   return probe_->Check(*ca_);
 }

@@ -109,6 +109,11 @@ class VaultcaServer {
   std::unique_ptr<SigningProbe> probe_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = -1;
+  // gRPC's certificate watcher has read the serving certificate: false
+  // only while a listener that started without material (keep-trying) has
+  // not picked up the first one (it reads files once a second, and closes
+  // every TLS handshake until then).
+  std::atomic<bool> grpc_identity_loaded_{false};
   std::unique_ptr<HttpEndpoints> http_;
   std::atomic<bool> draining_{false};
 
