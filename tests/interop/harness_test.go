@@ -387,42 +387,7 @@ func startVaultca(bin string, e *environment) (*vaultcaServer, error) {
 	if err := jwtutil.WriteFile(filepath.Join(dir, "vault-sa.jwt"), []byte(vaultJWT)); err != nil {
 		return nil, err
 	}
-	config := fmt.Sprintf(`trust_domain: %s
-cluster_id: %s
-listen:
-  grpc: 127.0.0.1:0
-  http: 127.0.0.1:0
-ca:
-  source: vault
-  vault:
-    cert_ref: vault:secret/data/pki/istiod#certificate
-    key_ref: vault:secret/data/pki/istiod#privateKey
-    chain_ref: vault:secret/data/pki/istiod#certChain
-    root_ref: vault:secret/data/pki/istiod#rootCert
-  default_workload_cert_ttl: 24h
-  max_workload_cert_ttl: 2160h
-  ttl_mode: istiod
-  refresh_interval: 1s
-  root_cert_file: %s
-auth:
-  client_certificate: true
-  jwt:
-    - issuer: %s
-      jwks_file: %s
-      audiences: [istio-ca]
-  token_review:
-    enabled: true
-    api_server: %s
-    token_file: %s
-    ca_file: %s
-    audiences: [istio-ca]
-  trusted_node_accounts: [istio-system/ztunnel]
-  identity_policy: istiod
-serving:
-  cert_dir: %s
-`, trustDomain, clusterID, filepath.Join(dir, "root-cert.pem"), jwtutil.Issuer,
-		filepath.Join(e.dir, "jwks.json"), e.kube.APIServer, e.kfix.vaultcaTokenFile, e.kube.CAFile,
-		filepath.Join(dir, "serving"))
+	config := vaultcaConfig(e, dir, "127.0.0.1:0", "127.0.0.1:0", "")
 	cfgPath := filepath.Join(dir, "vaultca.yaml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		return nil, err
@@ -491,6 +456,51 @@ serving:
 	}
 	s.stop()
 	return nil, fmt.Errorf("vaultca-server not ready within 30s")
+}
+
+// vaultcaConfig is the suite's vaultca.yaml for a server whose files live
+// in dir, listening on grpcAddr/httpAddr; extraCA is appended to the ca:
+// section as is (lines indented by two spaces).
+func vaultcaConfig(e *environment, dir, grpcAddr, httpAddr, extraCA string) string {
+	return fmt.Sprintf(`trust_domain: %s
+cluster_id: %s
+listen:
+  grpc: %s
+  http: %s
+ca:
+  source: vault
+  vault:
+    cert_ref: vault:secret/data/pki/istiod#certificate
+    key_ref: vault:secret/data/pki/istiod#privateKey
+    chain_ref: vault:secret/data/pki/istiod#certChain
+    root_ref: vault:secret/data/pki/istiod#rootCert
+  default_workload_cert_ttl: 24h
+  max_workload_cert_ttl: 2160h
+  ttl_mode: istiod
+  refresh_interval: 1s
+  root_cert_file: %s
+%sauth:
+  client_certificate: true
+  jwt:
+    - issuer: %s
+      jwks_file: %s
+      audiences: [istio-ca]
+  token_review:
+    enabled: true
+    api_server: %s
+    token_file: %s
+    ca_file: %s
+    audiences: [istio-ca]
+    # Longer than the API server's own ~10 s review cache, so that the
+    # deleted-pod cases see vaultca's cache deterministically (default 10s).
+    cache_ttl: 5m
+  trusted_node_accounts: [istio-system/ztunnel]
+  identity_policy: istiod
+serving:
+  cert_dir: %s
+`, trustDomain, clusterID, grpcAddr, httpAddr, filepath.Join(dir, "root-cert.pem"), extraCA, jwtutil.Issuer,
+		filepath.Join(e.dir, "jwks.json"), e.kube.APIServer, e.kfix.vaultcaTokenFile, e.kube.CAFile,
+		filepath.Join(dir, "serving"))
 }
 
 func (s *vaultcaServer) stop() {
