@@ -200,6 +200,60 @@ class ServerRealKubeTest : public ::testing::Test {
     return vault::VaultClient::New(*config);
   }
 
+  // istiod's pod `pod` and its projected token under dir/istiod-token.
+  static absl::StatusOr<std::string> IstiodTokenFile(const std::string& dir,
+                                                     const std::string& pod) {
+    if (absl::StatusOr<std::string> uid =
+            kube_->CreatePod(kIstiodNs, pod, kIstiodSa, "node-a");
+        !uid.ok()) {
+      return uid.status();
+    }
+    absl::StatusOr<std::string> token = PodToken(kIstiodNs, kIstiodSa, pod, {});
+    if (!token.ok()) return token.status();
+    return testing::ProjectToken(dir + "/istiod-token", *token);
+  }
+
+  // The seed's references, read with `client`.
+  static absl::StatusOr<std::unique_ptr<ca::MaterialSource>> SeedSource(
+      std::shared_ptr<vault::VaultClient> client) {
+    ca::VaultKvSourceOptions refs;
+    refs.cert_ref = "vault:secret/data/pki/istiod#certificate";
+    refs.key_ref = "vault:secret/data/pki/istiod#privateKey";
+    absl::StatusOr<std::unique_ptr<ca::VaultKvSource>> source =
+        ca::VaultKvSource::New(std::move(client), refs);
+    if (!source.ok()) return source.status();
+    return std::unique_ptr<ca::MaterialSource>(*std::move(source));
+  }
+
+  // vaultca-server in istiod's place: workloads reviewed by the API server
+  // with istiod's token.
+  static ServerConfig IstiodConfig(const std::string& dir,
+                                   const std::string& token_file) {
+    ServerConfig config;
+    config.listen.grpc_address = "127.0.0.1:0";
+    config.listen.http_address = "";
+    config.ca.root_cert_file = dir + "/root-cert.pem";
+    config.serving.cert_dir = dir + "/serving";
+    config.auth.token_review.enabled = true;
+    config.auth.token_review.api_server = kube_->address();
+    config.auth.token_review.ca_file = kube_->ca_file();
+    config.auth.token_review.token_file = token_file;
+    return config;
+  }
+
+  // Istio's client as the sleep workload, with its istio-ca token.
+  static testing::AgentOptions SleepAgent(const VaultcaServer& server) {
+    testing::AgentOptions options;
+    options.address = absl::StrCat("127.0.0.1:", server.grpc_port());
+    options.root_cert_pem = *root_bundle_;
+    options.key_type = ca::KeyType::kEcP256;
+    absl::StatusOr<std::string> token =
+        PodToken("sleep", "sleep", "sleep-0", {"istio-ca"});
+    EXPECT_TRUE(token.ok()) << token.status();
+    if (token.ok()) options.token = *token;
+    return options;
+  }
+
   static absl::Status setup_;
   static vault::testing::TestTls* tls_;
   static RealVault* vault_;
@@ -215,38 +269,18 @@ std::string* ServerRealKubeTest::root_bundle_ = new std::string();
 
 TEST_F(ServerRealKubeTest, SeedSetupServesWorkloadsReviewedByTheApiServer) {
   const std::string dir = vault::testing::MakeTempDir("seed").value();
-  ASSERT_TRUE(kube_->CreatePod(kIstiodNs, "istiod-seed", kIstiodSa, "node-a").ok());
-  absl::StatusOr<std::string> istiod_token =
-      PodToken(kIstiodNs, kIstiodSa, "istiod-seed", {});
-  ASSERT_TRUE(istiod_token.ok()) << istiod_token.status();
-  absl::StatusOr<std::string> token_file =
-      testing::ProjectToken(dir + "/istiod-token", *istiod_token);
+  absl::StatusOr<std::string> token_file = IstiodTokenFile(dir, "istiod-seed");
   ASSERT_TRUE(token_file.ok()) << token_file.status();
-
   absl::StatusOr<std::unique_ptr<vault::VaultClient>> client =
       KubeLoginClient(*token_file);
   ASSERT_TRUE(client.ok()) << client.status();
   std::shared_ptr<vault::VaultClient> shared(std::move(*client));
-  ca::VaultKvSourceOptions refs;  // the seed's references
-  refs.cert_ref = "vault:secret/data/pki/istiod#certificate";
-  refs.key_ref = "vault:secret/data/pki/istiod#privateKey";
-  absl::StatusOr<std::unique_ptr<ca::VaultKvSource>> source =
-      ca::VaultKvSource::New(shared, refs);
+  absl::StatusOr<std::unique_ptr<ca::MaterialSource>> source = SeedSource(shared);
   ASSERT_TRUE(source.ok()) << source.status();
-
-  ServerConfig config;
-  config.listen.grpc_address = "127.0.0.1:0";
-  config.listen.http_address = "";
-  config.ca.root_cert_file = dir + "/root-cert.pem";
-  config.serving.cert_dir = dir + "/serving";
-  config.auth.token_review.enabled = true;
-  config.auth.token_review.api_server = kube_->address();
-  config.auth.token_review.ca_file = kube_->ca_file();
-  config.auth.token_review.token_file = *token_file;
   ServerDependencies deps;
   deps.source = *std::move(source);
   absl::StatusOr<std::unique_ptr<VaultcaServer>> server =
-      VaultcaServer::Start(config, std::move(deps));
+      VaultcaServer::Start(IstiodConfig(dir, *token_file), std::move(deps));
   ASSERT_TRUE(server.ok()) << server.status();
 
   // The login Vault granted: the seed's policy, for the seed's hour.
@@ -255,14 +289,7 @@ TEST_F(ServerRealKubeTest, SeedSetupServesWorkloadsReviewedByTheApiServer) {
   EXPECT_EQ(login.ttl, absl::Hours(1));
   EXPECT_EQ(ReadFile(dir + "/root-cert.pem"), *root_bundle_);
 
-  testing::AgentOptions options;
-  options.address = absl::StrCat("127.0.0.1:", (*server)->grpc_port());
-  options.root_cert_pem = *root_bundle_;
-  options.key_type = ca::KeyType::kEcP256;
-  absl::StatusOr<std::string> sleep_token =
-      PodToken("sleep", "sleep", "sleep-0", {"istio-ca"});
-  ASSERT_TRUE(sleep_token.ok()) << sleep_token.status();
-  options.token = *sleep_token;
+  testing::AgentOptions options = SleepAgent(**server);
   testing::AgentResult result = testing::AgentClient(options).Request();
   ASSERT_EQ(result.code, grpc::StatusCode::OK) << result.message;
   absl::StatusOr<testing::LeafInfo> leaf = testing::InspectLeaf(result.cert_chain[0]);
@@ -361,33 +388,17 @@ TEST_F(ServerRealKubeTest, StartsDuringAVaultOutageAndServesWhenItReturns) {
   // come up (liveness answers, not ready) instead of crash-looping, and
   // serve as soon as Vault is back.
   const std::string dir = vault::testing::MakeTempDir("outage").value();
-  ASSERT_TRUE(kube_->CreatePod(kIstiodNs, "istiod-outage", kIstiodSa, "node-a").ok());
-  absl::StatusOr<std::string> token =
-      PodToken(kIstiodNs, kIstiodSa, "istiod-outage", {});
-  ASSERT_TRUE(token.ok()) << token.status();
-  absl::StatusOr<std::string> token_file =
-      testing::ProjectToken(dir + "/istiod-token", *token);
+  absl::StatusOr<std::string> token_file = IstiodTokenFile(dir, "istiod-outage");
   ASSERT_TRUE(token_file.ok()) << token_file.status();
   absl::StatusOr<std::unique_ptr<vault::VaultClient>> client =
       KubeLoginClient(*token_file);
   ASSERT_TRUE(client.ok()) << client.status();
-  ca::VaultKvSourceOptions refs;
-  refs.cert_ref = "vault:secret/data/pki/istiod#certificate";
-  refs.key_ref = "vault:secret/data/pki/istiod#privateKey";
-  absl::StatusOr<std::unique_ptr<ca::VaultKvSource>> source = ca::VaultKvSource::New(
-      std::shared_ptr<vault::VaultClient>(std::move(*client)), refs);
+  absl::StatusOr<std::unique_ptr<ca::MaterialSource>> source =
+      SeedSource(std::shared_ptr<vault::VaultClient>(std::move(*client)));
   ASSERT_TRUE(source.ok()) << source.status();
-
-  ServerConfig config;
-  config.listen.grpc_address = "127.0.0.1:0";
+  ServerConfig config = IstiodConfig(dir, *token_file);
   config.listen.http_address = "127.0.0.1:0";
-  config.ca.root_cert_file = dir + "/root-cert.pem";
   config.ca.startup_deadline = absl::Seconds(2);
-  config.serving.cert_dir = dir + "/serving";
-  config.auth.token_review.enabled = true;
-  config.auth.token_review.api_server = kube_->address();
-  config.auth.token_review.ca_file = kube_->ca_file();
-  config.auth.token_review.token_file = *token_file;
   ServerDependencies deps;
   deps.source = *std::move(source);
   deps.maintenance_interval = absl::Milliseconds(100);
@@ -413,21 +424,9 @@ TEST_F(ServerRealKubeTest, StartsDuringAVaultOutageAndServesWhenItReturns) {
             << absl::FormatDuration(absl::Now() - thawed)
             << " after Vault came back\n";
 
-  testing::AgentOptions options;
-  options.address = absl::StrCat("127.0.0.1:", (*server)->grpc_port());
-  options.root_cert_pem = *root_bundle_;
-  options.key_type = ca::KeyType::kEcP256;
-  absl::StatusOr<std::string> sleep_token =
-      PodToken("sleep", "sleep", "sleep-0", {"istio-ca"});
-  ASSERT_TRUE(sleep_token.ok()) << sleep_token.status();
-  options.token = *sleep_token;
-  // gRPC re-reads the serving certificate written after the material came.
-  testing::AgentResult result;
-  while (absl::Now() < thawed + absl::Seconds(90)) {
-    result = testing::AgentClient(options).Request();
-    if (result.code == grpc::StatusCode::OK) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  // Ready means the listener presents the serving certificate written
+  // after the material came: the first request succeeds.
+  testing::AgentResult result = testing::AgentClient(SleepAgent(**server)).Request();
   ASSERT_EQ(result.code, grpc::StatusCode::OK) << result.message;
   (*server)->Shutdown(absl::ZeroDuration());
 }
