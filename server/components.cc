@@ -24,6 +24,36 @@ vault::EnvLookup VaultEnvironment(const ServerConfig& config) {
   return vault::ProcessEnvironment();
 }
 
+// The Vault client every Vault-backed source uses: address, TLS and auth
+// follow the Vault CLI / vault-env variables.
+absl::StatusOr<std::shared_ptr<vault::VaultClient>> VaultClientFor(
+    const ServerConfig& config) {
+  auto vault_config = vault::ConfigFromEnvironment(VaultEnvironment(config));
+  if (!vault_config.ok()) return vault_config.status();
+  auto client = vault::VaultClient::New(*vault_config);
+  if (!client.ok()) return client.status();
+  return std::shared_ptr<vault::VaultClient>(*std::move(client));
+}
+
+// The Kubernetes API client of auth.token_review's connection settings,
+// which every Kubernetes duty of the server shares; errors name `user`.
+absl::StatusOr<std::unique_ptr<KubeApiClient>> KubeClientFor(
+    const ServerConfig& config, absl::string_view user) {
+  const TokenReviewConfig& tr = config.auth.token_review;
+  KubeApiOptions api;
+  api.api_server = tr.api_server;
+  api.token_file = tr.token_file;
+  api.ca_file = tr.ca_file;
+  api.timeout = tr.timeout;
+  auto client = KubeApiClient::New(api);
+  if (!client.ok()) {
+    return absl::Status(client.status().code(),
+                        absl::StrCat(user, ": ", client.status().message()));
+  }
+  return client;
+}
+
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
@@ -31,17 +61,13 @@ absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
   switch (config.ca.source) {
     case CaSourceKind::kSelfSigned: {
       if (!config.ca.self_signed_vault_path.empty()) {
-        auto vault_config =
-            vault::ConfigFromEnvironment(VaultEnvironment(config));
-        if (!vault_config.ok()) return vault_config.status();
-        auto client = vault::VaultClient::New(*vault_config);
+        auto client = VaultClientFor(config);
         if (!client.ok()) return client.status();
         ca::SelfSignedVaultSourceOptions options;
         options.kv_path = config.ca.self_signed_vault_path;
         options.trust_domain = config.trust_domain;
         options.key_type = config.ca.self_signed_key_type;
-        auto source = ca::SelfSignedVaultSource::New(
-            std::shared_ptr<vault::VaultClient>(*std::move(client)), options);
+        auto source = ca::SelfSignedVaultSource::New(*std::move(client), options);
         if (!source.ok()) return source.status();
         return std::unique_ptr<ca::MaterialSource>(*std::move(source));
       }
@@ -61,19 +87,14 @@ absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
       return std::unique_ptr<ca::MaterialSource>(*std::move(source));
     }
     case CaSourceKind::kVault: {
-      // Address, TLS and auth follow the Vault CLI / vault-env variables.
-      auto vault_config =
-          vault::ConfigFromEnvironment(VaultEnvironment(config));
-      if (!vault_config.ok()) return vault_config.status();
-      auto client = vault::VaultClient::New(*vault_config);
+      auto client = VaultClientFor(config);
       if (!client.ok()) return client.status();
       ca::VaultKvSourceOptions options;
       options.cert_ref = config.ca.vault.cert_ref;
       options.key_ref = config.ca.vault.key_ref;
       options.chain_ref = config.ca.vault.chain_ref;
       options.root_ref = config.ca.vault.root_ref;
-      auto source = ca::VaultKvSource::New(
-          std::shared_ptr<vault::VaultClient>(*std::move(client)), options);
+      auto source = ca::VaultKvSource::New(*std::move(client), options);
       if (!source.ok()) return source.status();
       return std::unique_ptr<ca::MaterialSource>(*std::move(source));
     }
@@ -124,17 +145,8 @@ absl::StatusOr<AuthComponents> BuildAuthComponents(const ServerConfig& config) {
   }
   const TokenReviewConfig& tr = config.auth.token_review;
   if (tr.enabled) {
-    KubeApiOptions api;
-    api.api_server = tr.api_server;
-    api.token_file = tr.token_file;
-    api.ca_file = tr.ca_file;
-    api.timeout = tr.timeout;
-    auto client = KubeApiClient::New(api);
-    if (!client.ok()) {
-      return absl::Status(client.status().code(),
-                          absl::StrCat("auth.token_review: ",
-                                       client.status().message()));
-    }
+    auto client = KubeClientFor(config, "auth.token_review");
+    if (!client.ok()) return client.status();
     std::shared_ptr<const KubeApiClient> shared = *std::move(client);
     TokenReviewOptions options;
     options.audiences = tr.audiences;
@@ -168,18 +180,8 @@ absl::StatusOr<std::unique_ptr<RootPublisher>> BuildRootPublisher(
     const ServerConfig& config) {
   const RootConfigMapConfig& rc = config.mesh.root_configmap;
   if (!rc.enabled) return nullptr;
-  const TokenReviewConfig& tr = config.auth.token_review;
-  KubeApiOptions api;
-  api.api_server = tr.api_server;
-  api.token_file = tr.token_file;
-  api.ca_file = tr.ca_file;
-  api.timeout = tr.timeout;
-  auto client = KubeApiClient::New(api);
-  if (!client.ok()) {
-    return absl::Status(client.status().code(),
-                        absl::StrCat("mesh.root_configmap: ",
-                                     client.status().message()));
-  }
+  auto client = KubeClientFor(config, "mesh.root_configmap");
+  if (!client.ok()) return client.status();
   RootPublisherOptions options;
   options.namespace_selector = rc.namespace_selector;
   options.lease_namespace = rc.lease_namespace;

@@ -13,6 +13,35 @@ namespace vaultca {
 namespace internal {
 namespace {
 
+// Every header line in one curl list.
+absl::StatusOr<CurlUniquePtr<curl_slist>> HeaderList(
+    absl::Span<const std::string> headers) {
+  CurlUniquePtr<curl_slist> list;
+  for (const std::string& line : headers) {
+    curl_slist* appended = curl_slist_append(list.get(), line.c_str());
+    if (appended == nullptr) return absl::ResourceExhaustedError("out of memory");
+    list.release();
+    list.reset(appended);
+  }
+  return list;
+}
+
+// The transport every exchange gets: https only, the peer certificate and
+// host name verified (against `ca_file` when set), TLS 1.2 or later.
+// Redirects are not followed: a control-plane answer that moves is an
+// operator error worth seeing, not something to chase silently.
+void SetUpHttps(CURL* h, const std::string& url, curl_slist* headers,
+                const std::string& ca_file) {
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  if (!ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, ca_file.c_str());
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(h, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+}
+
 struct Sink {
   std::string* body;
   size_t limit;
@@ -39,29 +68,13 @@ absl::StatusOr<HttpsResponse> HttpsRequest(
   if (absl::Status s = EnsureCurlGlobalInit(); !s.ok()) return s;
   CurlUniquePtr<CURL> curl(curl_easy_init());
   if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
-  CurlUniquePtr<curl_slist> header_list;
-  for (const std::string& line : headers) {
-    curl_slist* appended = curl_slist_append(header_list.get(), line.c_str());
-    if (appended == nullptr) return absl::ResourceExhaustedError("out of memory");
-    header_list.release();
-    header_list.reset(appended);
-  }
+  absl::StatusOr<CurlUniquePtr<curl_slist>> header_list = HeaderList(headers);
+  if (!header_list.ok()) return header_list.status();
 
   HttpsResponse response;
   Sink sink{&response.body, options.max_response_bytes};
   CURL* h = curl.get();
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  // Redirects are not followed: a control-plane answer that moves is an
-  // operator error worth seeing, not something to chase silently.
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, header_list.get());
-  if (!options.ca_file.empty()) {
-    curl_easy_setopt(h, CURLOPT_CAINFO, options.ca_file.c_str());
-  }
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(h, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  SetUpHttps(h, url, header_list->get(), options.ca_file);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(absl::ToInt64Milliseconds(options.timeout)));
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
@@ -201,28 +214,14 @@ absl::StatusOr<long> HttpsStream(
   if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
   CurlMultiUniquePtr multi(curl_multi_init());
   if (multi == nullptr) return absl::InternalError("curl_multi_init failed");
-  CurlUniquePtr<curl_slist> header_list;
-  for (const std::string& line : headers) {
-    curl_slist* appended = curl_slist_append(header_list.get(), line.c_str());
-    if (appended == nullptr) return absl::ResourceExhaustedError("out of memory");
-    header_list.release();
-    header_list.reset(appended);
-  }
+  absl::StatusOr<CurlUniquePtr<curl_slist>> header_list = HeaderList(headers);
+  if (!header_list.ok()) return header_list.status();
 
   const absl::Time start = absl::Now();
   StreamState state{curl.get(), &on_body};
   state.last_byte = start;
   CURL* h = curl.get();
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, header_list.get());
-  if (!options.ca_file.empty()) {
-    curl_easy_setopt(h, CURLOPT_CAINFO, options.ca_file.c_str());
-  }
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(h, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  SetUpHttps(h, url, header_list->get(), options.ca_file);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnStreamHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &state);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnStreamBody);
