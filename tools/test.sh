@@ -114,6 +114,13 @@ if [[ -z "${VAULTCA_TEST_QUICK:-}" ]]; then
   check bazel-thread-safety bazel build --config=tsa //...
 fi
 
+step "Bazel and CMake declare the same targets"
+check build-parity python3 tools/check_build_parity.py
+# Configure only: every test sits behind VAULTCA_BUILD_TESTS (the test
+# helpers refuse to be declared outside it).
+check cmake-tests-off cmake -S . -B "$ROOT/build/cmake-tests-off" -G Ninja \
+  -DVAULTCA_BUILD_TESTS=OFF -DVAULTCA_BUILD_BENCHMARKS=OFF
+
 step "cmake + ctest"
 CMAKE_DIR="$ROOT/build/cmake"
 INSTALL_DIR="$ROOT/build/install"
