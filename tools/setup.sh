@@ -17,6 +17,9 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev libre2-dev
   # bench/run_all.sh: cfssl as a peer CA, its report and plots.
   golang-cfssl gnuplot-nox python3
+  # deploy/image/test.sh: an independent reader of the OCI layout and
+  # archive, and the namespaces and chroot the image runs in.
+  skopeo util-linux iproute2
   # Go itself comes with the machine (Debian's golang is too old for Istio).
   ca-certificates curl
 )

@@ -114,6 +114,12 @@ if [[ -z "${VAULTCA_TEST_QUICK:-}" ]]; then
   check bazel-thread-safety bazel build --config=tsa //...
 fi
 
+step "container image (deploy/image/test.sh)"
+# The image of the server the default Bazel run built, run read-only as
+# non-root inside its own root file system until it issues a certificate.
+check image env VAULTCA_SERVER_BIN="$(bazel info bazel-bin 2>/dev/null)/server/vaultca-server" \
+  bash deploy/image/test.sh
+
 step "Bazel and CMake declare the same targets"
 check build-parity python3 tools/check_build_parity.py
 # Configure only: every test sits behind VAULTCA_BUILD_TESTS (the test
