@@ -392,7 +392,14 @@ func startVaultca(bin string, e *environment) (*vaultcaServer, error) {
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
+	return startVaultcaConfig(bin, e, dir, cfgPath, filepath.Join(dir, "server.log"))
+}
+
+// startVaultcaConfig runs vaultca-server with the configuration at cfgPath
+// (its Vault login token in dir/vault-sa.jwt), logging to logPath, and
+// waits until it prints its ports and says ready.
+func startVaultcaConfig(bin string, e *environment, dir, cfgPath, logPath string) (*vaultcaServer, error) {
+	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +427,11 @@ func startVaultca(bin string, e *environment) (*vaultcaServer, error) {
 		return nil, err
 	}
 	ports := make(chan string, 1)
+	// Closed when stdout ends: the server exited (a refused configuration
+	// exits at once), so there is no point waiting out the timeout.
+	eof := make(chan struct{})
 	go func() {
+		defer close(eof)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			line := sc.Text()
@@ -431,6 +442,9 @@ func startVaultca(bin string, e *environment) (*vaultcaServer, error) {
 		}
 	}()
 	select {
+	case <-eof:
+		s.stop()
+		return nil, fmt.Errorf("vaultca-server exited before printing its ports (see %s)", logPath)
 	case line := <-ports:
 		var g, h int
 		if _, err := fmt.Sscanf(line, "grpc_port=%d http_port=%d", &g, &h); err != nil {

@@ -13,6 +13,8 @@
 #   VAULTCA_VAULT_BIN    use this vault instead of tools/vault/build.sh
 #   VAULTCA_KUBE_BIN_DIR use kube-testbed, kube-apiserver and etcd from this
 #                        directory instead of tools/kube/build.sh's
+#   VAULTCA_PILOT_DISCOVERY_BIN  use this istiod (pilot-discovery) instead of
+#                        tools/istiod/build.sh's (TestMesh)
 #   INTEROP_BAZEL_OUTPUT_BASE  Bazel --output_base (default: Bazel's own)
 #   INTEROP_ISTIO_LOG_LEVEL    Istio's log level in the tests (default warn)
 # Go caches stay where Go puts them (under $HOME), outside the repository.
@@ -69,6 +71,32 @@ kube_version="$("$VAULTCA_KUBE_BIN_DIR/kube-apiserver" --version 2>&1)" ||
   { echo "$kube_version" | head -3; fail_setup "$VAULTCA_KUBE_BIN_DIR/kube-apiserver does not start (version stamp missing? see tools/kube/build.sh)"; }
 echo "kube: $VAULTCA_KUBE_BIN_DIR ($kube_version)"
 
+step "Helm and the monitoring CRDs (tools/helm: deploy/ chart tests)"
+if [[ -z "${VAULTCA_HELM_BIN:-}" ]]; then
+  VAULTCA_HELM_BIN="$(bash "$ROOT/tools/helm/build.sh" 2>"$OUT/helm-build.log" | tail -1)" ||
+    { tail -20 "$OUT/helm-build.log"; fail_setup "could not build helm (tools/helm/build.sh)"; }
+fi
+export VAULTCA_HELM_BIN
+echo "helm: $VAULTCA_HELM_BIN ($("$VAULTCA_HELM_BIN" version --short 2>/dev/null))"
+# Without them the deploy test skips only the PrometheusRule and
+# ServiceMonitor objects, and says why.
+if [[ -z "${VAULTCA_MONITORING_CRD_DIR:-}" ]]; then
+  VAULTCA_MONITORING_CRD_DIR="$(bash "$ROOT/tools/helm/monitoring-crds.sh" 2>"$OUT/monitoring-crds.log" | tail -1)" ||
+    { tail -5 "$OUT/monitoring-crds.log"; VAULTCA_MONITORING_CRD_DIR=""; }
+fi
+if [[ -n "$VAULTCA_MONITORING_CRD_DIR" ]]; then export VAULTCA_MONITORING_CRD_DIR; fi
+
+step "istiod (tools/istiod/build.sh: pilot-discovery)"
+if [[ -z "${VAULTCA_PILOT_DISCOVERY_BIN:-}" ]]; then
+  t0=$SECONDS
+  VAULTCA_PILOT_DISCOVERY_BIN="$(bash "$ROOT/tools/istiod/build.sh" 2>"$OUT/istiod-build.log" | tail -1)" ||
+    { tail -20 "$OUT/istiod-build.log"; fail_setup "could not build pilot-discovery (tools/istiod/build.sh)"; }
+  echo "tools/istiod/build.sh: $((SECONDS - t0)) s"
+fi
+[[ -x "$VAULTCA_PILOT_DISCOVERY_BIN" ]] || fail_setup "no pilot-discovery at $VAULTCA_PILOT_DISCOVERY_BIN"
+export VAULTCA_PILOT_DISCOVERY_BIN
+echo "pilot-discovery: $VAULTCA_PILOT_DISCOVERY_BIN"
+
 cd "$HERE"
 step "go mod download"
 t0=$SECONDS
@@ -84,6 +112,7 @@ echo "compile: $((SECONDS - t0)) s (commands in $OUT/bin)"
 step "go test"
 t0=$SECONDS
 export INTEROP_DIFF_OUT="$OUT/diff.txt"
+export INTEROP_MESH_OUT="$OUT/mesh"
 go test -count=1 -timeout 15m -v "$@" ./... >"$OUT/go-test.log" 2>&1
 rc=$?
 echo "go test: $((SECONDS - t0)) s, exit $rc (log: $OUT/go-test.log, field diff: $INTEROP_DIFF_OUT, impersonation diff: $OUT/impersonation-diff.txt)"
