@@ -15,6 +15,7 @@
 #include "common/sync.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/testing/log_capture.h"
 #include "ca/workload_csr.h"
 #include "server/testing/agent_client.h"
 
@@ -156,9 +157,13 @@ TEST_F(CaServiceTest, OversizedRequestIsRefused) {
 TEST_F(CaServiceTest, ReadsBearerClusterIdAndMetadata) {
   AgentOptions options = Options();
   options.token = "bad";
+  // Why a caller was refused is logged, not told.
+  std::unique_ptr<testing::LogCapture> log =
+      std::make_unique<testing::LogCapture>();
   AgentResult result = AgentClient(options).Request();
   EXPECT_EQ(result.code, grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_THAT(result.message, HasSubstr("token is not 'good'"));
+  EXPECT_EQ(result.message, "request authenticate failure");
+  EXPECT_THAT(log->text(), HasSubstr("token is not 'good'"));
 
   options.token = "";
   result = AgentClient(options).Request();
@@ -168,7 +173,9 @@ TEST_F(CaServiceTest, ReadsBearerClusterIdAndMetadata) {
   options.cluster_id = "somewhere-else";
   result = AgentClient(options).Request();
   EXPECT_EQ(result.code, grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_THAT(result.message, HasSubstr("somewhere-else"));
+  EXPECT_EQ(result.message, "request authenticate failure");
+  EXPECT_THAT(log->text(), HasSubstr("somewhere-else"));
+  log.reset();
 
   options = Options();
   options.impersonated_identity = "spiffe://cluster.local/ns/a/sa/b";

@@ -15,10 +15,22 @@ namespace vaultca {
 namespace server {
 namespace {
 
-// istiod's opaque prefixes, kept so operators' log searches still match.
+// What a refused caller is told: istiod's own opaque messages, word for
+// word (Istio's tooling and operators' searches match them). Why the call
+// was refused goes to the log only: the reasons name authenticators,
+// clusters, pods and nodes, which are no business of an unauthenticated
+// caller.
 constexpr char kAuthFailure[] = "request authenticate failure";
 constexpr char kImpersonationFailure[] =
     "request impersonation authentication failure";
+// When a credential could not be checked at all (the Kubernetes API did not
+// answer): Unavailable, which Istio's client retries.
+constexpr char kAuthUnavailable[] =
+    "request authenticate failure: the credentials could not be checked "
+    "now; retry";
+constexpr char kImpersonationUnavailable[] =
+    "request impersonation authentication failure: the node could not be "
+    "checked now; retry";
 
 }  // namespace
 
@@ -43,6 +55,7 @@ absl::StatusOr<Caller> CertificateHandler::Authenticate(
     if (request.cluster_id == alias) cluster_ok = true;
   }
   std::vector<std::string> reasons;
+  bool unavailable = false;
   for (const std::unique_ptr<Authenticator>& auth : authenticators_) {
     if (auth->UsesBearerToken() && !request.auth.bearer_token.empty() &&
         !cluster_ok) {
@@ -58,26 +71,33 @@ absl::StatusOr<Caller> CertificateHandler::Authenticate(
     }
     absl::StatusOr<Caller> caller = auth->Authenticate(request.auth);
     if (caller.ok()) return caller;
+    if (absl::IsUnavailable(caller.status())) unavailable = true;
     reasons.push_back(absl::StrCat(auth->Name(), ": ",
                                    caller.status().message()));
   }
   metrics_->AuthenticationFailed();
-  const std::string message =
-      absl::StrCat(kAuthFailure, " (", absl::StrJoin(reasons, "; "), ")");
-  VAULTCA_LOG(INFO) << "CreateCertificate refused: " << message;
-  return absl::UnauthenticatedError(message);
+  const std::string why = absl::StrJoin(reasons, "; ");
+  if (unavailable) {
+    // No authenticator accepted and one could not decide: the caller may
+    // well be legitimate, so the answer is retryable.
+    VAULTCA_LOG(INFO) << "CreateCertificate not authenticated (a check "
+                         "could not be made; the caller may retry): "
+                      << why;
+    return absl::UnavailableError(kAuthUnavailable);
+  }
+  VAULTCA_LOG(INFO) << "CreateCertificate refused: " << kAuthFailure << " ("
+                    << why << ")";
+  return absl::UnauthenticatedError(kAuthFailure);
 }
 
 absl::StatusOr<std::vector<std::string>> CertificateHandler::Impersonate(
     const Caller& caller, const std::string& target) {
   auto refuse = [&](absl::string_view why) {
     metrics_->AuthenticationFailed();
-    const std::string message =
-        absl::StrCat(kImpersonationFailure, ": ", why);
     VAULTCA_LOG(INFO) << "CreateCertificate refused for "
                       << absl::StrJoin(caller.identities, ",") << ": "
-                      << message;
-    return absl::UnauthenticatedError(message);
+                      << kImpersonationFailure << ": " << why;
+    return absl::UnauthenticatedError(kImpersonationFailure);
   };
   if (options_.trusted_node_accounts.empty()) {
     return refuse("impersonation is not allowed: no trusted node accounts "
@@ -112,8 +132,7 @@ absl::StatusOr<std::vector<std::string>> CertificateHandler::Impersonate(
       VAULTCA_LOG(WARNING) << "impersonation check for "
                            << absl::StrJoin(caller.identities, ",")
                            << " could not be made: " << s.message();
-      return absl::UnavailableError(
-          absl::StrCat(kImpersonationFailure, ": ", s.message()));
+      return absl::UnavailableError(kImpersonationUnavailable);
     }
     return refuse(s.message());
   }

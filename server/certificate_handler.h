@@ -72,9 +72,14 @@ struct CertificateHandlerOptions {
 //  3. CSR and identity policy, TTL;
 //  4. sign.
 // Status codes as istiod answers: Unauthenticated for authentication and
-// impersonation failures; InvalidArgument for CSR and TTL problems;
-// Internal when the CA is not ready or signing failed. Messages say what to
-// fix and never hold a token. Every outcome is counted in `metrics`.
+// impersonation failures, with istiod's opaque messages ("request
+// authenticate failure", "request impersonation authentication failure");
+// the reasons go to the log only. Unavailable (retried by Istio's client)
+// instead when no authenticator accepted and one could not check the
+// credential, or the node check could not be made. InvalidArgument for CSR
+// and TTL problems; Internal when the CA is not ready or signing failed.
+// Messages to authenticated callers say what to fix; none holds a token.
+// Every outcome is counted in `metrics`.
 // Thread-safe.
 class CertificateHandler {
  public:

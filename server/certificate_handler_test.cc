@@ -11,6 +11,7 @@
 #include "ca/local_ca.h"
 #include "ca/testing/test_pki.h"
 #include "ca/workload_csr.h"
+#include "server/testing/log_capture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/testing/cert_inspect.h"
@@ -21,6 +22,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using LogCapture = testing::LogCapture;
 
 constexpr char kSleep[] = "spiffe://cluster.local/ns/default/sa/sleep";
 
@@ -43,6 +45,21 @@ class FakeAuthenticator : public Authenticator {
   bool bearer_;
   Caller caller_;
 };
+
+// An authenticator whose remote check cannot be made (as TokenReview when
+// the API server does not answer).
+class UnreachableAuthenticator : public Authenticator {
+ public:
+  absl::string_view Name() const override { return "unreachable"; }
+  bool UsesBearerToken() const override { return true; }
+  absl::StatusOr<Caller> Authenticate(const AuthRequest&) override {
+    return absl::UnavailableError("the API server at 10.0.0.1 timed out");
+  }
+};
+
+constexpr char kAuthFailure[] = "request authenticate failure";
+constexpr char kImpersonationFailure[] =
+    "request impersonation authentication failure";
 
 class FakeAuthorizer : public ImpersonationAuthorizer {
  public:
@@ -289,12 +306,15 @@ TEST_F(CertificateHandlerTest, AuthenticationFailuresAreUnauthenticated) {
   auto handler = Make();
   CertificateRequest request = TokenRequest();
   request.auth.bearer_token = SecretData("bad-token");
+  LogCapture log;
   auto chain = handler->Handle(request);
   EXPECT_EQ(chain.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_THAT(chain.status().message(),
-              HasSubstr("request authenticate failure"));
-  EXPECT_THAT(chain.status().message(), HasSubstr("fake-token: nope"));
-  EXPECT_THAT(chain.status().message(), ::testing::Not(HasSubstr("bad-token")));
+  // The caller gets istiod's opaque message; the reasons are logged.
+  EXPECT_EQ(chain.status().message(), kAuthFailure);
+  EXPECT_THAT(log.text(), HasSubstr("request authenticate failure"));
+  EXPECT_THAT(log.text(), HasSubstr("fake-token: nope"));
+  EXPECT_THAT(log.text(), HasSubstr("fake-cert: nope"));
+  EXPECT_THAT(log.text(), ::testing::Not(HasSubstr("bad-token")));
 
   request.auth.bearer_token = SecretData();
   EXPECT_EQ(handler->Handle(request).status().code(),
@@ -310,9 +330,14 @@ TEST_F(CertificateHandlerTest, ClusterIdHeaderGatesTokensOnly) {
   auto handler = Make(options);
   CertificateRequest request = TokenRequest();
   request.cluster_id = "cluster-x";
-  auto chain = handler->Handle(request);
+  absl::StatusOr<std::vector<std::string>> chain;
+  {
+    LogCapture log;
+    chain = handler->Handle(request);
+    EXPECT_THAT(log.text(), HasSubstr("cluster 'cluster-x'"));
+  }
   EXPECT_EQ(chain.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_THAT(chain.status().message(), HasSubstr("cluster 'cluster-x'"));
+  EXPECT_EQ(chain.status().message(), kAuthFailure);
 
   request.cluster_id = "cluster-b";
   EXPECT_TRUE(handler->Handle(request).ok());
@@ -333,11 +358,14 @@ TEST_F(CertificateHandlerTest, ClusterIdIsEscapedInMessages) {
   auto handler = Make();
   CertificateRequest request = TokenRequest();
   request.cluster_id = "x\nI0101 forged log line\xff";
+  LogCapture log;
   auto chain = handler->Handle(request);
   EXPECT_EQ(chain.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_THAT(chain.status().message(),
+  EXPECT_EQ(chain.status().message(), kAuthFailure);
+  ASSERT_EQ(log.lines().size(), 1u) << log.text();
+  EXPECT_THAT(log.lines()[0],
               HasSubstr("cluster 'x\\nI0101 forged log line\\xff'"));
-  EXPECT_EQ(chain.status().message().find('\n'), absl::string_view::npos);
+  EXPECT_EQ(log.lines()[0].find('\n'), std::string::npos);
 }
 
 TEST_F(CertificateHandlerTest, CsrProblemsAreInvalidArgument) {
@@ -388,11 +416,13 @@ TEST_F(CertificateHandlerTest, ImpersonationRefusedWithoutTrustedAccounts) {
   UseMaterial(ca::testing::Root());
   CertificateRequest request = TokenRequest();
   request.impersonated_identity = kSleep;
+  LogCapture log;
   auto chain = Make({}, std::make_unique<FakeAuthorizer>(absl::OkStatus()),
                     ZtunnelCaller())
                    ->Handle(request);
   EXPECT_EQ(chain.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_THAT(chain.status().message(), HasSubstr("CA_TRUSTED_NODE_ACCOUNTS"));
+  EXPECT_EQ(chain.status().message(), kImpersonationFailure);
+  EXPECT_THAT(log.text(), HasSubstr("CA_TRUSTED_NODE_ACCOUNTS"));
 }
 
 TEST_F(CertificateHandlerTest, ImpersonationByTrustedNodeAccount) {
@@ -427,19 +457,22 @@ TEST_F(CertificateHandlerTest, ImpersonationRefusedForOthers) {
   request.impersonated_identity =
       "spiffe://cluster.local/ns/default/sa/other";
   // The caller (sleep) is not a node account.
+  LogCapture log;
   auto chain = Make(options, std::make_unique<FakeAuthorizer>(absl::OkStatus()))
                    ->Handle(request);
   EXPECT_EQ(chain.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_THAT(chain.status().message(), HasSubstr("not a trusted node"));
+  EXPECT_EQ(chain.status().message(), kImpersonationFailure);
+  EXPECT_THAT(log.text(), HasSubstr("not a trusted node"));
 
-  // A trusted account whose pod checks fail.
+  // A trusted account whose pod checks fail: pods and nodes stay in the log.
   chain = Make(options,
                std::make_unique<FakeAuthorizer>(absl::PermissionDeniedError(
                    "no pod of default/other on node worker-1")),
                ZtunnelCaller())
               ->Handle(request);
   EXPECT_EQ(chain.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_THAT(chain.status().message(), HasSubstr("worker-1"));
+  EXPECT_EQ(chain.status().message(), kImpersonationFailure);
+  EXPECT_THAT(log.text(), HasSubstr("worker-1"));
 }
 
 TEST_F(CertificateHandlerTest, ImpersonationCheckThatCouldNotBeMadeIsRetryable) {
@@ -450,13 +483,46 @@ TEST_F(CertificateHandlerTest, ImpersonationCheckThatCouldNotBeMadeIsRetryable) 
   options.trusted_node_accounts = {"istio-system/ztunnel"};
   CertificateRequest request = TokenRequest();
   request.impersonated_identity = kSleep;
+  LogCapture log;
   auto chain = Make(options,
                     std::make_unique<FakeAuthorizer>(absl::UnavailableError(
                         "the pod index has not synced yet")),
                     ZtunnelCaller())
                    ->Handle(request);
   EXPECT_EQ(chain.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(chain.status().message(), HasSubstr("not synced"));
+  EXPECT_THAT(chain.status().message(), HasSubstr(kImpersonationFailure));
+  EXPECT_THAT(chain.status().message(),
+              ::testing::Not(HasSubstr("not synced")));
+  EXPECT_THAT(log.text(), HasSubstr("not synced"));
+}
+
+TEST_F(CertificateHandlerTest, CredentialThatCouldNotBeCheckedIsRetryable) {
+  // No authenticator accepted and one could not decide (the Kubernetes API
+  // did not answer): Unavailable, which Istio's client retries, with a
+  // message that names no address; the details are logged.
+  UseMaterial(ca::testing::Root());
+  std::vector<std::unique_ptr<Authenticator>> auths;
+  auths.push_back(std::make_unique<FakeAuthenticator>(false, ZtunnelCaller()));
+  auths.push_back(std::make_unique<UnreachableAuthenticator>());
+  CertificateHandler handler({}, std::move(auths), ca_.get(), &metrics_,
+                             nullptr);
+  LogCapture log;
+  auto chain = handler.Handle(TokenRequest());
+  EXPECT_EQ(chain.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(chain.status().message(), HasSubstr(kAuthFailure));
+  EXPECT_THAT(chain.status().message(), ::testing::Not(HasSubstr("10.0.0.1")));
+  EXPECT_THAT(log.text(), HasSubstr("unreachable: the API server at 10.0.0.1"));
+  EXPECT_EQ(metrics_.auth_failures(), 1);
+
+  // A definite refusal by every authenticator stays Unauthenticated.
+  std::vector<std::unique_ptr<Authenticator>> refusing;
+  refusing.push_back(std::make_unique<FakeAuthenticator>(true, SleepCaller()));
+  CertificateHandler strict({}, std::move(refusing), ca_.get(), &metrics_,
+                            nullptr);
+  CertificateRequest bad = TokenRequest();
+  bad.auth.bearer_token = SecretData("bad-token");
+  EXPECT_EQ(strict.Handle(bad).status().code(),
+            absl::StatusCode::kUnauthenticated);
 }
 
 }  // namespace

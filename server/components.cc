@@ -1,11 +1,15 @@
 #include "server/components.h"
 
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "ca/sources/files/files_source.h"
 #include "ca/sources/self_signed/self_signed_source.h"
 #include "ca/sources/self_signed/self_signed_vault_source.h"
+#include "absl/strings/str_cat.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
+#include "ca/vault_pki/managed_vault_pki_ca.h"
 #include "vault/client.h"
 #include "vault/config.h"
 #include "server/auth/client_cert_authenticator.h"
@@ -98,8 +102,67 @@ absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
       if (!source.ok()) return source.status();
       return std::unique_ptr<ca::MaterialSource>(*std::move(source));
     }
+    case CaSourceKind::kVaultPki:
+      return absl::InvalidArgumentError(
+          "ca.source vault-pki signs in Vault: it has no material source");
   }
   return absl::InvalidArgumentError("unknown CA source");
+}
+
+namespace {
+
+// ca.source vault-pki: the Vault connection of the KV source, the request
+// policy of the local CA, the roots pinned by file or read from Vault.
+absl::StatusOr<std::unique_ptr<ca::ManagedCertificateAuthority>> BuildVaultPki(
+    const ServerConfig& config) {
+  const VaultPkiConfig& pki = config.ca.vault_pki;
+  ca::ManagedVaultPkiCaOptions options;
+  options.pki.mount = pki.mount;
+  options.pki.role = pki.role;
+  options.pki.issuer = pki.issuer;
+  options.pki.endpoint = pki.endpoint == "sign-verbatim"
+                             ? ca::VaultPkiEndpoint::kSignVerbatim
+                             : ca::VaultPkiEndpoint::kSign;
+  if (!pki.root_cert_file.empty()) {
+    std::ifstream in(pki.root_cert_file, std::ios::binary);
+    if (!in) {
+      return absl::NotFoundError(absl::StrCat(
+          "ca.vault_pki.root_cert_file: cannot read ", pki.root_cert_file));
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    options.pki.root_bundle_pem = text.str();
+  }
+  const ca::CachingCaOptions caching = BuildCachingCaOptions(config);
+  options.pki.policy = caching.local_ca;
+  options.refresh_interval = caching.refresh_interval;
+  options.max_staleness = caching.max_staleness;
+  options.startup_policy = caching.startup_policy;
+  options.startup_deadline = caching.startup_deadline;
+  auto client = VaultClientFor(config);
+  if (!client.ok()) return client.status();
+  auto ca = ca::ManagedVaultPkiCa::New(*std::move(client), std::move(options));
+  if (!ca.ok()) return ca.status();
+  return std::unique_ptr<ca::ManagedCertificateAuthority>(*std::move(ca));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ca::ManagedCertificateAuthority>>
+BuildCertificateAuthority(const ServerConfig& config,
+                          std::unique_ptr<ca::MaterialSource> source) {
+  if (source == nullptr && config.ca.source == CaSourceKind::kVaultPki) {
+    return BuildVaultPki(config);
+  }
+  if (source == nullptr) {
+    auto built = BuildMaterialSource(config);
+    if (!built.ok()) return built.status();
+    source = *std::move(built);
+  }
+  auto ca = ca::CachingCertificateAuthority::New(std::move(source),
+                                                 BuildCachingCaOptions(config));
+  if (!ca.ok()) return ca.status();
+  return std::unique_ptr<ca::ManagedCertificateAuthority>(*std::move(ca));
 }
 
 ca::CachingCaOptions BuildCachingCaOptions(const ServerConfig& config) {
@@ -188,6 +251,29 @@ absl::StatusOr<std::unique_ptr<RootPublisher>> BuildRootPublisher(
   options.lease_name = rc.lease_name;
   options.identity = rc.identity;
   return RootPublisher::New(*std::move(client), options, "");
+}
+
+absl::StatusOr<std::unique_ptr<IstiodCertificate>> BuildIstiodCertificate(
+    const ServerConfig& config, ca::CertificateAuthority* ca) {
+  const IstiodCertificateConfig& ic = config.mesh.istiod_certificate;
+  if (!ic.enabled) return nullptr;
+  auto client = KubeClientFor(config, "mesh.istiod_certificate");
+  if (!client.ok()) return client.status();
+  const LeaderElectionConfig& le = config.mesh.leader_election;
+  IstiodCertOptions options;
+  options.istiod_namespace = ic.istiod_namespace;
+  options.secret_name = ic.secret_name;
+  options.revisions = ic.revisions;
+  options.dns_names = ic.dns_names;
+  options.ttl = ic.ttl;
+  options.key_type = ic.key_type;
+  options.lease_name = ic.lease_name;
+  options.lease_namespace = le.lease_namespace.empty()
+                                ? config.mesh.root_configmap.lease_namespace
+                                : le.lease_namespace;
+  options.identity = le.identity.empty() ? config.mesh.root_configmap.identity
+                                         : le.identity;
+  return IstiodCertificate::New(*std::move(client), options, ca);
 }
 
 CertificateHandlerOptions BuildHandlerOptions(const ServerConfig& config) {

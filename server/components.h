@@ -6,10 +6,12 @@
 
 #include "absl/status/statusor.h"
 #include "ca/caching/caching_ca.h"
+#include "ca/managed_ca.h"
 #include "ca/sources/material_source.h"
 #include "server/auth/authenticator.h"
 #include "server/certificate_handler.h"
 #include "server/config.h"
+#include "server/mesh/istiod_cert.h"
 #include "server/mesh/root_publisher.h"
 
 namespace vaultca {
@@ -21,6 +23,14 @@ absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
 
 // The caching CA's options from config.ca.
 ca::CachingCaOptions BuildCachingCaOptions(const ServerConfig& config);
+
+// The CA config.ca describes: Vault's PKI engine for ca.source vault-pki,
+// otherwise the caching CA over `source` (when not null) or over the source
+// BuildMaterialSource builds. Loads the first material or issuer chain as
+// config.ca.startup_policy says.
+absl::StatusOr<std::unique_ptr<ca::ManagedCertificateAuthority>>
+BuildCertificateAuthority(const ServerConfig& config,
+                          std::unique_ptr<ca::MaterialSource> source);
 
 // Who may call, and whom a node agent may speak for.
 struct AuthComponents {
@@ -45,6 +55,11 @@ CertificateHandlerOptions BuildHandlerOptions(const ServerConfig& config);
 // null when it is off.
 absl::StatusOr<std::unique_ptr<RootPublisher>> BuildRootPublisher(
     const ServerConfig& config);
+
+// The istiod-tls keeper config.mesh.istiod_certificate describes, signing
+// with `ca` (which must outlive it) and idle until SetCa; null when off.
+absl::StatusOr<std::unique_ptr<IstiodCertificate>> BuildIstiodCertificate(
+    const ServerConfig& config, ca::CertificateAuthority* ca);
 
 }  // namespace server
 }  // namespace vaultca

@@ -176,6 +176,15 @@ void ReadCa(MapReader& parent, absl::Status* status, CaConfig* ca) {
     v.String("root_ref", &ca->vault.root_ref);
     v.Finish();
   }
+  {
+    MapReader p(r.Get("vault_pki"), "ca.vault_pki", status);
+    p.String("mount", &ca->vault_pki.mount);
+    p.String("role", &ca->vault_pki.role);
+    p.String("endpoint", &ca->vault_pki.endpoint);
+    p.String("issuer", &ca->vault_pki.issuer);
+    p.String("root_cert_file", &ca->vault_pki.root_cert_file);
+    p.Finish();
+  }
   r.Duration("default_workload_cert_ttl", &ca->default_workload_cert_ttl);
   r.Duration("max_workload_cert_ttl", &ca->max_workload_cert_ttl);
   r.Enum("ttl_mode", &ca->ttl_mode, internal::ParseTtlMode);
@@ -238,7 +247,57 @@ void ReadAuth(MapReader& parent, absl::Status* status, AuthConfig* auth) {
   r.Finish();
 }
 
+absl::StatusOr<ca::KeyType> ParseIstiodKeyType(absl::string_view what,
+                                               absl::string_view text) {
+  const std::string lower = absl::AsciiStrToLower(text);
+  if (lower == "rsa-2048") return ca::KeyType::kRsa;
+  if (lower == "ec-p256") return ca::KeyType::kEcP256;
+  return absl::InvalidArgumentError(absl::StrCat(
+      what, ": '", text, "' is not a key type: use rsa-2048 or ec-p256"));
+}
+
+void ReadMesh(MapReader& parent, absl::Status* status, MeshConfig* mesh) {
+  MapReader m(parent.Get("mesh"), "mesh", status);
+  {
+    RootConfigMapConfig& rc = mesh->root_configmap;
+    MapReader c(m.Get("root_configmap"), "mesh.root_configmap", status);
+    c.Bool("enabled", &rc.enabled);
+    c.String("namespace_selector", &rc.namespace_selector);
+    c.String("lease_namespace", &rc.lease_namespace);
+    c.String("lease_name", &rc.lease_name);
+    c.String("identity", &rc.identity);
+    c.Finish();
+  }
+  {
+    IstiodCertificateConfig& ic = mesh->istiod_certificate;
+    MapReader c(m.Get("istiod_certificate"), "mesh.istiod_certificate",
+                status);
+    c.Bool("enabled", &ic.enabled);
+    c.String("namespace", &ic.istiod_namespace);
+    c.String("secret_name", &ic.secret_name);
+    c.StringList("revisions", &ic.revisions);
+    c.StringList("dns_names", &ic.dns_names);
+    c.Duration("ttl", &ic.ttl);
+    c.Enum("key_type", &ic.key_type, ParseIstiodKeyType);
+    c.String("lease_name", &ic.lease_name);
+    c.Finish();
+  }
+  {
+    LeaderElectionConfig& le = mesh->leader_election;
+    MapReader c(m.Get("leader_election"), "mesh.leader_election", status);
+    c.String("lease_namespace", &le.lease_namespace);
+    c.String("identity", &le.identity);
+    c.Finish();
+  }
+  m.Finish();
+}
+
 }  // namespace
+
+absl::StatusOr<ca::KeyType> ParseIstiodCertKeyType(absl::string_view what,
+                                                   absl::string_view text) {
+  return ParseIstiodKeyType(what, text);
+}
 
 absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view text) {
   absl::StatusOr<ConfigNode> tree = internal::ParseConfigTree(text);
@@ -280,18 +339,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view text) {
     l.Duration("max_connection_age_grace", &limits.max_connection_age_grace);
     l.Finish();
   }
-  {
-    RootConfigMapConfig& rc = config.mesh.root_configmap;
-    MapReader m(root.Get("mesh"), "mesh", &status);
-    MapReader c(m.Get("root_configmap"), "mesh.root_configmap", &status);
-    c.Bool("enabled", &rc.enabled);
-    c.String("namespace_selector", &rc.namespace_selector);
-    c.String("lease_namespace", &rc.lease_namespace);
-    c.String("lease_name", &rc.lease_name);
-    c.String("identity", &rc.identity);
-    c.Finish();
-    m.Finish();
-  }
+  ReadMesh(root, &status, &config.mesh);
   root.Finish();
   if (!status.ok()) return status;
   return config;

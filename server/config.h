@@ -34,6 +34,27 @@ enum class CaSourceKind {
   // Vault KV references (vault:PATH#KEY), re-read every refresh; the Vault
   // connection comes from the standard VAULT_* environment.
   kVault,
+  // Vault's PKI secrets engine signs every certificate; the CA key never
+  // leaves Vault. Same Vault connection as kVault.
+  kVaultPki,
+};
+
+// ca.source vault-pki: which PKI mount, role and issuer sign.
+struct VaultPkiConfig {
+  // VAULTCA_VAULT_PKI_MOUNT.
+  std::string mount = "pki";
+  // VAULTCA_VAULT_PKI_ROLE; required with the sign endpoint.
+  std::string role;
+  // "sign" (<mount>/sign/<role>: the role's policy, vaultca's identities
+  // as SANs) or "sign-verbatim" (the CSR's names, which must equal them).
+  // VAULTCA_VAULT_PKI_ENDPOINT.
+  std::string endpoint = "sign";
+  // Sign with this issuer (name or id) instead of the mount's default.
+  // VAULTCA_VAULT_PKI_ISSUER.
+  std::string issuer;
+  // The roots workloads trust, PEM. Empty: the self-signed certificates of
+  // the issuer's chain as Vault reports it. VAULTCA_VAULT_PKI_ROOT_CERT_FILE.
+  std::string root_cert_file;
 };
 
 // Where the CA material lives in Vault KV (bank-vaults references).
@@ -73,8 +94,10 @@ struct CaConfig {
   std::string self_signed_vault_path;
   // kFiles: the cacerts directory (env ROOT_CA_DIR, as istiod).
   std::string cacerts_dir = "/etc/cacerts";
-  // kVault: the references.
+  // kVault: the references; kVault and kVaultPki: the Vault connection.
   VaultSourceConfig vault;
+  // kVaultPki.
+  VaultPkiConfig vault_pki;
   // DEFAULT_WORKLOAD_CERT_TTL / MAX_WORKLOAD_CERT_TTL.
   absl::Duration default_workload_cert_ttl = absl::Hours(24);
   absl::Duration max_workload_cert_ttl = absl::Hours(24 * 90);
@@ -231,8 +254,48 @@ struct RootConfigMapConfig {
   std::string identity;
 };
 
+// istiod's serving certificate (XDS on 15012, webhooks on 15017) in the
+// Secret istiod mounts at /var/run/secrets/istiod/tls when its own CA is
+// off, issued by this CA (see server/mesh/istiod_cert.h). Reaches the API
+// server as root_configmap does.
+struct IstiodCertificateConfig {
+  // VAULTCA_ISTIOD_CERT.
+  bool enabled = false;
+  // istiod's namespace; VAULTCA_ISTIOD_CERT_NAMESPACE.
+  std::string istiod_namespace = "istio-system";
+  std::string secret_name = "istiod-tls";
+  // Revisions whose istiod-<rev>.<namespace>.svc the certificate names;
+  // "default" adds nothing. VAULTCA_ISTIOD_CERT_REVISIONS (comma list).
+  std::vector<std::string> revisions;
+  // Further DNS SANs; VAULTCA_ISTIOD_CERT_DNS_NAMES (comma list).
+  std::vector<std::string> dns_names;
+  // Renewed at 2/3 of it; VAULTCA_ISTIOD_CERT_TTL.
+  absl::Duration ttl = absl::Hours(24);
+  // rsa-2048 (istiod's and istio-csr's) or ec-p256;
+  // VAULTCA_ISTIOD_CERT_KEY_TYPE.
+  ca::KeyType key_type = ca::KeyType::kRsa;
+  // Its own Lease, in leader_election's namespace.
+  std::string lease_name = "vaultca-istiod-cert";
+};
+
+// The Lease namespace and holder identity every mesh duty's election uses
+// (root_configmap's own keys, when set, win for it).
+struct LeaderElectionConfig {
+  // Empty: POD_NAMESPACE.
+  std::string lease_namespace;
+  // Empty: POD_NAME.
+  std::string identity;
+};
+
+// Parses an istiod certificate key type, "rsa-2048" or "ec-p256";
+// InvalidArgument naming `what` otherwise.
+absl::StatusOr<ca::KeyType> ParseIstiodCertKeyType(absl::string_view what,
+                                                   absl::string_view text);
+
 struct MeshConfig {
   RootConfigMapConfig root_configmap;
+  IstiodCertificateConfig istiod_certificate;
+  LeaderElectionConfig leader_election;
 };
 
 // Everything vaultca-server is configured with. Defaults match istiod.

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -159,6 +160,80 @@ absl::Status ValidateAuth(const AuthConfig& auth) {
   return absl::OkStatus();
 }
 
+bool IsLabel(absl::string_view s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') {
+    return false;
+  }
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status ValidateIstiodCertificate(const ServerConfig& config) {
+  const IstiodCertificateConfig& ic = config.mesh.istiod_certificate;
+  if (!ic.enabled) return absl::OkStatus();
+  if (!IsLabel(ic.istiod_namespace)) {
+    return Invalid("mesh.istiod_certificate.namespace "
+                   "(VAULTCA_ISTIOD_CERT_NAMESPACE)",
+                   absl::StrCat("'", ic.istiod_namespace,
+                                "' is not a namespace name"));
+  }
+  if (!IsDnsName(ic.secret_name) ||
+      ic.secret_name != absl::AsciiStrToLower(ic.secret_name)) {
+    return Invalid("mesh.istiod_certificate.secret_name",
+                   absl::StrCat("'", ic.secret_name,
+                                "' is not a Secret name (istiod reads "
+                                "istiod-tls)"));
+  }
+  for (const std::string& revision : ic.revisions) {
+    if (revision != "default" && !IsLabel(absl::StrCat("istiod-", revision))) {
+      return Invalid("mesh.istiod_certificate.revisions "
+                     "(VAULTCA_ISTIOD_CERT_REVISIONS)",
+                     absl::StrCat("'", revision,
+                                  "' cannot name the Service istiod-<rev>"));
+    }
+  }
+  for (const std::string& name : ic.dns_names) {
+    if (!IsDnsName(name)) {
+      return Invalid("mesh.istiod_certificate.dns_names "
+                     "(VAULTCA_ISTIOD_CERT_DNS_NAMES)",
+                     absl::StrCat("'", name, "' is not a DNS name"));
+    }
+  }
+  if (ic.ttl < absl::Minutes(10)) {
+    return Invalid("mesh.istiod_certificate.ttl (VAULTCA_ISTIOD_CERT_TTL)",
+                   "must be at least 10m");
+  }
+  if (config.ca.ttl_mode == ca::TtlMode::kIstiod &&
+      ic.ttl > config.ca.max_workload_cert_ttl) {
+    return Invalid(
+        "mesh.istiod_certificate.ttl (VAULTCA_ISTIOD_CERT_TTL)",
+        absl::StrCat("is ", absl::FormatDuration(ic.ttl),
+                     ", above ca.max_workload_cert_ttl (",
+                     absl::FormatDuration(config.ca.max_workload_cert_ttl),
+                     "), which the CA would refuse"));
+  }
+  if (ic.key_type != ca::KeyType::kRsa && ic.key_type != ca::KeyType::kEcP256) {
+    return Invalid("mesh.istiod_certificate.key_type", "rsa-2048 or ec-p256");
+  }
+  const LeaderElectionConfig& le = config.mesh.leader_election;
+  const std::string& identity =
+      le.identity.empty() ? config.mesh.root_configmap.identity : le.identity;
+  const std::string& lease_namespace =
+      le.lease_namespace.empty() ? config.mesh.root_configmap.lease_namespace
+                                 : le.lease_namespace;
+  if (identity.empty() || lease_namespace.empty() || ic.lease_name.empty()) {
+    return Invalid("mesh.istiod_certificate",
+                   "mesh.leader_election.identity (POD_NAME), "
+                   "mesh.leader_election.lease_namespace (POD_NAMESPACE) and "
+                   "lease_name must be set: replicas elect one writer");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 EnvLookup ProcessEnvironment() {
@@ -198,6 +273,12 @@ absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
   e.String("VAULTCA_VAULT_KEY_REF", &config->ca.vault.key_ref);
   e.String("VAULTCA_VAULT_CHAIN_REF", &config->ca.vault.chain_ref);
   e.String("VAULTCA_VAULT_ROOT_REF", &config->ca.vault.root_ref);
+  e.String("VAULTCA_VAULT_PKI_MOUNT", &config->ca.vault_pki.mount);
+  e.String("VAULTCA_VAULT_PKI_ROLE", &config->ca.vault_pki.role);
+  e.String("VAULTCA_VAULT_PKI_ENDPOINT", &config->ca.vault_pki.endpoint);
+  e.String("VAULTCA_VAULT_PKI_ISSUER", &config->ca.vault_pki.issuer);
+  e.String("VAULTCA_VAULT_PKI_ROOT_CERT_FILE",
+           &config->ca.vault_pki.root_cert_file);
   e.Parsed("VAULTCA_TTL_MODE", &config->ca.ttl_mode, internal::ParseTtlMode);
   e.Parsed("VAULTCA_STARTUP_POLICY", &config->ca.startup_policy,
            internal::ParseStartupPolicy);
@@ -215,9 +296,21 @@ absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
         &config->limits.max_concurrent_requests);
   RootConfigMapConfig& rc = config->mesh.root_configmap;
   e.Parsed("VAULTCA_ROOT_CONFIGMAP", &rc.enabled, internal::ParseBoolValue);
-  // The downward API's pod name and namespace fill what the file left out.
-  if (rc.identity.empty()) e.String("POD_NAME", &rc.identity);
-  if (rc.lease_namespace.empty()) e.String("POD_NAMESPACE", &rc.lease_namespace);
+  IstiodCertificateConfig& ic = config->mesh.istiod_certificate;
+  e.Parsed("VAULTCA_ISTIOD_CERT", &ic.enabled, internal::ParseBoolValue);
+  e.String("VAULTCA_ISTIOD_CERT_NAMESPACE", &ic.istiod_namespace);
+  e.List("VAULTCA_ISTIOD_CERT_REVISIONS", &ic.revisions);
+  e.List("VAULTCA_ISTIOD_CERT_DNS_NAMES", &ic.dns_names);
+  e.Parsed("VAULTCA_ISTIOD_CERT_TTL", &ic.ttl, internal::ParseDurationValue);
+  e.Parsed("VAULTCA_ISTIOD_CERT_KEY_TYPE", &ic.key_type,
+           ParseIstiodCertKeyType);
+  // The downward API's pod name and namespace fill what the file left out,
+  // for every mesh duty's election.
+  LeaderElectionConfig& le = config->mesh.leader_election;
+  if (le.identity.empty()) e.String("POD_NAME", &le.identity);
+  if (le.lease_namespace.empty()) e.String("POD_NAMESPACE", &le.lease_namespace);
+  if (rc.identity.empty()) rc.identity = le.identity;
+  if (rc.lease_namespace.empty()) rc.lease_namespace = le.lease_namespace;
   return status;
 }
 
@@ -255,6 +348,27 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
     return Invalid("ca.vault.cert_ref/key_ref",
                    "both are required, e.g. "
                    "vault:secret/data/pki/istiod#certificate");
+  }
+  if (ca.source == CaSourceKind::kVaultPki) {
+    const VaultPkiConfig& pki = ca.vault_pki;
+    if (pki.mount.empty()) {
+      return Invalid("ca.vault_pki.mount (VAULTCA_VAULT_PKI_MOUNT)",
+                     "must name the PKI secrets engine's mount, e.g. pki_int");
+    }
+    if (pki.endpoint != "sign" && pki.endpoint != "sign-verbatim") {
+      return Invalid("ca.vault_pki.endpoint (VAULTCA_VAULT_PKI_ENDPOINT)",
+                     absl::StrCat("'", pki.endpoint,
+                                  "' is not sign or sign-verbatim"));
+    }
+    if (pki.endpoint == "sign" && pki.role.empty()) {
+      return Invalid("ca.vault_pki.role (VAULTCA_VAULT_PKI_ROLE)",
+                     "is required with the sign endpoint: the Vault role "
+                     "allowed to issue the mesh's SPIFFE ids");
+    }
+    if (pki.endpoint == "sign-verbatim" && !pki.issuer.empty()) {
+      return Invalid("ca.vault_pki.issuer",
+                     "is only supported with the sign endpoint");
+    }
   }
   if (ca.default_workload_cert_ttl <= absl::ZeroDuration()) {
     return Invalid("ca.default_workload_cert_ttl (DEFAULT_WORKLOAD_CERT_TTL)",
@@ -328,7 +442,7 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
                    "identity (POD_NAME), lease_namespace (POD_NAMESPACE) and "
                    "lease_name must be set: replicas elect one writer");
   }
-  return absl::OkStatus();
+  return ValidateIstiodCertificate(config);
 }
 
 }  // namespace server

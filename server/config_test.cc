@@ -3,7 +3,10 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -282,6 +285,198 @@ TEST(ServerConfigTest, SampleConfigParsesAndValidates) {
       << ValidateServerConfig(*config);
   auto missing = LoadServerConfigFile(path + ".missing");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ServerConfigTest, MeshIstiodCertificate) {
+  auto defaults = ParseServerConfig("");
+  ASSERT_TRUE(defaults.ok());
+  const IstiodCertificateConfig& d = defaults->mesh.istiod_certificate;
+  EXPECT_FALSE(d.enabled);
+  EXPECT_EQ(d.istiod_namespace, "istio-system");
+  EXPECT_EQ(d.secret_name, "istiod-tls");
+  EXPECT_TRUE(d.revisions.empty());
+  EXPECT_TRUE(d.dns_names.empty());
+  EXPECT_EQ(d.ttl, absl::Hours(24));
+  EXPECT_EQ(d.key_type, ca::KeyType::kRsa);
+  EXPECT_EQ(d.lease_name, "vaultca-istiod-cert");
+
+  auto config = ParseServerConfig(
+      "mesh:\n"
+      "  istiod_certificate:\n"
+      "    enabled: true\n"
+      "    namespace: mesh-system\n"
+      "    secret_name: istiod-tls-2\n"
+      "    revisions: [default, canary]\n"
+      "    dns_names: [istiod-remote.mesh-system.svc]\n"
+      "    ttl: 12h\n"
+      "    key_type: ec-p256\n"
+      "    lease_name: my-lease\n"
+      "  leader_election:\n"
+      "    lease_namespace: vaultca\n"
+      "    identity: vaultca-0\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const IstiodCertificateConfig& ic = config->mesh.istiod_certificate;
+  EXPECT_TRUE(ic.enabled);
+  EXPECT_EQ(ic.istiod_namespace, "mesh-system");
+  EXPECT_EQ(ic.secret_name, "istiod-tls-2");
+  EXPECT_THAT(ic.revisions, ElementsAre("default", "canary"));
+  EXPECT_THAT(ic.dns_names, ElementsAre("istiod-remote.mesh-system.svc"));
+  EXPECT_EQ(ic.ttl, absl::Hours(12));
+  EXPECT_EQ(ic.key_type, ca::KeyType::kEcP256);
+  EXPECT_EQ(ic.lease_name, "my-lease");
+  EXPECT_EQ(config->mesh.leader_election.lease_namespace, "vaultca");
+  EXPECT_EQ(config->mesh.leader_election.identity, "vaultca-0");
+  EXPECT_TRUE(ValidateServerConfig(*config).ok())
+      << ValidateServerConfig(*config);
+
+  auto bad_key = ParseServerConfig(
+      "mesh:\n  istiod_certificate:\n    key_type: ed25519\n");
+  EXPECT_THAT(bad_key.status().message(),
+              HasSubstr("mesh.istiod_certificate.key_type"));
+  EXPECT_THAT(ParseServerConfig("mesh:\n  istiod_certificate:\n    typo: 1\n")
+                  .status()
+                  .message(),
+              HasSubstr("mesh.istiod_certificate.typo"));
+
+  // The environment, with the downward API's pod name and namespace shared
+  // by both elections.
+  ServerConfig env_config;
+  ASSERT_TRUE(ApplyEnvironment(
+                  FakeEnv({{"VAULTCA_ISTIOD_CERT", "true"},
+                           {"VAULTCA_ISTIOD_CERT_NAMESPACE", "istio-canary"},
+                           {"VAULTCA_ISTIOD_CERT_REVISIONS", "canary,1-24"},
+                           {"VAULTCA_ISTIOD_CERT_DNS_NAMES",
+                            "a.example.com, b.example.com"},
+                           {"VAULTCA_ISTIOD_CERT_TTL", "6h"},
+                           {"VAULTCA_ISTIOD_CERT_KEY_TYPE", "ec-p256"},
+                           {"POD_NAME", "vaultca-1"},
+                           {"POD_NAMESPACE", "vaultca-ns"}}),
+                  &env_config)
+                  .ok());
+  const IstiodCertificateConfig& e = env_config.mesh.istiod_certificate;
+  EXPECT_TRUE(e.enabled);
+  EXPECT_EQ(e.istiod_namespace, "istio-canary");
+  EXPECT_THAT(e.revisions, ElementsAre("canary", "1-24"));
+  EXPECT_THAT(e.dns_names, ElementsAre("a.example.com", "b.example.com"));
+  EXPECT_EQ(e.ttl, absl::Hours(6));
+  EXPECT_EQ(e.key_type, ca::KeyType::kEcP256);
+  EXPECT_EQ(env_config.mesh.leader_election.identity, "vaultca-1");
+  EXPECT_EQ(env_config.mesh.leader_election.lease_namespace, "vaultca-ns");
+  EXPECT_EQ(env_config.mesh.root_configmap.identity, "vaultca-1");
+  EXPECT_TRUE(ValidateServerConfig(env_config).ok())
+      << ValidateServerConfig(env_config);
+  ServerConfig bad_env;
+  EXPECT_THAT(ApplyEnvironment(FakeEnv({{"VAULTCA_ISTIOD_CERT_KEY_TYPE", "rsa"}}),
+                               &bad_env)
+                  .message(),
+              HasSubstr("VAULTCA_ISTIOD_CERT_KEY_TYPE"));
+
+  // Validation names the key.
+  for (const auto& c : std::vector<std::pair<std::string, std::string>>{
+           {"namespace: Istio_System", "mesh.istiod_certificate.namespace"},
+           {"secret_name: ''", "mesh.istiod_certificate.secret_name"},
+           {"revisions: [Canary]", "mesh.istiod_certificate.revisions"},
+           {"dns_names: ['*.example.com']", "mesh.istiod_certificate.dns_names"},
+           {"ttl: 5m", "mesh.istiod_certificate.ttl"},
+           {"ttl: 2400h", "ca.max_workload_cert_ttl"},
+       }) {
+    auto parsed = ParseServerConfig(absl::StrCat(
+        "mesh:\n  leader_election: {lease_namespace: a, identity: b}\n"
+        "  istiod_certificate:\n    enabled: true\n    ",
+        c.first, "\n"));
+    ASSERT_TRUE(parsed.ok()) << c.first << ": " << parsed.status();
+    absl::Status s = ValidateServerConfig(*parsed);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.first;
+    EXPECT_THAT(s.message(), HasSubstr(c.second)) << c.first;
+  }
+  ServerConfig no_identity;
+  no_identity.mesh.istiod_certificate.enabled = true;
+  EXPECT_THAT(ValidateServerConfig(no_identity).message(),
+              HasSubstr("POD_NAME"));
+  // root_configmap's own election keys still serve when set alone.
+  no_identity.mesh.root_configmap.identity = "x";
+  no_identity.mesh.root_configmap.lease_namespace = "y";
+  EXPECT_TRUE(ValidateServerConfig(no_identity).ok());
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace vaultca
+
+namespace vaultca {
+namespace server {
+namespace {
+
+TEST(ServerConfigCaTest, VaultPkiFromTheFile) {
+  auto config = ParseServerConfig(R"(
+ca:
+  source: vault-pki
+  vault_pki:
+    mount: pki_int
+    role: istio
+    endpoint: sign
+    issuer: mesh-2026
+    root_cert_file: /etc/vaultca/root.pem
+)");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->ca.source, CaSourceKind::kVaultPki);
+  EXPECT_EQ(config->ca.vault_pki.mount, "pki_int");
+  EXPECT_EQ(config->ca.vault_pki.role, "istio");
+  EXPECT_EQ(config->ca.vault_pki.endpoint, "sign");
+  EXPECT_EQ(config->ca.vault_pki.issuer, "mesh-2026");
+  EXPECT_EQ(config->ca.vault_pki.root_cert_file, "/etc/vaultca/root.pem");
+  EXPECT_TRUE(ValidateServerConfig(*config).ok());
+
+  auto typo = ParseServerConfig("ca:\n  vault_pki:\n    rol: istio\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_THAT(typo.status().message(), HasSubstr("ca.vault_pki.rol"));
+  auto source = ParseServerConfig("ca:\n  source: vault_pki\n");
+  ASSERT_FALSE(source.ok());
+  EXPECT_THAT(source.status().message(), HasSubstr("vault-pki"));
+}
+
+TEST(ServerConfigCaTest, VaultPkiFromTheEnvironment) {
+  ServerConfig config;
+  ASSERT_TRUE(ApplyEnvironment(
+                  FakeEnv({{"VAULTCA_CA_SOURCE", "vault-pki"},
+                           {"VAULTCA_VAULT_PKI_MOUNT", "pki_int"},
+                           {"VAULTCA_VAULT_PKI_ROLE", "istio"},
+                           {"VAULTCA_VAULT_PKI_ENDPOINT", "sign-verbatim"},
+                           {"VAULTCA_VAULT_PKI_ISSUER", ""},
+                           {"VAULTCA_VAULT_PKI_ROOT_CERT_FILE", "/r.pem"}}),
+                  &config)
+                  .ok());
+  EXPECT_EQ(config.ca.source, CaSourceKind::kVaultPki);
+  EXPECT_EQ(config.ca.vault_pki.mount, "pki_int");
+  EXPECT_EQ(config.ca.vault_pki.role, "istio");
+  EXPECT_EQ(config.ca.vault_pki.endpoint, "sign-verbatim");
+  EXPECT_EQ(config.ca.vault_pki.issuer, "");
+  EXPECT_EQ(config.ca.vault_pki.root_cert_file, "/r.pem");
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
+}
+
+TEST(ServerConfigCaTest, VaultPkiValidation) {
+  ServerConfig config;
+  config.ca.source = CaSourceKind::kVaultPki;
+  // The sign endpoint needs a role.
+  absl::Status s = ValidateServerConfig(config);
+  EXPECT_THAT(s.message(), HasSubstr("ca.vault_pki.role"));
+  config.ca.vault_pki.role = "istio";
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
+  config.ca.vault_pki.endpoint = "issue";
+  EXPECT_THAT(ValidateServerConfig(config).message(),
+              HasSubstr("ca.vault_pki.endpoint"));
+  config.ca.vault_pki.endpoint = "sign-verbatim";
+  config.ca.vault_pki.role = "";
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
+  config.ca.vault_pki.issuer = "other";
+  EXPECT_THAT(ValidateServerConfig(config).message(),
+              HasSubstr("ca.vault_pki.issuer"));
+  config.ca.vault_pki = VaultPkiConfig{};
+  config.ca.vault_pki.role = "istio";
+  config.ca.vault_pki.mount = "";
+  EXPECT_THAT(ValidateServerConfig(config).message(),
+              HasSubstr("ca.vault_pki.mount"));
 }
 
 }  // namespace

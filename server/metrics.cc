@@ -145,6 +145,14 @@ std::string ServerMetrics::Render(const CaMetricsSnapshot& ca) const {
         "The unix timestamp, in seconds, when the gRPC serving certificate "
         "expires.",
         Timestamp(ca.serving_cert_not_after));
+  Gauge(&out, "vaultca_istiod_cert_expiry_timestamp",
+        "The unix timestamp, in seconds, when istiod's serving certificate "
+        "in its Secret expires, as this replica last checked it (0: not "
+        "checked here; only the leader checks).",
+        Timestamp(ca.istiod_cert_not_after));
+  Counter(&out, "vaultca_istiod_cert_writes_total",
+          "Writes of istiod's certificate Secret by this replica.",
+          ca.istiod_cert_writes);
   return out;
 }
 

@@ -37,6 +37,10 @@ struct CaMetricsSnapshot {
   absl::Time root_not_after = absl::InfinitePast();
   absl::Time chain_not_after = absl::InfinitePast();
   absl::Time serving_cert_not_after = absl::InfinitePast();
+  // istiod's certificate in its Secret (mesh.istiod_certificate), as the
+  // leader last checked it, and the Secret writes this replica made.
+  absl::Time istiod_cert_not_after = absl::InfinitePast();
+  int64_t istiod_cert_writes = 0;
   int64_t refreshes = 0;
   int64_t rotations = 0;
   int64_t refresh_failures_fetch = 0;
@@ -56,7 +60,8 @@ struct CaMetricsSnapshot {
 // vaultca_ca_refresh_failures_total{cause}, vaultca_ca_rotations_total,
 // vaultca_ca_ready, vaultca_ca_material_stale,
 // vaultca_ca_last_successful_refresh_timestamp,
-// vaultca_serving_cert_expiry_timestamp.
+// vaultca_serving_cert_expiry_timestamp,
+// vaultca_istiod_cert_expiry_timestamp, vaultca_istiod_cert_writes_total.
 // Recording is lock-free; thread-safe.
 class ServerMetrics {
  public:

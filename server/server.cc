@@ -77,11 +77,6 @@ absl::StatusOr<std::unique_ptr<VaultcaServer>> VaultcaServer::Start(
     const ServerConfig& config, ServerDependencies deps) {
   if (absl::Status s = ValidateServerConfig(config); !s.ok()) return s;
   std::unique_ptr<ca::MaterialSource> source = std::move(deps.source);
-  if (source == nullptr) {
-    auto built = BuildMaterialSource(config);
-    if (!built.ok()) return built.status();
-    source = *std::move(built);
-  }
   auto server = std::unique_ptr<VaultcaServer>(
       new VaultcaServer(config, std::move(deps)));
   if (absl::Status s = server->Init(std::move(source)); !s.ok()) {
@@ -97,8 +92,7 @@ VaultcaServer::VaultcaServer(ServerConfig config, ServerDependencies deps)
 VaultcaServer::~VaultcaServer() { Shutdown(absl::ZeroDuration()); }
 
 absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
-  auto ca = ca::CachingCertificateAuthority::New(std::move(source),
-                                                 BuildCachingCaOptions(config_));
+  auto ca = BuildCertificateAuthority(config_, std::move(source));
   if (!ca.ok()) {
     return absl::Status(ca.status().code(),
                         absl::StrCat("cannot load the CA material: ",
@@ -114,7 +108,12 @@ absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
       handler_.get(), &metrics_,
       CaServiceOptions{config_.limits.worker_threads,
                        config_.limits.max_concurrent_requests});
-  auto probe = SigningProbe::New(config_.trust_domain);
+  // Every probe of a remote signer is a certificate Vault issues (and
+  // stores, unless the role says no_store): probe it less often.
+  auto probe = SigningProbe::New(config_.trust_domain,
+                                 config_.ca.source == CaSourceKind::kVaultPki
+                                     ? absl::Seconds(30)
+                                     : absl::Seconds(5));
   if (!probe.ok()) return probe.status();
   probe_ = *std::move(probe);
 
@@ -123,6 +122,9 @@ absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
     auto publisher = BuildRootPublisher(config_);
     if (!publisher.ok()) return publisher.status();
     root_publisher_ = *std::move(publisher);
+    auto istiod_cert = BuildIstiodCertificate(config_, ca_.get());
+    if (!istiod_cert.ok()) return istiod_cert.status();
+    istiod_cert_ = *std::move(istiod_cert);
     if (!config_.listen.plaintext) {
       ServingCertOptions serving;
       serving.dir = config_.serving.cert_dir;
@@ -153,7 +155,7 @@ absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
     {
       MutexLock lock(&mu_);
       Maintain();
-      if (ca_->CurrentBundle() != nullptr) {
+      if (ca_->Stats().has_material) {
         if (!serving_status_.ok()) return serving_status_;
         break;
       }
@@ -174,7 +176,7 @@ absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
     // The watcher reads existing files when it is created.
     MutexLock lock(&mu_);
     grpc_identity_loaded_.store(config_.listen.plaintext ||
-                                (ca_->CurrentBundle() != nullptr &&
+                                (ca_->Stats().has_material &&
                                  serving_status_.ok()));
   }
   if (absl::Status s = StartGrpc(); !s.ok()) return s;
@@ -269,7 +271,7 @@ void VaultcaServer::MaintenanceLoop() {
 
 void VaultcaServer::RunMaintenance() {
   if (!grpc_identity_loaded_.load() && grpc_server_ != nullptr &&
-      ca_->CurrentBundle() != nullptr) {
+      ca_->Stats().has_material) {
     // Outside mu_: a handshake with our own listener.
     const absl::Status s = internal::TlsHandshake(
         internal::ProbeTargetFor(config_.listen.grpc_address, grpc_port_),
@@ -284,37 +286,48 @@ void VaultcaServer::RunMaintenance() {
 }
 
 void VaultcaServer::Maintain() {
-  std::shared_ptr<const ca::KeyCertBundle> bundle = ca_->CurrentBundle();
-  if (bundle != nullptr && bundle != seen_bundle_) {
-    seen_bundle_ = bundle;
-    absl::StatusOr<absl::Time> root = internal::EarliestNotAfter(
-        bundle->root_bundle_pem());
-    expiry_.root_not_after = root.ok() ? *root : absl::InfinitePast();
-    absl::Time chain = bundle->not_after();
-    for (const std::string& pem : bundle->chain_pems()) {
-      absl::StatusOr<absl::Time> t = internal::EarliestNotAfter(pem);
-      if (t.ok()) chain = std::min(chain, *t);
-    }
-    expiry_.chain_not_after = chain;
-    const std::string& root_pem = bundle->root_bundle_pem();
-    // A no-op unless the root changed: no write per leaf certificate.
-    if (root_publisher_ != nullptr) root_publisher_->SetRoot(root_pem);
-    if (!config_.ca.root_cert_file.empty() && root_pem != published_root_) {
-      absl::Status s = internal::WriteFileAtomically(
-          config_.ca.root_cert_file, root_pem, 0644);
-      if (s.ok()) {
-        published_root_ = root_pem;
-        VAULTCA_LOG(INFO) << "published the root bundle to "
-                          << config_.ca.root_cert_file;
-      } else {
-        // Retried on the next pass: forget the bundle so it is seen again.
-        seen_bundle_ = nullptr;
-        VAULTCA_LOG(ERROR) << "cannot publish the root bundle: " << s;
+  const ca::CaStats stats = ca_->Stats();
+  if (stats.has_material && stats.generation != seen_generation_) {
+    // Read after the generation: at worst a newer bundle, seen again (and
+    // published as a no-op) on the next pass.
+    absl::StatusOr<std::string> roots = ca_->RootBundlePem();
+    if (roots.ok()) {
+      seen_generation_ = stats.generation;
+      const std::string& root_pem = *roots;
+      absl::StatusOr<absl::Time> root = internal::EarliestNotAfter(root_pem);
+      expiry_.root_not_after = root.ok() ? *root : absl::InfinitePast();
+      expiry_.chain_not_after = stats.chain_not_after;
+      // A no-op unless the root changed: no write per leaf certificate.
+      if (root_publisher_ != nullptr) root_publisher_->SetRoot(root_pem);
+      // Re-issues istiod's certificate when the root or the signer changed
+      // (a remote signer exposes no signing certificate).
+      if (istiod_cert_ != nullptr) {
+        const std::shared_ptr<const ca::KeyCertBundle> bundle =
+            ca_->CurrentBundle();
+        istiod_cert_->SetCa(root_pem,
+                            bundle != nullptr ? bundle->cert_pem() : "");
+      }
+      if (!config_.ca.root_cert_file.empty() && root_pem != published_root_) {
+        absl::Status s = internal::WriteFileAtomically(
+            config_.ca.root_cert_file, root_pem, 0644);
+        if (s.ok()) {
+          published_root_ = root_pem;
+          VAULTCA_LOG(INFO) << "published the root bundle to "
+                            << config_.ca.root_cert_file;
+        } else {
+          // Retried on the next pass: forget the generation so it is seen
+          // again.
+          seen_generation_ = 0;
+          VAULTCA_LOG(ERROR) << "cannot publish the root bundle: " << s;
+        }
       }
     }
   }
-  if (serving_ != nullptr && bundle != nullptr) {
-    absl::StatusOr<bool> refreshed = serving_->Refresh(*ca_, bundle);
+  if (serving_ != nullptr && stats.has_material) {
+    // In-process material signs a server-only certificate; a remote signer
+    // (null bundle) issues it through Sign, re-issued per generation.
+    absl::StatusOr<bool> refreshed =
+        serving_->Refresh(*ca_, ca_->CurrentBundle(), stats.generation);
     serving_status_ = refreshed.status();
     if (!refreshed.ok()) {
       VAULTCA_LOG(ERROR) << refreshed.status();
@@ -323,7 +336,6 @@ void VaultcaServer::Maintain() {
   } else if (serving_ != nullptr) {
     serving_status_ = absl::UnavailableError("no CA material loaded yet");
   }
-  const ca::CachingCaStats stats = ca_->Stats();
   if (stats.stale != stale_) {
     stale_ = stats.stale;
     if (stale_) {
@@ -373,7 +385,7 @@ std::string VaultcaServer::MetricsText() {
     MutexLock lock(&mu_);
     snapshot = expiry_;
   }
-  const ca::CachingCaStats stats = ca_->Stats();
+  const ca::CaStats stats = ca_->Stats();
   snapshot.has_material = stats.has_material;
   snapshot.ready = stats.ready && !draining_.load();
   snapshot.stale = stats.stale;
@@ -384,6 +396,14 @@ std::string VaultcaServer::MetricsText() {
   snapshot.refresh_failures_parse = stats.failures.parse;
   snapshot.refresh_failures_validation = stats.failures.validation;
   snapshot.refresh_failures_root_policy = stats.failures.root_policy;
+  {
+    MutexLock lock(&mu_);
+    if (istiod_cert_ != nullptr) {
+      const IstiodCertificate::Stats istiod = istiod_cert_->stats();
+      snapshot.istiod_cert_not_after = istiod.not_after;
+      snapshot.istiod_cert_writes = istiod.writes;
+    }
+  }
   return metrics_.Render(snapshot);
 }
 
@@ -445,9 +465,12 @@ void VaultcaServer::Shutdown(absl::Duration grace) {
   {
     // Outside mu_: stopping hands the lease to another replica (one call).
     std::unique_ptr<RootPublisher> publisher;
+    // Before the CA it signs with goes.
+    std::unique_ptr<IstiodCertificate> istiod_cert;
     {
       MutexLock lock(&mu_);
       publisher = std::move(root_publisher_);
+      istiod_cert = std::move(istiod_cert_);
     }
   }
   http_.reset();

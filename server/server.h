@@ -2,6 +2,7 @@
 #define VAULTCA_SERVER_SERVER_H_
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -11,7 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "ca/caching/caching_ca.h"
+#include "ca/managed_ca.h"
 #include "ca/sources/material_source.h"
 #include "common/sync.h"
 #include "server/config.h"
@@ -27,6 +28,7 @@ namespace server {
 class CaService;
 class CertificateHandler;
 class HttpEndpoints;
+class IstiodCertificate;
 class RootPublisher;
 class ServingCert;
 class SigningProbe;
@@ -42,7 +44,8 @@ struct ServerDependencies {
   unsigned int cert_watch_interval_sec = 1;
 };
 
-// vaultca-server assembled: the caching CA over its source, the
+// vaultca-server assembled: the CA (the caching CA over its source, or
+// Vault's PKI engine), the
 // authenticators, the IstioCertificateService on gRPC (TLS with a serving
 // certificate from this CA, or plain text), grpc.health.v1, the HTTP
 // /ready /live /metrics port, and the published root bundle. A
@@ -51,7 +54,8 @@ struct ServerDependencies {
 // status.
 class VaultcaServer {
  public:
-  // Loads the CA material (waiting up to config.ca.startup_deadline),
+  // Loads the CA material or issuer chain (waiting up to
+  // config.ca.startup_deadline),
   // issues the serving certificate and starts listening. Fails with the
   // cause when any part cannot start.
   static absl::StatusOr<std::unique_ptr<VaultcaServer>> Start(
@@ -88,7 +92,7 @@ class VaultcaServer {
   // The Prometheus text of /metrics.
   std::string MetricsText() ABSL_LOCKS_EXCLUDED(mu_);
 
-  ca::CachingCertificateAuthority& ca() { return *ca_; }
+  ca::ManagedCertificateAuthority& ca() { return *ca_; }
   const ServerMetrics& metrics() const { return metrics_; }
   // Times the serving certificate was issued (first issue included).
   int64_t serving_cert_issues() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -103,7 +107,7 @@ class VaultcaServer {
   const ServerConfig config_;
   const ServerDependencies deps_;
   ServerMetrics metrics_;
-  std::unique_ptr<ca::CachingCertificateAuthority> ca_;
+  std::unique_ptr<ca::ManagedCertificateAuthority> ca_;
   std::unique_ptr<CertificateHandler> handler_;
   std::unique_ptr<CaService> service_;
   std::unique_ptr<SigningProbe> probe_;
@@ -121,10 +125,13 @@ class VaultcaServer {
   mutable Mutex mu_;
   std::unique_ptr<ServingCert> serving_ ABSL_GUARDED_BY(mu_);
   absl::Status serving_status_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const ca::KeyCertBundle> seen_bundle_ ABSL_GUARDED_BY(mu_);
+  // CaStats::generation of the roots last published; 0: none yet.
+  uint64_t seen_generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::string published_root_ ABSL_GUARDED_BY(mu_);
   // Writes istio-ca-root-cert across the cluster; null when off.
   std::unique_ptr<RootPublisher> root_publisher_ ABSL_GUARDED_BY(mu_);
+  // Keeps istiod's serving certificate in its Secret; null when off.
+  std::unique_ptr<IstiodCertificate> istiod_cert_ ABSL_GUARDED_BY(mu_);
   CaMetricsSnapshot expiry_ ABSL_GUARDED_BY(mu_);
   bool health_serving_ ABSL_GUARDED_BY(mu_) = false;
   // Whether the last pass saw stale material (logged on each change).

@@ -248,18 +248,31 @@ ServingCert::ServingCert(ServingCertOptions options, std::string csr_pem)
 
 absl::StatusOr<bool> ServingCert::Refresh(
     ca::CertificateAuthority& ca,
-    const std::shared_ptr<const ca::KeyCertBundle>& material) {
+    const std::shared_ptr<const ca::KeyCertBundle>& material,
+    uint64_t generation) {
   const absl::Time now = options_.clock();
   const absl::Duration life = not_after_ - not_before_;
   const bool first = issued_ == 0;
-  const bool rotated = material != material_;
+  // In-process material is compared as such; a remote signer by generation.
+  const bool rotated = material != nullptr ? material != material_
+                                           : generation != generation_;
   const bool renew = !first && now >= not_after_ - life * options_.renew_fraction;
   if (!first && !rotated && !renew) return false;
+  const char* why = first     ? "issued"
+                    : rotated ? "re-issued after a CA rotation"
+                              : "renewed";
 
-  (void)ca;  // The certificate is signed with `material` itself.
   if (material == nullptr) {
-    return absl::FailedPreconditionError(
-        "cannot issue the serving certificate: no CA material loaded");
+    if (generation == 0) {
+      return absl::FailedPreconditionError(
+          "cannot issue the serving certificate: no CA material loaded");
+    }
+    absl::StatusOr<bool> issued = IssueThroughSign(ca, why);
+    if (issued.ok()) {
+      material_ = nullptr;
+      generation_ = generation;
+    }
+    return issued;
   }
   absl::StatusOr<SslUniquePtr<EVP_PKEY>> public_key = CsrPublicKey(csr_pem_);
   if (!public_key.ok()) return public_key.status();
@@ -269,18 +282,57 @@ absl::StatusOr<bool> ServingCert::Refresh(
       IssueServerCertificate(*material, public_key->get(), options_.dns_names,
                              now - kBackdate, not_after);
   if (!leaf.ok()) return leaf.status();
-  absl::StatusOr<internal::Validity> validity =
-      internal::CertificateValidity(*leaf);
-  if (!validity.ok()) return validity.status();
   // The leaf, then the CA chain so clients can build the path.
   std::string cert_chain = *leaf;
   for (const std::string& pem : material->chain_pems()) {
     absl::StrAppend(&cert_chain, pem);
   }
+  absl::StatusOr<bool> installed =
+      Install(*leaf, cert_chain, material->root_bundle_pem(), why);
+  if (installed.ok()) {
+    material_ = material;
+    generation_ = generation;
+  }
+  return installed;
+}
+
+absl::StatusOr<bool> ServingCert::IssueThroughSign(ca::CertificateAuthority& ca,
+                                                   const char* why) {
+  ca::SignRequest request;
+  request.csr_pem = csr_pem_;
+  request.identities = options_.dns_names;
+  request.requested_ttl = options_.ttl;
+  absl::StatusOr<ca::SignedChain> chain = ca.Sign(request);
+  if (!chain.ok()) {
+    return absl::Status(chain.status().code(),
+                        absl::StrCat("cannot issue the serving certificate: ",
+                                     chain.status().message()));
+  }
+  if (chain->cert_chain.size() < 2) {
+    return absl::InternalError(
+        "cannot issue the serving certificate: the CA returned no roots");
+  }
+  // [leaf, CA chain..., root bundle]: the file gRPC serves is all but the
+  // roots, which go to the client-verification file.
+  std::string cert_chain;
+  for (size_t i = 0; i + 1 < chain->cert_chain.size(); ++i) {
+    absl::StrAppend(&cert_chain, chain->cert_chain[i]);
+  }
+  return Install(chain->cert_chain.front(), cert_chain,
+                 chain->cert_chain.back(), why);
+}
+
+absl::StatusOr<bool> ServingCert::Install(const std::string& leaf,
+                                          const std::string& cert_chain,
+                                          const std::string& roots,
+                                          const char* why) {
+  absl::StatusOr<internal::Validity> validity =
+      internal::CertificateValidity(leaf);
+  if (!validity.ok()) return validity.status();
   // Roots first: a client certificate from the new root must verify as
   // soon as the new serving certificate is out.
-  if (absl::Status s = internal::WriteFileAtomically(
-          roots_file(), material->root_bundle_pem(), 0644);
+  if (absl::Status s =
+          internal::WriteFileAtomically(roots_file(), roots, 0644);
       !s.ok()) {
     return s;
   }
@@ -289,15 +341,11 @@ absl::StatusOr<bool> ServingCert::Refresh(
       !s.ok()) {
     return s;
   }
-  material_ = material;
   not_before_ = validity->not_before;
   not_after_ = validity->not_after;
   ++issued_;
-  VAULTCA_LOG(INFO) << "serving certificate "
-                    << (first ? "issued" : rotated ? "re-issued after a CA "
-                                                     "rotation"
-                                                   : "renewed")
-                    << ", valid until " << absl::FormatTime(not_after_);
+  VAULTCA_LOG(INFO) << "serving certificate " << why << ", valid until "
+                    << absl::FormatTime(not_after_);
   return true;
 }
 

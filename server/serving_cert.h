@@ -1,6 +1,7 @@
 #ifndef VAULTCA_SERVER_SERVING_CERT_H_
 #define VAULTCA_SERVER_SERVING_CERT_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -49,14 +50,20 @@ class ServingCert {
   static absl::StatusOr<std::unique_ptr<ServingCert>> New(
       ServingCertOptions options);
 
-  // Issues a certificate signed with `material`, the CA material in
-  // service, when needed (see the class comment). `ca` is not used: its
-  // Sign issues the workload profile, which also allows client
-  // authentication. Returns true when new files were written. On failure
-  // the previous files stay.
+  // Issues a certificate when needed (see the class comment): signed with
+  // `material`, the CA material in service, when the CA holds its key in
+  // process (`ca` is then not used: its Sign issues the workload profile,
+  // which also allows client authentication); otherwise, for a remote
+  // signer such as Vault's PKI engine (null `material`), through
+  // `ca`.Sign with the DNS names as identities, so the signer's profile
+  // applies (a Vault role's key usages), and the chain and roots it
+  // returns. `generation` (ca::CaStats::generation) stands for the
+  // material of a remote signer: a change re-issues. Returns true when new
+  // files were written. On failure the previous files stay.
   absl::StatusOr<bool> Refresh(
       ca::CertificateAuthority& ca,
-      const std::shared_ptr<const ca::KeyCertBundle>& material);
+      const std::shared_ptr<const ca::KeyCertBundle>& material,
+      uint64_t generation = 0);
 
   std::string key_file() const { return options_.dir + "/key.pem"; }
   // The leaf followed by the CA chain (without the separate root bundle).
@@ -72,7 +79,15 @@ class ServingCert {
 
   const ServingCertOptions options_;
   const std::string csr_pem_;
+  absl::StatusOr<bool> IssueThroughSign(ca::CertificateAuthority& ca,
+                                        const char* why);
+  // Writes the files and records the certificate; `why` is for the log.
+  absl::StatusOr<bool> Install(const std::string& leaf,
+                               const std::string& cert_chain,
+                               const std::string& roots, const char* why);
+
   std::shared_ptr<const ca::KeyCertBundle> material_;
+  uint64_t generation_ = 0;
   absl::Time not_before_ = absl::InfinitePast();
   absl::Time not_after_ = absl::InfinitePast();
   int64_t issued_ = 0;

@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "ca/caching/internal/refresh_schedule.h"
 #include "ca/caching/internal/root_policy.h"
+#include "ca/internal/pem.h"
+#include "ca/internal/x509_util.h"
 #include "common/log.h"
 
 namespace vaultca {
@@ -20,6 +22,21 @@ constexpr absl::Duration kRepeatLogPeriod = absl::Minutes(1);
 std::string TimeText(absl::Time t) {
   if (t == absl::InfinitePast()) return "never";
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+// The earliest NotAfter of the signing certificate and the CA certificates
+// above it (the roots have their own expiry metric).
+absl::Time ChainNotAfter(const KeyCertBundle& bundle) {
+  absl::Time earliest = bundle.not_after();
+  for (const std::string& pem : bundle.chain_pems()) {
+    absl::StatusOr<internal::SslUniquePtr<X509>> cert =
+        internal::ParseCertificate(pem, "chain certificate");
+    if (!cert.ok()) continue;  // Validated before; cannot happen.
+    absl::StatusOr<absl::Time> t =
+        internal::Asn1TimeToTime(X509_get0_notAfter(cert->get()));
+    if (t.ok()) earliest = std::min(earliest, *t);
+  }
+  return earliest;
 }
 
 bool SameMaterial(const CaMaterialPem& a, const CaMaterialPem& b) {
@@ -232,6 +249,8 @@ absl::Status CachingCertificateAuthority::RefreshLocked() {
     }
   }
   const std::shared_ptr<const KeyCertBundle> next = validated->bundle;
+  validated->generation = previous == nullptr ? 1 : previous->generation + 1;
+  validated->chain_not_after = ChainNotAfter(*next);
   std::atomic_store(&serving_, std::shared_ptr<const ServingMaterial>(
                                    std::make_shared<const ServingMaterial>(
                                        *std::move(validated))));

@@ -18,23 +18,13 @@
 #include "ca/certificate_authority.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
+#include "ca/managed_ca.h"
 #include "ca/sources/material_source.h"
 #include "common/secret_data.h"
 #include "common/sync.h"
 
 namespace vaultca {
 namespace ca {
-
-// What New does when no material could be loaded by the start-up deadline.
-enum class StartupPolicy {
-  // New retries until startup_deadline, then returns the last error: the
-  // process should exit.
-  kFailAfterDeadline,
-  // The first load runs in the background (with the refresh thread); New
-  // waits for it at most startup_deadline and then returns a CA that may not
-  // be ready yet (Sign answers Unavailable) and keeps retrying with backoff.
-  kKeepTrying,
-};
 
 struct CachingCaOptions {
   // Signing policy of the LocalCertificateAuthority built over each
@@ -78,41 +68,9 @@ struct CachingCaOptions {
   std::function<absl::Time()> clock = [] { return absl::Now(); };
 };
 
-// Refresh failures by cause since start.
-struct RefreshFailureCounts {
-  int64_t fetch = 0;
-  int64_t parse = 0;
-  int64_t validation = 0;
-  int64_t root_policy = 0;
-  int64_t total() const { return fetch + parse + validation + root_policy; }
-};
-
-// A snapshot of the caching CA, for metrics, health and logs.
-struct CachingCaStats {
-  // The material in service; empty/zero before the first load.
-  bool has_material = false;
-  std::string serial_hex;
-  std::string subject;
-  absl::Time not_before = absl::InfinitePast();
-  absl::Time not_after = absl::InfinitePast();
-  std::vector<std::string> root_fingerprints;
-
-  // Readiness (see CachingCertificateAuthority::Readiness).
-  bool ready = false;
-  std::string not_ready_reason;
-  // No successful refresh for longer than max_staleness (whatever
-  // readiness says of it).
-  bool stale = false;
-
-  // Refresh history. Times are from the injected clock.
-  absl::Time last_refresh_attempt = absl::InfinitePast();
-  absl::Time last_successful_refresh = absl::InfinitePast();
-  absl::Time last_rotation = absl::InfinitePast();
-  std::string last_error;  // Of the latest failed refresh; "" after success.
-  int64_t refreshes = 0;   // Attempts.
-  int64_t rotations = 0;   // Swaps after the first load.
-  RefreshFailureCounts failures;
-};
+// The caching CA's statistics are the managed CA's (the material in
+// service is the signing certificate).
+using CachingCaStats = CaStats;
 
 // A CertificateAuthority that signs with the latest good material from a
 // MaterialSource and rotates it without a restart or a failed request.
@@ -128,7 +86,7 @@ struct CachingCaStats {
 // and signing stops (Unavailable) once the signing cert expires.
 //
 // Thread-safe.
-class CachingCertificateAuthority : public CertificateAuthority {
+class CachingCertificateAuthority : public ManagedCertificateAuthority {
  public:
   // Takes ownership of `source`, loads the first material (retrying with
   // backoff until options.startup_deadline; see StartupPolicy) and starts
@@ -162,16 +120,19 @@ class CachingCertificateAuthority : public CertificateAuthority {
   // no older than max_staleness). Otherwise Unavailable (nothing loaded) or
   // FailedPrecondition (expired, stale), with a message naming the cause
   // and the last refresh error.
-  absl::Status Readiness() const;
-  bool IsReady() const { return Readiness().ok(); }
+  absl::Status Readiness() const override;
 
   // The material in service, or nullptr before the first load.
-  std::shared_ptr<const KeyCertBundle> CurrentBundle() const;
+  std::shared_ptr<const KeyCertBundle> CurrentBundle() const override;
 
-  CachingCaStats Stats() const;
+  // generation counts the materials put in service; chain_not_after is
+  // the earliest NotAfter of the signing certificate and its chain.
+  CachingCaStats Stats() const override;
 
   // The source's Description().
-  const std::string& source_description() const { return description_; }
+  const std::string& source_description() const override {
+    return description_;
+  }
 
  private:
   CachingCertificateAuthority(std::unique_ptr<MaterialSource> source,

@@ -1,6 +1,7 @@
 // CachingCertificateAuthority's readiness and statistics: what the server
 // exports, split from the refresh machinery in caching_ca.cc.
 
+#include <atomic>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -64,8 +65,12 @@ absl::Status CachingCertificateAuthority::StalenessAt(absl::Time now) const {
 CachingCaStats CachingCertificateAuthority::Stats() const {
   CachingCaStats stats;
   const absl::Time now = options_.clock();
-  if (const std::shared_ptr<const KeyCertBundle> bundle = CurrentBundle()) {
+  if (const std::shared_ptr<const ServingMaterial> serving =
+          std::atomic_load(&serving_)) {
+    const std::shared_ptr<const KeyCertBundle>& bundle = serving->bundle;
     stats.has_material = true;
+    stats.generation = serving->generation;
+    stats.chain_not_after = serving->chain_not_after;
     stats.serial_hex = bundle->serial_hex();
     stats.subject = bundle->subject();
     stats.not_before = bundle->not_before();

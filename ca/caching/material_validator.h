@@ -1,6 +1,7 @@
 #ifndef VAULTCA_CA_CACHING_MATERIAL_VALIDATOR_H_
 #define VAULTCA_CA_CACHING_MATERIAL_VALIDATOR_H_
 
+#include <cstdint>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -29,6 +30,11 @@ struct ServingMaterial {
   std::shared_ptr<const KeyCertBundle> bundle;
   // A LocalCertificateAuthority over `bundle`.
   std::shared_ptr<CertificateAuthority> ca;
+  // Set by the caching CA when it puts the material in service: 1 for the
+  // first, +1 for each rotation.
+  uint64_t generation = 0;
+  // The earliest NotAfter of the signing certificate and its chain.
+  absl::Time chain_not_after = absl::InfinitePast();
 };
 
 // Parses and validates `material` as of `now` and proves it can sign:

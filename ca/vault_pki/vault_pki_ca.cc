@@ -135,6 +135,13 @@ absl::Status VaultError(const absl::Status& status) {
 
 }  // namespace
 
+absl::Status VaultPkiCertificateAuthority::ValidateOptions(
+    const VaultPkiCaOptions& options) {
+  absl::StatusOr<std::string> path = SignPath(options);
+  if (!path.ok()) return path.status();
+  return internal::ValidateTtlOptions(options.policy);
+}
+
 absl::StatusOr<std::unique_ptr<VaultPkiCertificateAuthority>>
 VaultPkiCertificateAuthority::New(std::shared_ptr<vault::VaultClient> client,
                                   VaultPkiCaOptions options) {

@@ -66,6 +66,10 @@ class VaultPkiCertificateAuthority : public CertificateAuthority {
   static absl::StatusOr<std::unique_ptr<VaultPkiCertificateAuthority>> New(
       std::shared_ptr<vault::VaultClient> client, VaultPkiCaOptions options);
 
+  // The checks of New that do not involve the roots or the client: mount,
+  // role, issuer and endpoint, and the TTL options. InvalidArgument.
+  static absl::Status ValidateOptions(const VaultPkiCaOptions& options);
+
   ~VaultPkiCertificateAuthority() override;
 
   // InvalidArgument for a bad CSR, TTL or identity list (nothing is sent);

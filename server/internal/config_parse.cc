@@ -47,7 +47,8 @@ absl::StatusOr<CaSourceKind> ParseCaSource(absl::string_view what,
   }
   if (lower == "files") return CaSourceKind::kFiles;
   if (lower == "vault") return CaSourceKind::kVault;
-  return Invalid(what, text, "self-signed, files or vault");
+  if (lower == "vault-pki") return CaSourceKind::kVaultPki;
+  return Invalid(what, text, "self-signed, files, vault or vault-pki");
 }
 
 absl::StatusOr<ca::KeyType> ParseKeyType(absl::string_view what,

@@ -444,6 +444,28 @@ TEST_F(RootPublisherRealKubeTest, MeasureTwoHundredNamespaces) {
                    absl::Trunc(absl::Now() - rotated, absl::Milliseconds(1)))
             << " with " << Writes() - writes << " writes\n";
   EXPECT_EQ(Writes() - writes, stats.namespaces);
+
+  // A replica restarting over the converged cluster (a rolling update)
+  // reads and writes nothing.
+  publisher.reset();
+  const double before_restart = Writes();
+  const double lists_before = Count("configmaps", "LIST");
+  const absl::Time restarted = absl::Now();
+  publisher = Start(Options("replica-b", "lease-scale"), Root("ten"));
+  ASSERT_NE(publisher, nullptr);
+  ASSERT_TRUE(Eventually([&] { return publisher->IsLeader(); }));
+  ASSERT_TRUE(Eventually([&] {
+    return publisher->WaitConverged(absl::ZeroDuration()) &&
+           publisher->stats().pending == 0;
+  }, absl::Minutes(2)));
+  std::cout << "MEASURED: a restarted replica took the lease and checked "
+            << publisher->stats().namespaces << " namespaces in "
+            << absl::FormatDuration(
+                   absl::Trunc(absl::Now() - restarted, absl::Milliseconds(1)))
+            << " with " << Writes() - before_restart << " writes and "
+            << Count("configmaps", "LIST") - lists_before
+            << " ConfigMap LIST\n";
+  EXPECT_EQ(Writes() - before_restart, 0);
 }
 
 }  // namespace

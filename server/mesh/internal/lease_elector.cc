@@ -81,7 +81,7 @@ void LeaseElector::SetLeader(bool leader) {
       ++stats_.losses;
     }
   }
-  VAULTCA_LOG(INFO) << "root publisher: " << options_.identity
+  VAULTCA_LOG(INFO) << options_.log_prefix << ": " << options_.identity
                     << (leader ? " now holds" : " no longer holds")
                     << " lease " << options_.lease_namespace << "/"
                     << options_.lease_name;
@@ -107,7 +107,7 @@ void LeaseElector::Run() {
                          : leader_ && now - renewed_at_ < options_.renew_deadline;
     }
     if (!held.ok()) {
-      VAULTCA_LOG(WARNING) << "root publisher: lease: " << held.status();
+      VAULTCA_LOG(WARNING) << options_.log_prefix << ": lease: " << held.status();
     }
     SetLeader(leader);
 
@@ -219,7 +219,8 @@ void LeaseElector::Release() {
   absl::StatusOr<KubeApiResponse> released =
       api_->Request("PUT", LeasePath(), &view);
   if (!released.ok() || released->http_status != 200) {
-    VAULTCA_LOG(WARNING) << "root publisher: could not release lease "
+    VAULTCA_LOG(WARNING) << options_.log_prefix
+                         << ": could not release lease "
                          << options_.lease_namespace << "/"
                          << options_.lease_name;
   }

@@ -33,6 +33,8 @@ struct LeaseElectorOptions {
   // On destruction the holder empties holderIdentity so another replica
   // takes over at once instead of after lease_duration.
   bool release_on_stop = true;
+  // Starts every log line ("root publisher").
+  std::string log_prefix = "root publisher";
 };
 
 // Leader election over a coordination.k8s.io/v1 Lease, as client-go's

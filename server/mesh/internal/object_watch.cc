@@ -144,7 +144,7 @@ void ObjectWatch::Run() {
       absl::StatusOr<std::string> listed = List();
       if (stopping()) return;
       if (!listed.ok()) {
-        VAULTCA_LOG(WARNING) << "root publisher: " << listed.status();
+        VAULTCA_LOG(WARNING) << options_.log_prefix << ": " << listed.status();
         failed = true;
         continue;
       }
@@ -301,18 +301,18 @@ ObjectWatch::WatchEnd ObjectWatch::Watch(std::string* resource_version) {
     if (status.status().code() == absl::StatusCode::kCancelled) {
       return WatchEnd::kStopped;
     }
-    VAULTCA_LOG(WARNING) << "root publisher: " << what << ": "
+    VAULTCA_LOG(WARNING) << options_.log_prefix << ": " << what << ": "
                          << status.status();
     return WatchEnd::kBroken;
   }
   if (relist.has_value()) {
-    VAULTCA_LOG(INFO) << "root publisher: " << what << ": " << *relist
+    VAULTCA_LOG(INFO) << options_.log_prefix << ": " << what << ": " << *relist
                       << "; re-listing";
     return WatchEnd::kRelist;
   }
   if (*status == 410) return WatchEnd::kRelist;
   if (*status != 200) {
-    VAULTCA_LOG(WARNING) << "root publisher: "
+    VAULTCA_LOG(WARNING) << options_.log_prefix << ": "
                          << HttpFailure(what, *status, error_body);
     return WatchEnd::kBroken;
   }

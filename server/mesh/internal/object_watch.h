@@ -27,6 +27,8 @@ struct ObjectWatchOptions {
   std::string query;
   // For logs and error messages ("namespaces").
   std::string what;
+  // Starts every log line ("root publisher").
+  std::string log_prefix = "root publisher";
   int list_page_size = 500;
   absl::Duration list_timeout = absl::Minutes(1);
   // As PodIndexOptions: the API server ends each watch after this.
