@@ -183,6 +183,9 @@ int CheckConfig(const ServerConfig& config) {
   } else if (config.ca.source == CaSourceKind::kVault) {
     source = absl::StrCat(config.ca.vault.cert_ref, ", ",
                           config.ca.vault.key_ref);
+  } else if (config.ca.source == CaSourceKind::kVaultPki) {
+    source = absl::StrCat("vault-pki:", config.ca.vault_pki.mount, "/",
+                          config.ca.vault_pki.role);
   }
   std::printf(
       "configuration OK\n  trust domain: %s\n  cluster id: %s\n  grpc: %s "
