@@ -43,8 +43,10 @@ type istiodProcess struct {
 	// --monitoringAddr.
 	httpPort, xdsPort, webhookPort, grpcPort, monitoringPort int
 	started                                                  time.Time
-	done                                                     chan struct{}
-	exitErr                                                  error
+	// Appended to istiod's environment; a later NAME=value wins.
+	extraEnv []string
+	done     chan struct{}
+	exitErr  error
 }
 
 // Chart mount paths, relative to istiod's working directory.
@@ -60,7 +62,13 @@ const (
 // chart installs none here), and Gateway API off (its CRDs are not
 // installed).
 func startIstiod(bin, dir, kubeconfig, logPath string) (*istiodProcess, error) {
-	p := &istiodProcess{dir: dir, logPath: logPath}
+	return startIstiodEnv(bin, dir, kubeconfig, logPath, nil)
+}
+
+// startIstiodEnv is startIstiod with extraEnv appended to istiod's
+// environment (e.g. ENABLE_CA_SERVER=true to keep istiod the CA).
+func startIstiodEnv(bin, dir, kubeconfig, logPath string, extraEnv []string) (*istiodProcess, error) {
+	p := &istiodProcess{dir: dir, logPath: logPath, extraEnv: extraEnv}
 	ports := []*int{&p.httpPort, &p.xdsPort, &p.webhookPort, &p.grpcPort, &p.monitoringPort}
 	for _, port := range ports {
 		n, err := freePort()
@@ -121,6 +129,7 @@ func (p *istiodProcess) launch() error {
 		"PILOT_ENABLE_GATEWAY_API_STATUS=false",
 		"CLUSTER_ID=" + clusterID,
 	}
+	p.cmd.Env = append(p.cmd.Env, p.extraEnv...)
 	// Dies with the test binary, as a pod dies with its node.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.started = time.Now()

@@ -10,6 +10,9 @@
 #
 # Environment:
 #   VAULTCA_SERVER_BIN   use this vaultca-server instead of building it
+#   VAULTCA_CLI_BIN      use this `vaultca` command (TestSyncIstiod) instead
+#                        of <bazel-bin>/cli/vaultca beside VAULTCA_SERVER_BIN
+#                        (or built with it when run.sh builds)
 #   VAULTCA_VAULT_BIN    use this vault instead of tools/vault/build.sh
 #   VAULTCA_KUBE_BIN_DIR use kube-testbed, kube-apiserver and etcd from this
 #                        directory instead of tools/kube/build.sh's
@@ -36,17 +39,26 @@ fail_setup() {
   exit 1
 }
 
-step "vaultca-server (bazel build //server:vaultca-server)"
+step "vaultca-server and vaultca (bazel build //server:vaultca-server //cli:vaultca)"
 if [[ -z "${VAULTCA_SERVER_BIN:-}" ]]; then
   bazel_cmd=(bazel)
   [[ -n "${INTEROP_BAZEL_OUTPUT_BASE:-}" ]] && bazel_cmd+=(--output_base="$INTEROP_BAZEL_OUTPUT_BASE")
-  (cd "$ROOT" && "${bazel_cmd[@]}" build --jobs=2 //server:vaultca-server) >"$OUT/bazel.log" 2>&1 ||
-    { tail -40 "$OUT/bazel.log"; fail_setup "bazel build //server:vaultca-server failed"; }
+  (cd "$ROOT" && "${bazel_cmd[@]}" build --jobs=2 //server:vaultca-server //cli:vaultca) >"$OUT/bazel.log" 2>&1 ||
+    { tail -40 "$OUT/bazel.log"; fail_setup "bazel build //server:vaultca-server //cli:vaultca failed"; }
   VAULTCA_SERVER_BIN="$(cd "$ROOT" && "${bazel_cmd[@]}" info bazel-bin 2>/dev/null)/server/vaultca-server"
 fi
 [[ -x "$VAULTCA_SERVER_BIN" ]] || fail_setup "no vaultca-server at $VAULTCA_SERVER_BIN"
 export VAULTCA_SERVER_BIN
 echo "vaultca-server: $VAULTCA_SERVER_BIN"
+# The operator command, from the same bazel-bin as the server.
+if [[ -z "${VAULTCA_CLI_BIN:-}" ]]; then
+  VAULTCA_CLI_BIN="$(dirname "$(dirname "$VAULTCA_SERVER_BIN")")/cli/vaultca"
+fi
+# Missing, only TestSyncIstiod fails (and says so); the rest still runs.
+[[ -x "$VAULTCA_CLI_BIN" ]] ||
+  echo "WARNING: no vaultca command at $VAULTCA_CLI_BIN (bazel build //cli:vaultca, or set VAULTCA_CLI_BIN): TestSyncIstiod will fail"
+export VAULTCA_CLI_BIN
+echo "vaultca: $VAULTCA_CLI_BIN"
 
 step "real Vault"
 if [[ -z "${VAULTCA_VAULT_BIN:-}" ]]; then
