@@ -1,11 +1,15 @@
 #include "cli/bootstrap.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -56,6 +60,8 @@ struct Options {
   std::string kubernetes_ca_file;
   std::string token_reviewer_jwt_file;
   MaterialInput material;
+  // Where a generated root's key goes (a new 0600 file); empty: dropped.
+  std::string root_key_out;
   bool force = false;
   bool dry_run = false;
 };
@@ -97,6 +103,7 @@ struct Step {
   std::string outcome;   // "created", "updated", "enabled"
   std::string path;
   SecretData body;
+  bool writes_ca = false;  // the KV write of the CA material
 };
 
 class Bootstrapper {
@@ -109,16 +116,46 @@ class Bootstrapper {
   // exit code.
   int Run(const std::map<std::string, SecretData>& fields,
           const ca::CaMaterialPem& material, bool generated,
+          const SecretData& root_key,
           const std::function<void()>& before_writes) {
     absl::StatusOr<std::vector<Step>> steps = Decide(fields, material, generated);
     if (!steps.ok()) {
       err_ << "vaultca bootstrap: " << steps.status().message() << "\n";
       return kExitFailed;
     }
+    const bool writes_ca = std::any_of(steps->begin(), steps->end(),
+                                       [](const Step& s) { return s.writes_ca; });
+    // The root key is written before anything reaches Vault, so a CA in
+    // Vault never has a root whose key was lost on the way; it is removed
+    // again when that CA does not get written.
+    bool key_file_pending = false;
+    if (generated && writes_ca) {
+      if (o_.root_key_out.empty()) {
+        out_ << "WARN: the generated root's key is not kept; pass "
+                "--root-key-out FILE to sign later intermediates under this "
+                "root (vaultca rotate intermediate)\n";
+      } else if (absl::Status s = WriteNewKeyFile("root-key-out", o_.root_key_out, root_key);
+                 !s.ok()) {
+        err_ << "vaultca bootstrap: " << s.message() << "; nothing was sent to Vault\n";
+        return kExitFailed;
+      } else {
+        key_file_pending = true;
+      }
+    } else if (generated && !o_.root_key_out.empty()) {
+      out_ << "--root-key-out " << o_.root_key_out
+           << ": not written, the CA in Vault was kept\n";
+    }
+    absl::Cleanup drop_key_file = [&] {
+      if (key_file_pending) unlink(o_.root_key_out.c_str());
+    };
     if (before_writes) before_writes();
     for (Step& step : *steps) {
       absl::StatusOr<SecretData> written = client_->WriteSecret(step.path, step.body);
       step.body.Clear();
+      if (written.ok() && step.writes_ca && key_file_pending) {
+        key_file_pending = false;
+        out_ << "root key: written to " << o_.root_key_out << " (0600; keep it offline)\n";
+      }
       if (!written.ok()) {
         std::string message(written.status().message());
         if (absl::StrContains(message, "check-and-set")) {
@@ -324,7 +361,7 @@ class Bootstrapper {
                      existing.empty() ? "written (version " + std::to_string(version + 1) + ")"
                                       : "replaced (--force; version " +
                                             std::to_string(version + 1) + ")",
-                     s.kv_path, KvWriteBody(fields, version)});
+                     s.kv_path, KvWriteBody(fields, version), /*writes_ca=*/true});
     return steps;
   }
 
@@ -372,6 +409,9 @@ int RunBootstrap(const std::vector<std::string>& args,
   flags.String("key", &o.material.key_file, "import: its private key");
   flags.String("chain", &o.material.chain_file, "import: cert-chain.pem");
   flags.String("root", &o.material.root_file, "import: root-cert.pem");
+  flags.String("root-key-out", &o.root_key_out,
+               "generate: write the new root's key to this new file (0600) "
+               "for `vaultca rotate intermediate`; otherwise it is dropped");
   flags.Bool("force", &o.force, "replace different material at the path");
   flags.Bool("dry-run", &o.dry_run,
              "print the policy and every request; send none");
@@ -414,7 +454,13 @@ int RunBootstrap(const std::vector<std::string>& args,
     o.setup.token_reviewer_jwt = SecretData(absl::StripAsciiWhitespace(*jwt));
   }
 
-  absl::StatusOr<ca::CaMaterialPem> material = LoadOrGenerateMaterial(o.material);
+  if (!o.root_key_out.empty() && !o.material.cert_file.empty()) {
+    err << "vaultca bootstrap: --root-key-out keeps a generated root's key; "
+           "an imported CA (--cert) has its keys with you already\n";
+    return kExitUsage;
+  }
+  SecretData root_key;
+  absl::StatusOr<ca::CaMaterialPem> material = LoadOrGenerateMaterial(o.material, &root_key);
   if (!material.ok()) {
     err << "vaultca bootstrap: " << material.status().message() << "\n";
     return kExitFailed;
@@ -449,7 +495,8 @@ int RunBootstrap(const std::vector<std::string>& args,
     return kExitUsage;
   }
   Bootstrapper bootstrapper(o, client->get(), out, err);
-  return bootstrapper.Run(fields, *material, o.material.cert_file.empty(), before_writes);
+  return bootstrapper.Run(fields, *material, o.material.cert_file.empty(), root_key,
+                         before_writes);
 }
 
 }  // namespace cli

@@ -1,5 +1,10 @@
 #include "cli/bootstrap_material.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -71,7 +76,8 @@ absl::StatusOr<ca::CaMaterialPem> Import(const MaterialInput& input) {
   return material;
 }
 
-absl::StatusOr<ca::CaMaterialPem> Generate(const MaterialInput& input) {
+absl::StatusOr<ca::CaMaterialPem> Generate(const MaterialInput& input,
+                                           SecretData* root_key) {
   ca::KeyType type;
   if (input.key_type == "ec-p256") {
     type = ca::KeyType::kEcP256;
@@ -90,6 +96,7 @@ absl::StatusOr<ca::CaMaterialPem> Generate(const MaterialInput& input) {
   if (!root.ok()) return root.status();
   auto bundle = ca::KeyCertBundle::Create(*root, input.now);
   if (!bundle.ok()) return bundle.status();
+  if (root_key != nullptr) *root_key = root->key_pem;
   ca::IntermediateOptions options;
   options.organization = input.organization;
   options.common_name = "vaultca intermediate";
@@ -101,14 +108,15 @@ absl::StatusOr<ca::CaMaterialPem> Generate(const MaterialInput& input) {
 
 }  // namespace
 
-absl::StatusOr<ca::CaMaterialPem> LoadOrGenerateMaterial(const MaterialInput& input) {
+absl::StatusOr<ca::CaMaterialPem> LoadOrGenerateMaterial(
+    const MaterialInput& input, SecretData* root_key) {
   if (!input.cert_file.empty()) return Import(input);
   if (!input.key_file.empty() || !input.chain_file.empty() ||
       !input.root_file.empty()) {
     return absl::InvalidArgumentError(
         "--key, --chain and --root import a CA together with --cert");
   }
-  return Generate(input);
+  return Generate(input, root_key);
 }
 
 std::map<std::string, SecretData> MaterialFields(const ca::CaMaterialPem& material) {
@@ -118,6 +126,34 @@ std::map<std::string, SecretData> MaterialFields(const ca::CaMaterialPem& materi
   if (!material.chain_pem.empty()) fields[kChainField] = SecretData(material.chain_pem);
   fields[kRootField] = SecretData(material.root_bundle_pem);
   return fields;
+}
+
+absl::Status WriteNewKeyFile(const std::string& flag, const std::string& path,
+                             const SecretData& key) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--", flag, " ", path, ": ", std::strerror(errno),
+        errno == EEXIST ? " (never overwritten: choose a new file)" : ""));
+  }
+  size_t done = 0;
+  while (done < key.size()) {
+    const ssize_t n = write(fd, key.data() + done, key.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string error = std::strerror(errno);
+      close(fd);
+      unlink(path.c_str());
+      return absl::InternalError(absl::StrCat("--", flag, " ", path, ": ", error));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0 || close(fd) != 0) {
+    const std::string error = std::strerror(errno);
+    unlink(path.c_str());
+    return absl::InternalError(absl::StrCat("--", flag, " ", path, ": ", error));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace cli

@@ -33,8 +33,17 @@ struct MaterialInput {
 // Reads or generates the material. Imported material without a root file
 // takes its root from the last certificate of the chain or of the
 // certificate file when that one is self-signed. InvalidArgument naming
-// the file or flag to fix. The material is not validated here.
-absl::StatusOr<ca::CaMaterialPem> LoadOrGenerateMaterial(const MaterialInput& input);
+// the file or flag to fix. The material is not validated here. When it
+// generates and `root_key` is not null, the new root's key (PEM) goes
+// there: the operator keeps it offline to sign later intermediates.
+absl::StatusOr<ca::CaMaterialPem> LoadOrGenerateMaterial(
+    const MaterialInput& input, SecretData* root_key = nullptr);
+
+// Writes a CA key to a new file (0600, fsynced) named by `flag`; never
+// replaces a file, which could hold the key of the root in service.
+// FailedPrecondition when `path` exists; a failed write leaves no file.
+absl::Status WriteNewKeyFile(const std::string& flag, const std::string& path,
+                             const SecretData& key);
 
 // The KV fields vaultca writes for `material`: certificate and privateKey
 // (the seed's names), certChain when there is a chain, and rootCert.

@@ -1,11 +1,17 @@
 // `vaultca bootstrap` against the real Vault: the seed's policy, role and
 // KV material, check-and-set, idempotence, --force, --dry-run.
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "ca/key_cert_bundle.h"
 #include "ca/testing/test_pki.h"
 #include "cli/bootstrap.h"
 #include "cli/testing/cli_test_env.h"
@@ -192,6 +198,51 @@ TEST_F(BootstrapRealVaultTest, BadImportIsRefusedBeforeAnyRequest) {
   RunResult unreadable = Bootstrap({"--cert=/nonexistent/ca.crt", "--key=/nonexistent/ca.key"});
   EXPECT_EQ(unreadable.code, 1);
   EXPECT_THAT(unreadable.err, HasSubstr("--cert /nonexistent/ca.crt: cannot be read"));
+}
+
+TEST_F(BootstrapRealVaultTest, AGeneratedRootsKeyIsKeptOnlyWhenItsCaIsWritten) {
+  const std::string key_out = env_->dir() + "/root-key.pem";
+  const std::vector<std::string> flags = {"--path=secret/data/keyed/istiod",
+                                          "--policy=keyed-policy",
+                                          "--root-key-out=" + key_out};
+  RunResult first = Bootstrap(flags);
+  ASSERT_EQ(first.code, 0) << first.out << first.err;
+  EXPECT_THAT(first.out, HasSubstr("root key: written to " + key_out));
+  struct stat st;
+  ASSERT_EQ(stat(key_out.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // The file holds the key of the root now in Vault.
+  nlohmann::json kv = VaultJson({"kv", "get", "secret/keyed/istiod"})["data"]["data"];
+  std::ifstream in(key_out);
+  std::stringstream key;
+  key << in.rdbuf();
+  ca::CaMaterialPem root;
+  root.cert_pem = kv.value("rootCert", "");
+  root.key_pem = SecretData(key.str());
+  root.root_bundle_pem = root.cert_pem;
+  EXPECT_TRUE(ca::KeyCertBundle::Create(root, absl::Now()).ok());
+
+  // A re-run keeps the CA in Vault, so its new root's key is not written;
+  // an existing file is never replaced, and nothing reaches Vault then.
+  ASSERT_EQ(unlink(key_out.c_str()), 0);
+  RunResult again = Bootstrap(flags);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("not written, the CA in Vault was kept"));
+  EXPECT_NE(access(key_out.c_str(), F_OK), 0);
+  const std::string taken = env_->WriteFile("taken-key.pem", "someone's key");
+  RunResult refused = Bootstrap({"--path=secret/data/keyed2/istiod", "--policy=keyed2-policy",
+                                 "--root-key-out=" + taken});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("never overwritten"));
+  EXPECT_FALSE(env_->vault().Cli({"policy", "read", "keyed2-policy"}).ok());
+
+  // Without it the operator is told the key is dropped; with an import
+  // the flag is a usage error.
+  RunResult dropped = Bootstrap({"--path=secret/data/keyed3/istiod", "--policy=keyed3-policy"});
+  ASSERT_EQ(dropped.code, 0) << dropped.err;
+  EXPECT_THAT(dropped.out, HasSubstr("WARN: the generated root's key is not kept"));
+  RunResult import = Bootstrap({"--cert=/x/ca.crt", "--key=/x/ca.key", "--root-key-out=" + key_out});
+  EXPECT_EQ(import.code, 2);
 }
 
 TEST_F(BootstrapRealVaultTest, DryRunSendsNoRequest) {

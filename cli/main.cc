@@ -11,6 +11,7 @@
 #include "cli/check.h"
 #include "cli/flags.h"
 #include "cli/internal/no_core_dumps.h"
+#include "cli/rotate.h"
 #include "cli/sync.h"
 #include "common/log.h"
 #include "server/run.h"
@@ -32,6 +33,9 @@ Commands:
              test CSR, optionally ask a running CA (--server)
   sync       keep istiod's plug-in CA (cacerts directory or Secret) in step
              with Vault, for meshes that keep istiod as the CA
+  rotate     rotate the intermediate (same root) or the root (trust bundle
+             first, then signing, then drop the old root) in staged,
+             resumable steps with safety checks between them
 
 Exit codes: 0 success, 1 a check or operation failed, 2 bad flags or
 configuration.
@@ -69,6 +73,7 @@ int main(int argc, char** argv) {
   }
   if (command == "check") return vaultca::cli::RunCheck(args, env, std::cout, std::cerr);
   if (command == "sync") return vaultca::cli::RunSync(args, env, std::cout, std::cerr);
+  if (command == "rotate") return vaultca::cli::RunRotate(args, env, std::cout, std::cerr);
   std::fprintf(stderr, "vaultca: unknown command \"%s\" (see vaultca --help)\n",
                command.c_str());
   return vaultca::cli::kExitUsage;

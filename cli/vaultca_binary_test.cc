@@ -122,14 +122,18 @@ class VaultcaBinaryTest : public ::testing::Test {
 TEST_F(VaultcaBinaryTest, HelpListsEveryCommandAndEachCommandHasHelp) {
   Result top = RunBinary({"--help"}, dir_);
   EXPECT_EQ(top.code, 0);
-  for (const char* command : {"serve", "bootstrap", "check", "sync"}) {
+  for (const char* command : {"serve", "bootstrap", "check", "sync", "rotate"}) {
     EXPECT_THAT(top.out, HasSubstr(absl::StrCat("  ", command, " ")));
   }
   Result none = RunBinary({}, dir_);
   EXPECT_EQ(none.code, 2);
-  Result unknown = RunBinary({"rotate"}, dir_);
+  Result unknown = RunBinary({"renew"}, dir_);
   EXPECT_EQ(unknown.code, 2);
-  EXPECT_THAT(unknown.err, HasSubstr("unknown command \"rotate\""));
+  EXPECT_THAT(unknown.err, HasSubstr("unknown command \"renew\""));
+
+  Result rotate = RunBinary({"rotate", "--help"}, dir_);
+  EXPECT_EQ(rotate.code, 0);
+  EXPECT_THAT(rotate.out, HasSubstr("intermediate"));
 
   Result bootstrap = RunBinary({"bootstrap", "--help"}, dir_);
   EXPECT_EQ(bootstrap.code, 0);
