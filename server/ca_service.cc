@@ -58,6 +58,13 @@ CertificateRequest ReadCall(
   return out;
 }
 
+// A client connection that called this long before the drain began counts
+// as calling still: the drain waits (within its bound) for its next call.
+constexpr absl::Duration kRecentCaller = absl::Seconds(1);
+// Holding a call past its deadline would turn a retryable UNAVAILABLE, or an
+// answer, into DEADLINE_EXCEEDED; the margin covers the trip back.
+constexpr absl::Duration kHoldMargin = absl::Milliseconds(100);
+
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   // absl and gRPC share the canonical code numbering.
@@ -76,7 +83,7 @@ CaService::CaService(CertificateHandler* handler, ServerMetrics* metrics,
           options.worker_threads, options.max_concurrent_requests)) {}
 
 CaService::~CaService() {
-  RefuseHeld();
+  ReleaseHeld();
   queue_->Shutdown();
 }
 
@@ -85,62 +92,125 @@ int CaService::in_flight() const { return queue_->admitted(); }
 void CaService::StartDraining(absl::Time hold_until) {
   MutexLock lock(&drain_mu_);
   if (drain_state_ != DrainState::kServing) return;
-  drain_state_ = hold_until > absl::Now() ? DrainState::kHolding
-                                          : DrainState::kRefusing;
+  drain_started_ = absl::Now();
+  drain_state_ = hold_until > drain_started_ ? DrainState::kHolding
+                                             : DrainState::kRefusing;
   hold_until_ = hold_until;
   draining_.store(true);
 }
 
-int CaService::RefuseHeld() {
-  std::vector<grpc::ServerUnaryReactor*> held;
+int CaService::IdleRecentCallers() const {
+  MutexLock lock(&drain_mu_);
+  const absl::Time since = drain_started_ - kRecentCaller;
+  int idle = 0;
+  for (const auto& [peer, state] : peers_) {
+    if (state.open_calls == 0 && state.last_arrival >= since) ++idle;
+  }
+  return idle;
+}
+
+CaService::Released CaService::ReleaseHeld() {
+  std::vector<OpenCall> held;
+  std::vector<HeldAnswer> answers;
   {
     MutexLock lock(&drain_mu_);
     drain_state_ = DrainState::kRefusing;
     draining_.store(true);
     held.swap(held_);
+    answers.swap(held_answers_);
   }
-  for (grpc::ServerUnaryReactor* reactor : held) Refuse(reactor);
-  return static_cast<int>(held.size());
+  for (const OpenCall& call : held) Refuse(call);
+  for (HeldAnswer& answer : answers) {
+    {
+      MutexLock lock(&drain_mu_);
+      ClosedLocked(answer.call.peer);
+    }
+    answer.call.reactor->Finish(std::move(answer.status));
+  }
+  return Released{static_cast<int>(held.size()),
+                  static_cast<int>(answers.size())};
 }
 
-void CaService::HoldOrRefuse(grpc::CallbackServerContext* context,
-                             grpc::ServerUnaryReactor* reactor) {
+void CaService::Opened(const OpenCall& call) {
+  const absl::Time now = absl::Now();
+  MutexLock lock(&drain_mu_);
+  Peer& peer = peers_[call.peer];
+  peer.last_arrival = now;
+  ++peer.open_calls;
+  // Forgets connections that have been idle for a while, at most once per
+  // kRecentCaller, so the map holds about the connections of the last two.
+  if (now >= next_forget_ && drain_state_ == DrainState::kServing) {
+    next_forget_ = now + kRecentCaller;
+    for (auto it = peers_.begin(); it != peers_.end();) {
+      if (it->second.open_calls == 0 &&
+          it->second.last_arrival < now - kRecentCaller) {
+        it = peers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+void CaService::ClosedLocked(const std::string& peer) {
+  auto it = peers_.find(peer);
+  if (it != peers_.end() && it->second.open_calls > 0) {
+    --it->second.open_calls;
+  }
+}
+
+bool CaService::CanHoldLocked(const OpenCall& call) const {
+  return drain_state_ == DrainState::kHolding &&
+         absl::FromChrono(call.context->deadline()) > hold_until_ + kHoldMargin;
+}
+
+void CaService::Answer(const OpenCall& call, grpc::Status status) {
   {
     MutexLock lock(&drain_mu_);
-    // Holding a call past its deadline would turn a retryable UNAVAILABLE
-    // into DEADLINE_EXCEEDED; the margin covers the trip back.
-    if (drain_state_ == DrainState::kHolding &&
-        absl::FromChrono(context->deadline()) >
-            hold_until_ + absl::Milliseconds(100)) {
-      held_.push_back(reactor);
+    if (CanHoldLocked(call)) {
+      held_answers_.push_back(HeldAnswer{call, std::move(status)});
+      return;
+    }
+    ClosedLocked(call.peer);
+  }
+  call.reactor->Finish(std::move(status));
+}
+
+void CaService::HoldOrRefuse(const OpenCall& call) {
+  {
+    MutexLock lock(&drain_mu_);
+    if (CanHoldLocked(call)) {
+      held_.push_back(call);
       return;
     }
   }
-  Refuse(reactor);
+  Refuse(call);
 }
 
-void CaService::Refuse(grpc::ServerUnaryReactor* reactor) {
+void CaService::Refuse(const OpenCall& call) {
   metrics_->Rejected(Rejection::kShuttingDown);
-  reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                               "vaultca-server is shutting down; retry "
-                               "against another replica"));
+  Answer(call, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            "vaultca-server is shutting down; retry "
+                            "against another replica"));
 }
 
 grpc::ServerUnaryReactor* CaService::CreateCertificate(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto call = std::make_shared<OpenCall>(
+      OpenCall{context, context->DefaultReactor(), context->peer()});
   arrivals_.fetch_add(1);
+  Opened(*call);
   if (draining_.load()) {
-    HoldOrRefuse(context, reactor);
-    return reactor;
+    HoldOrRefuse(*call);
+    return call->reactor;
   }
   if (absl::Status headers = internal::CheckRequestHeaders(
           context->client_metadata());
       !headers.ok()) {
     metrics_->Rejected(Rejection::kMalformed);
-    reactor->Finish(ToGrpc(headers));
-    return reactor;
+    Answer(*call, ToGrpc(headers));
+    return call->reactor;
   }
   istio::v1::auth::IstioCertificateRequest request;
   {
@@ -150,26 +220,29 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(
              Deserialize(&bytes, &request)
                  .ok()) {
       metrics_->Rejected(Rejection::kMalformed);
-      reactor->Finish(grpc::Status(
-          grpc::StatusCode::INVALID_ARGUMENT,
-          "not a valid istio.v1.auth.IstioCertificateRequest (proto3 "
-          "string fields, such as csr and metadata values, must be UTF-8)"));
-      return reactor;
+      Answer(*call,
+             grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "not a valid istio.v1.auth.IstioCertificateRequest "
+                          "(proto3 string fields, such as csr and metadata "
+                          "values, must be UTF-8)"));
+      return call->reactor;
     }
   }
-  auto call = std::make_shared<CertificateRequest>(ReadCall(*context, request));
-  const bool admitted = queue_->TrySubmit([this, context, reactor,
-                                           response_bytes, call] {
-    if (context->IsCancelled()) {
+  auto certificate_request =
+      std::make_shared<CertificateRequest>(ReadCall(*context, request));
+  const bool admitted = queue_->TrySubmit([this, call, response_bytes,
+                                           certificate_request] {
+    if (call->context->IsCancelled()) {
       metrics_->Rejected(Rejection::kCancelled);
-      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                                   "the caller gave up while the request "
-                                   "was queued"));
+      Answer(*call, grpc::Status(grpc::StatusCode::CANCELLED,
+                                 "the caller gave up while the request was "
+                                 "queued"));
       return;
     }
-    absl::StatusOr<std::vector<std::string>> chain = handler_->Handle(*call);
+    absl::StatusOr<std::vector<std::string>> chain =
+        handler_->Handle(*certificate_request);
     if (!chain.ok()) {
-      reactor->Finish(ToGrpc(chain.status()));
+      Answer(*call, ToGrpc(chain.status()));
       return;
     }
     istio::v1::auth::IstioCertificateResponse response;
@@ -177,19 +250,19 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(
       response.add_cert_chain(std::move(element));
     }
     bool own_buffer = false;
-    reactor->Finish(
-        grpc::SerializationTraits<istio::v1::auth::IstioCertificateResponse>::
-            Serialize(response, response_bytes, &own_buffer));
+    Answer(*call,
+           grpc::SerializationTraits<istio::v1::auth::IstioCertificateResponse>::
+               Serialize(response, response_bytes, &own_buffer));
   });
   if (!admitted) {
     metrics_->Rejected(Rejection::kOverload);
-    reactor->Finish(grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("vaultca-server is handling its limit of ",
-                     options_.max_concurrent_requests,
-                     " concurrent requests; retry with backoff")));
+    Answer(*call, grpc::Status(
+                      grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      absl::StrCat("vaultca-server is handling its limit of ",
+                                   options_.max_concurrent_requests,
+                                   " concurrent requests; retry with backoff")));
   }
-  return reactor;
+  return call->reactor;
 }
 
 }  // namespace server

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -35,9 +37,9 @@ struct CaServiceOptions {
 // thread, and runs the handler on its own bounded worker pool so a slow
 // authenticator never blocks gRPC's threads. Requests beyond the bound
 // answer RESOURCE_EXHAUSTED; requests whose caller gave up while queued
-// answer CANCELLED without work; during a drain new requests are held, then
-// answer UNAVAILABLE (see StartDraining). absl status codes map one to one
-// onto gRPC's.
+// answer CANCELLED without work; during a drain new requests and the
+// answers of running ones are held, then sent (see StartDraining). absl
+// status codes map one to one onto gRPC's.
 //
 // The method is registered raw (bytes in, bytes out) so that vaultca, not
 // gRPC, decides what a request that does not parse gets: gRPC 1.51's
@@ -59,22 +61,36 @@ class CaService final
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
       grpc::ByteBuffer* response) override;
 
-  // Starts the drain. Admitted requests finish; new ones are held
-  // unanswered until RefuseHeld, so a client waiting on one cannot send its
-  // next call on this connection while the server shuts down (gRPC cancels
-  // a call that reaches a server already shut down). `hold_until` is when
-  // the caller means to call RefuseHeld at the latest: a request whose
-  // deadline would expire before it is answered UNAVAILABLE at once, and
-  // with a `hold_until` already past (the default) every request is.
+  // Starts the drain. New requests are held unanswered, and so are the
+  // answers of admitted requests as they finish, until ReleaseHeld: a
+  // client waiting on a call here cannot send its next one on this
+  // connection while the server shuts down (gRPC cancels a call that
+  // reaches a server already shut down and not yet done sending its
+  // GOAWAY). `hold_until` is when the caller means to call ReleaseHeld at
+  // the latest: a call whose deadline would expire before it is answered at
+  // once (UNAVAILABLE for a new one), and with a `hold_until` already past
+  // (the default) every call is.
   void StartDraining(absl::Time hold_until = absl::InfinitePast())
       ABSL_LOCKS_EXCLUDED(drain_mu_);
 
-  // Answers every held request, and every later one, UNAVAILABLE. Call it
-  // once the connections have been sent their GOAWAY. Returns how many were
-  // held.
-  int RefuseHeld() ABSL_LOCKS_EXCLUDED(drain_mu_);
+  // Counts the client connections that made a call in the second before
+  // the drain started, or since, and have no call open here now (none
+  // running, held, or with its answer held): each could send a call at any
+  // instant. 0 means every recent caller is waiting on this server.
+  int IdleRecentCallers() const ABSL_LOCKS_EXCLUDED(drain_mu_);
 
-  // Requests admitted and not yet answered.
+  struct Released {
+    // Held requests answered UNAVAILABLE.
+    int refused = 0;
+    // Held answers sent.
+    int answered = 0;
+  };
+  // Answers every held request, and every later one, UNAVAILABLE, and
+  // sends the held answers; later answers go out at once. Call it once the
+  // connections have been sent their GOAWAY.
+  Released ReleaseHeld() ABSL_LOCKS_EXCLUDED(drain_mu_);
+
+  // Requests admitted and still running or queued (held answers are not).
   int in_flight() const;
 
   // Requests received so far, whatever their answer.
@@ -83,11 +99,36 @@ class CaService final
  private:
   enum class DrainState { kServing, kHolding, kRefusing };
 
-  // Holds or answers a request that arrived during the drain.
-  void HoldOrRefuse(grpc::CallbackServerContext* context,
-                    grpc::ServerUnaryReactor* reactor)
+  // A call not answered yet.
+  struct OpenCall {
+    grpc::CallbackServerContext* context;
+    grpc::ServerUnaryReactor* reactor;
+    // gRPC's peer address: one per client connection.
+    std::string peer;
+  };
+  struct HeldAnswer {
+    OpenCall call;
+    grpc::Status status;
+  };
+  // A client connection as the drain sees it.
+  struct Peer {
+    absl::Time last_arrival;
+    int open_calls = 0;
+  };
+
+  // Records the arrival of `call` on its connection.
+  void Opened(const OpenCall& call) ABSL_LOCKS_EXCLUDED(drain_mu_);
+  // Answers `call`, or holds the answer while the drain holds.
+  void Answer(const OpenCall& call, grpc::Status status)
       ABSL_LOCKS_EXCLUDED(drain_mu_);
-  void Refuse(grpc::ServerUnaryReactor* reactor);
+  // Holds or refuses a request that arrived during the drain.
+  void HoldOrRefuse(const OpenCall& call) ABSL_LOCKS_EXCLUDED(drain_mu_);
+  // Whether a call with this deadline can wait until hold_until_.
+  bool CanHoldLocked(const OpenCall& call) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(drain_mu_);
+  void ClosedLocked(const std::string& peer)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(drain_mu_);
+  void Refuse(const OpenCall& call) ABSL_LOCKS_EXCLUDED(drain_mu_);
 
   CertificateHandler* const handler_;
   ServerMetrics* const metrics_;
@@ -97,8 +138,14 @@ class CaService final
   std::atomic<int64_t> arrivals_{0};
   mutable Mutex drain_mu_;
   DrainState drain_state_ ABSL_GUARDED_BY(drain_mu_) = DrainState::kServing;
+  absl::Time drain_started_ ABSL_GUARDED_BY(drain_mu_);
   absl::Time hold_until_ ABSL_GUARDED_BY(drain_mu_);
-  std::vector<grpc::ServerUnaryReactor*> held_ ABSL_GUARDED_BY(drain_mu_);
+  std::vector<OpenCall> held_ ABSL_GUARDED_BY(drain_mu_);
+  std::vector<HeldAnswer> held_answers_ ABSL_GUARDED_BY(drain_mu_);
+  // Connections with an open call or a recent arrival; idle ones are
+  // forgotten after a while.
+  std::unordered_map<std::string, Peer> peers_ ABSL_GUARDED_BY(drain_mu_);
+  absl::Time next_forget_ ABSL_GUARDED_BY(drain_mu_);
   std::unique_ptr<internal::WorkQueue> queue_;
 };
 

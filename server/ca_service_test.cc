@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -236,6 +237,64 @@ TEST_F(CaServiceTest, DrainingAnswersUnavailable) {
   AgentResult result = AgentClient(Options()).Request();
   EXPECT_EQ(result.code, grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(metrics_.rejections(Rejection::kShuttingDown), 1);
+}
+
+TEST_F(CaServiceTest, DrainHoldsAnswersUntilReleased) {
+  gate_->Close();
+  AgentClient client(Options());
+  AgentResult result;
+  std::atomic<bool> answered{false};
+  std::thread call([&] {
+    result = client.Request();
+    answered.store(true);
+  });
+  gate_->WaitEntered(1);
+  // Within the client's deadline (10 s), so the answer can wait.
+  service_->StartDraining(absl::Now() + absl::Seconds(5));
+  gate_->Open();
+  // The certificate is issued, its answer kept back: the client cannot
+  // send another call yet.
+  while (service_->in_flight() > 0) absl::SleepFor(absl::Milliseconds(1));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_FALSE(answered.load());
+  EXPECT_EQ(service_->IdleRecentCallers(), 0);
+  const CaService::Released released = service_->ReleaseHeld();
+  EXPECT_EQ(released.answered, 1);
+  EXPECT_EQ(released.refused, 0);
+  call.join();
+  EXPECT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+  EXPECT_EQ(result.cert_chain.size(), 2u);
+}
+
+TEST_F(CaServiceTest, DrainCountsRecentCallersNotWaitingOnACall) {
+  AgentClient client(Options());
+  ASSERT_EQ(client.Request().code, grpc::StatusCode::OK);
+  service_->StartDraining(absl::Now() + absl::Seconds(5));
+  // The connection called a moment ago and waits on nothing: it may send
+  // its next call at any instant.
+  EXPECT_EQ(service_->IdleRecentCallers(), 1);
+  AgentResult result;
+  std::thread call([&] { result = client.Request(); });
+  // Its next call is held, so it waits on this server now.
+  while (service_->IdleRecentCallers() != 0) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  const CaService::Released released = service_->ReleaseHeld();
+  EXPECT_EQ(released.refused, 1);
+  EXPECT_EQ(released.answered, 0);
+  call.join();
+  EXPECT_EQ(result.code, grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(metrics_.rejections(Rejection::kShuttingDown), 1);
+}
+
+TEST_F(CaServiceTest, DrainAnswersAtOnceACallThatCannotWait) {
+  service_->StartDraining(absl::Now() + absl::Seconds(30));
+  AgentOptions options = Options();
+  options.deadline = absl::Seconds(5);
+  // Held until the release, the call would miss its deadline.
+  AgentResult result = AgentClient(options).Request();
+  EXPECT_EQ(result.code, grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(service_->ReleaseHeld().refused, 0);
 }
 
 }  // namespace

@@ -28,13 +28,10 @@ namespace vaultca {
 namespace server {
 namespace {
 
-// How long the drain holds new calls at most (bounded by the grace): long
-// enough for every client of a busy server to have a call held, short
-// enough to stay far inside any client's deadline.
+// How long the drain holds calls and answers at most (bounded by the
+// grace): long enough for a client calling at a steady pace to have sent its
+// next call, short enough to stay far inside any client's deadline.
 constexpr absl::Duration kMaxDrainHold = absl::Seconds(1);
-// Callers count as settled when no call arrived and none finished for this
-// long: a client answered just before had time to send its next call.
-constexpr absl::Duration kDrainSettle = absl::Milliseconds(50);
 
 // Shuts down and destroys a completion queue that has no pending work.
 struct CompletionQueueDeleter {
@@ -49,24 +46,10 @@ struct CompletionQueueDeleter {
   }
 };
 
-// Returns once no admitted call is left and no call arrived or finished for
-// kDrainSettle, or at `until`.
+// Returns once every client connection that was calling waits on a call
+// here (held, running, or with its answer held), or at `until`.
 void WaitForCallersToSettle(const CaService& service, absl::Time until) {
-  int64_t last_arrivals = -1;
-  int last_in_flight = -1;
-  absl::Time quiet_since = absl::Now();
-  while (true) {
-    const absl::Time now = absl::Now();
-    if (now >= until) return;
-    const int64_t arrivals = service.arrivals();
-    const int in_flight = service.in_flight();
-    if (arrivals != last_arrivals || in_flight != last_in_flight) {
-      last_arrivals = arrivals;
-      last_in_flight = in_flight;
-      quiet_since = now;
-    } else if (in_flight == 0 && now - quiet_since >= kDrainSettle) {
-      return;
-    }
+  while (absl::Now() < until && service.IdleRecentCallers() > 0) {
     absl::SleepFor(absl::Milliseconds(5));
   }
 }
@@ -427,26 +410,33 @@ void VaultcaServer::Shutdown(absl::Duration grace) {
     // headers it processes between marking the server shut down and queueing
     // the GOAWAY on the connection (Server::CallData::StartNewRpc and
     // PublishNewRpc kill it as a zombie), and it offers no public way to
-    // send the GOAWAY first. So the clients are kept from sending in that
-    // window instead.
-    // Phase 1: admitted calls finish; new ones are held unanswered, so a
-    // client with a call held cannot send another.
+    // send the GOAWAY first. Istio's client does not retry CANCELLED. So no
+    // client is let send in that window: one waiting on a call here cannot.
+    // Phase 1: new calls are held unanswered, and so are the answers of
+    // admitted calls as they finish (an answer sent now would free its
+    // client to send the next call at any instant), until every connection
+    // that was calling waits on a call here.
     const absl::Time hold_until = std::min(deadline, start + kMaxDrainHold);
     service_->StartDraining(hold_until);
     WaitForCallersToSettle(*service_, hold_until);
     // Phase 2: stop listening and queue a GOAWAY on every connection. The
     // transport writes it before any answer given after this returns, so a
-    // client sees the GOAWAY before the UNAVAILABLE of its held call and
-    // sends its retry elsewhere. The tag is notified with the one Shutdown
-    // below waits for.
+    // client reads the GOAWAY before the answer or the UNAVAILABLE of its
+    // held call and sends its next call elsewhere. The tag is notified with
+    // the one Shutdown below waits for.
     std::unique_ptr<grpc_completion_queue, CompletionQueueDeleter> shutdown_cq(
         grpc_completion_queue_create_for_pluck(nullptr));
     grpc_server_shutdown_and_notify(grpc_server_->c_server(),
                                     shutdown_cq.get(), shutdown_cq.get());
-    const int held = service_->RefuseHeld();
-    VAULTCA_LOG(INFO) << "draining: sent GOAWAY, refused " << held
-                      << " held requests, " << service_->in_flight()
-                      << " still in flight";
+    const int idle = service_->IdleRecentCallers();
+    const CaService::Released released = service_->ReleaseHeld();
+    VAULTCA_LOG(INFO) << "draining: sent GOAWAY after "
+                      << absl::FormatDuration(absl::Now() - start)
+                      << ", refused " << released.refused
+                      << " held requests, sent " << released.answered
+                      << " held answers, " << service_->in_flight()
+                      << " still in flight, " << idle
+                      << " recent callers not waiting on a call";
     // Phase 3: admitted calls still running get the rest of the grace, then
     // are cancelled.
     grpc_server_->Shutdown(absl::ToChronoTime(deadline));

@@ -70,15 +70,17 @@ class VaultcaServer {
   int grpc_port() const { return grpc_port_; }
   int http_port() const;
 
-  // Drains: readiness and health turn NOT_SERVING; new calls are held
-  // (at most 1 s, within `grace`) until the callers settle; then the
-  // listener closes, every connection gets a GOAWAY, and the held and any
-  // later calls are answered UNAVAILABLE. Admitted calls get up to `grace`
-  // to finish (then they are cancelled). A client making one call at a time
-  // sees only answers or UNAVAILABLE; one that sends a call without waiting
-  // on its held one, at the instant the GOAWAY is queued, can still see
-  // CANCELLED (gRPC 1.51, see server.cc). Stops the HTTP port and the
-  // maintenance thread. Idempotent; blocks until done.
+  // Drains: readiness and health turn NOT_SERVING; new calls and the
+  // answers of admitted ones are held (at most 1 s, within `grace`) until
+  // every connection that called in the second before waits on a call here;
+  // then the listener closes, every connection gets a GOAWAY, the held
+  // calls and any later ones are answered UNAVAILABLE and the held answers
+  // are sent. Admitted calls get up to `grace` to finish (then they are
+  // cancelled). A client making one call at a time sees only answers or
+  // UNAVAILABLE; one that sends several at once on a connection, or had
+  // been idle for over a second, can still see CANCELLED (gRPC 1.51, see
+  // server.cc). Stops the HTTP port and the maintenance thread. Idempotent;
+  // blocks until done.
   void Shutdown(absl::Duration grace) ABSL_LOCKS_EXCLUDED(shutdown_mu_);
 
   // What /ready reports: OK only when not draining, the CA serves fresh

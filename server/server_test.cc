@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -347,22 +349,32 @@ TEST_F(ServerTest, RotationUnderLoadFailsNoRequest) {
 // Clients call in a loop while the server shuts down. Half back off 100 ms
 // after UNAVAILABLE, as istio-agent does; half retry after 1 ms, which keeps
 // a call on the wire at almost every instant and so catches any window in
-// which the server cancels calls instead of refusing them.
+// which the server cancels calls instead of refusing them. With a `pace`,
+// each client also pauses between certificates (between pace/2 and 3*pace/2,
+// at random): most of them are idle on an open connection when the drain
+// starts, and each sends its next call at an instant of its own.
 class ShutdownLoad {
  public:
-  ShutdownLoad(const AgentOptions& options, int clients)
+  ShutdownLoad(const AgentOptions& options, int clients,
+               absl::Duration pace = absl::ZeroDuration())
       : clients_(clients), errors_(clients) {
     for (int i = 0; i < clients; ++i) {
       const absl::Duration backoff =
           i % 2 == 0 ? absl::Milliseconds(100) : absl::Milliseconds(1);
-      threads_.emplace_back([this, options, backoff, i] {
+      threads_.emplace_back([this, options, backoff, pace, i] {
         AgentClient agent(options);
+        std::mt19937 random(i);
+        std::uniform_int_distribution<int64_t> jitter(
+            0, std::max<int64_t>(1, absl::ToInt64Microseconds(pace)));
         int served = 0;
         while (!stop_.load()) {
           AgentResult r = agent.Request();
           if (r.code == grpc::StatusCode::OK) {
             ++ok_;
             if (++served == 2) ++clients_served_twice_;
+            if (pace > absl::ZeroDuration()) {
+              absl::SleepFor(pace / 2 + absl::Microseconds(jitter(random)));
+            }
           } else if (r.code == grpc::StatusCode::UNAVAILABLE &&
                      draining_.load()) {
             ++unavailable_;
@@ -442,6 +454,31 @@ TEST_F(ServerTest, ShutdownDuringLoadLosesNoAcceptedRequest) {
     // and every certificate issued reached its client.
     EXPECT_EQ(server->metrics().csr_count(), server->metrics().issued());
     EXPECT_EQ(server->metrics().issued(), load.ok());
+  }
+}
+
+TEST_F(ServerTest, ShutdownWithPausingClientsCancelsNoCall) {
+  // Several rounds: a call sent into the instant gRPC cancels calls in is a
+  // race, each round another draw.
+  for (int round = 0; round < 4; ++round) {
+    SCOPED_TRACE(absl::StrCat("round ", round));
+    auto server = Start(Config());
+    ASSERT_NE(server, nullptr);
+    AgentOptions options = Agent(*server);
+    options.deadline = absl::Seconds(5);
+    ShutdownLoad load(options, 16, absl::Milliseconds(300));
+    ASSERT_TRUE(load.WaitAllServed(absl::Seconds(30))) << load.errors();
+    load.Draining();
+    const absl::Time start = absl::Now();
+    server->Shutdown(absl::Seconds(5));
+    const absl::Duration drain = absl::Now() - start;
+    load.Stop();
+    EXPECT_EQ(load.failed(), 0) << load.errors();
+    EXPECT_EQ(server->metrics().csr_count(), server->metrics().issued());
+    EXPECT_EQ(server->metrics().issued(), load.ok());
+    // The drain waited for the pausing clients, and no longer than its
+    // bound on holding calls plus the time to stop.
+    EXPECT_LT(drain, absl::Seconds(3));
   }
 }
 
