@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "ca/csr.h"
+#include "x509/csr.h"
 
 namespace vaultca {
 namespace ca {
@@ -28,7 +28,7 @@ struct SignRequest {
   // policy. A CA whose CSR policy equals the one it was parsed under uses
   // it instead of parsing and verifying the CSR a second time (the
   // signature check is the costliest step after signing itself).
-  std::shared_ptr<const ParsedCsr> parsed_csr;
+  std::shared_ptr<const x509::ParsedCsr> parsed_csr;
 };
 
 // The answer in IstioCertificateResponse.cert_chain order: the leaf first,

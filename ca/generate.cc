@@ -7,9 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "ca/internal/key_cert_bundle_access.h"
-#include "ca/internal/key_util.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/key_util.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
 
@@ -59,8 +59,8 @@ absl::StatusOr<SslUniquePtr<X509>> StartCaCert(EVP_PKEY* key,
     return SslError(absl::StatusCode::kInternal,
                     "cannot start a CA certificate");
   }
-  if (absl::Status s = internal::SetRandomSerial(cert.get()); !s.ok()) return s;
-  if (absl::Status s = internal::SetValidity(cert.get(), not_before, not_after);
+  if (absl::Status s = x509::SetRandomSerial(cert.get()); !s.ok()) return s;
+  if (absl::Status s = x509::SetValidity(cert.get(), not_before, not_after);
       !s.ok()) {
     return s;
   }
@@ -74,7 +74,7 @@ absl::StatusOr<SslUniquePtr<X509>> StartCaCert(EVP_PKEY* key,
   };
   for (const auto& ext : extensions) {
     if (absl::Status s =
-            internal::AddExtension(cert.get(), cert.get(), ext.nid, ext.value);
+            x509::AddExtension(cert.get(), cert.get(), ext.nid, ext.value);
         !s.ok()) {
       return s;
     }
@@ -97,9 +97,9 @@ absl::StatusOr<CaMaterialPem> Finish(X509* cert, const EVP_PKEY* key,
                                      std::string root_bundle_pem,
                                      absl::Time now) {
   CaMaterialPem material;
-  absl::StatusOr<std::string> cert_pem = internal::CertificateToPem(cert);
+  absl::StatusOr<std::string> cert_pem = x509::CertificateToPem(cert);
   if (!cert_pem.ok()) return cert_pem.status();
-  absl::StatusOr<SecretData> key_pem = internal::PrivateKeyToPkcs8Pem(key);
+  absl::StatusOr<SecretData> key_pem = x509::PrivateKeyToPkcs8Pem(key);
   if (!key_pem.ok()) return key_pem.status();
   material.cert_pem = *std::move(cert_pem);
   material.key_pem = *std::move(key_pem);
@@ -119,9 +119,9 @@ absl::StatusOr<CaMaterialPem> Finish(X509* cert, const EVP_PKEY* key,
 }  // namespace
 
 absl::StatusOr<SecretData> GeneratePrivateKeyPem(KeyType type) {
-  absl::StatusOr<SslUniquePtr<EVP_PKEY>> key = internal::GenerateKey(type);
+  absl::StatusOr<SslUniquePtr<EVP_PKEY>> key = x509::GenerateKey(type);
   if (!key.ok()) return key.status();
-  return internal::PrivateKeyToPkcs8Pem(key->get());
+  return x509::PrivateKeyToPkcs8Pem(key->get());
 }
 
 absl::StatusOr<CaMaterialPem> GenerateSelfSignedRoot(
@@ -133,10 +133,10 @@ absl::StatusOr<CaMaterialPem> GenerateSelfSignedRoot(
   }
   absl::StatusOr<SslUniquePtr<EVP_PKEY>> key =
       options.key_pem.empty()
-          ? internal::GenerateKey(options.key_type)
-          : internal::ParsePrivateKey(options.key_pem, "key");
+          ? x509::GenerateKey(options.key_type)
+          : x509::ParsePrivateKey(options.key_pem, "key");
   if (!key.ok()) return key.status();
-  absl::StatusOr<KeyType> key_type = internal::ClassifyKey(key->get(), "key");
+  absl::StatusOr<KeyType> key_type = x509::ClassifyKey(key->get(), "key");
   if (!key_type.ok()) return key_type.status();
   absl::StatusOr<SslUniquePtr<X509_NAME>> name =
       MakeName(options.organization, "");
@@ -150,10 +150,10 @@ absl::StatusOr<CaMaterialPem> GenerateSelfSignedRoot(
     return SslError(absl::StatusCode::kInternal, "cannot set the issuer name");
   }
   absl::StatusOr<SslUniquePtr<EVP_MD>> md =
-      internal::FetchSignatureDigest(*key_type);
+      x509::FetchSignatureDigest(*key_type);
   if (!md.ok()) return md.status();
   if (absl::Status s =
-          internal::SignCertificate(cert->get(), key->get(), md->get());
+          x509::SignCertificate(cert->get(), key->get(), md->get());
       !s.ok()) {
     return s;
   }
@@ -178,10 +178,10 @@ absl::StatusOr<CaMaterialPem> GenerateIntermediate(
   }
   absl::StatusOr<SslUniquePtr<EVP_PKEY>> key =
       options.key_pem.empty()
-          ? internal::GenerateKey(options.key_type)
-          : internal::ParsePrivateKey(options.key_pem, "key");
+          ? x509::GenerateKey(options.key_type)
+          : x509::ParsePrivateKey(options.key_pem, "key");
   if (!key.ok()) return key.status();
-  if (absl::StatusOr<KeyType> type = internal::ClassifyKey(key->get(), "key");
+  if (absl::StatusOr<KeyType> type = x509::ClassifyKey(key->get(), "key");
       !type.ok()) {
     return type.status();
   }
@@ -208,7 +208,7 @@ absl::StatusOr<CaMaterialPem> GenerateIntermediate(
     return SslError(absl::StatusCode::kInternal,
                     "cannot set the intermediate's issuer");
   }
-  if (absl::Status s = internal::SignCertificate(
+  if (absl::Status s = x509::SignCertificate(
           cert->get(), KeyCertBundleAccess::SigningKey(parent),
           KeyCertBundleAccess::SignatureDigest(parent));
       !s.ok()) {
@@ -217,10 +217,10 @@ absl::StatusOr<CaMaterialPem> GenerateIntermediate(
 
   // cert-chain.pem layout: the intermediate, then the parent's validated
   // path up to and including the root it chains to, each cert once.
-  absl::StatusOr<std::string> chain = internal::CertificateToPem(cert->get());
+  absl::StatusOr<std::string> chain = x509::CertificateToPem(cert->get());
   if (!chain.ok()) return chain.status();
   absl::StatusOr<std::string> path =
-      internal::CertificatesToPem(KeyCertBundleAccess::VerifiedPath(parent));
+      x509::CertificatesToPem(KeyCertBundleAccess::VerifiedPath(parent));
   if (!path.ok()) return path.status();
   return Finish(cert->get(), key->get(), *chain + *path,
                 parent.root_bundle_pem(), options.now);

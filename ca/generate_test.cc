@@ -9,8 +9,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "ca/internal/key_util.h"
-#include "ca/internal/pem.h"
+#include "x509/key_util.h"
+#include "x509/pem.h"
 #include "ca/testing/test_pki.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "gmock/gmock.h"
@@ -29,7 +29,7 @@ const absl::Time kNow = absl::FromUnixSeconds(1767225600);  // 2026-01-01.
 
 SslUniquePtr<X509> Cert(absl::string_view pem) {
   absl::StatusOr<SslUniquePtr<X509>> cert =
-      internal::ParseCertificate(pem, "test");
+      x509::ParseCertificate(pem, "test");
   EXPECT_TRUE(cert.ok()) << cert.status();
   return cert.ok() ? *std::move(cert) : nullptr;
 }
@@ -73,9 +73,9 @@ TEST(GeneratePrivateKeyPemTest, EveryTypeIsFreshPkcs8) {
                 StartsWith("-----BEGIN PRIVATE KEY-----\n"));
     EXPECT_FALSE(SecretEquals(*a, *b));
     absl::StatusOr<SslUniquePtr<EVP_PKEY>> key =
-        internal::ParsePrivateKey(*a, "key");
+        x509::ParsePrivateKey(*a, "key");
     ASSERT_TRUE(key.ok()) << key.status();
-    absl::StatusOr<KeyType> parsed = internal::ClassifyKey(key->get(), "key");
+    absl::StatusOr<KeyType> parsed = x509::ClassifyKey(key->get(), "key");
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     EXPECT_EQ(*parsed, type);
   }

@@ -6,11 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "ca/internal/chain_verify.h"
+#include "x509/chain_verify.h"
 #include "ca/internal/key_cert_bundle_rep.h"
-#include "ca/internal/key_util.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/key_util.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "common/internal/ssl_error.h"
 
 namespace vaultca {
@@ -73,7 +73,7 @@ absl::Status PrecomputeSigningState(internal::BundleState& rep) {
     rep.subject_key_id.reset(ASN1_OCTET_STRING_dup(ski));
   } else {
     absl::StatusOr<SslUniquePtr<ASN1_OCTET_STRING>> computed =
-        internal::ComputeKeyId(X509_get0_pubkey(rep.cert.get()));
+        x509::ComputeKeyId(X509_get0_pubkey(rep.cert.get()));
     if (!computed.ok()) return computed.status();
     rep.subject_key_id = std::move(*computed);
   }
@@ -90,7 +90,7 @@ absl::Status PrecomputeSigningState(internal::BundleState& rep) {
                     "cannot encode an authorityKeyIdentifier extension");
   }
   absl::StatusOr<SslUniquePtr<EVP_MD>> md =
-      internal::FetchSignatureDigest(rep.key_type);
+      x509::FetchSignatureDigest(rep.key_type);
   if (!md.ok()) return md.status();
   rep.signature_digest = std::move(*md);
   return absl::OkStatus();
@@ -98,29 +98,29 @@ absl::Status PrecomputeSigningState(internal::BundleState& rep) {
 
 // Fills the PEM, fingerprint and descriptive fields.
 absl::Status PrecomputeEncodings(internal::BundleState& rep) {
-  absl::StatusOr<std::string> pem = internal::CertificateToPem(rep.cert.get());
+  absl::StatusOr<std::string> pem = x509::CertificateToPem(rep.cert.get());
   if (!pem.ok()) return pem.status();
   rep.cert_pem = *std::move(pem);
   for (int i = 0; i < sk_X509_num(rep.chain.get()); ++i) {
-    pem = internal::CertificateToPem(sk_X509_value(rep.chain.get(), i));
+    pem = x509::CertificateToPem(sk_X509_value(rep.chain.get(), i));
     if (!pem.ok()) return pem.status();
     rep.chain_pems.push_back(*std::move(pem));
   }
   for (int i = 0; i < sk_X509_num(rep.verified_path.get()); ++i) {
-    pem = internal::CertificateToPem(sk_X509_value(rep.verified_path.get(), i));
+    pem = x509::CertificateToPem(sk_X509_value(rep.verified_path.get(), i));
     if (!pem.ok()) return pem.status();
     rep.verified_path_pems.push_back(*std::move(pem));
   }
-  pem = internal::CertificatesToPem(rep.roots.get());
+  pem = x509::CertificatesToPem(rep.roots.get());
   if (!pem.ok()) return pem.status();
   rep.root_bundle_pem = *std::move(pem);
   for (int i = 0; i < sk_X509_num(rep.roots.get()); ++i) {
     absl::StatusOr<std::string> fingerprint =
-        internal::Sha256FingerprintHex(sk_X509_value(rep.roots.get(), i));
+        x509::Sha256FingerprintHex(sk_X509_value(rep.roots.get(), i));
     if (!fingerprint.ok()) return fingerprint.status();
     rep.root_fingerprints.push_back(*std::move(fingerprint));
   }
-  rep.serial_hex = internal::SerialHex(rep.cert.get());
+  rep.serial_hex = x509::SerialHex(rep.cert.get());
   rep.self_signed = X509_self_signed(rep.cert.get(), /*verify_signature=*/1) == 1;
   ClearSslErrors();  // X509_self_signed may leave a stale error.
   return absl::OkStatus();
@@ -128,46 +128,32 @@ absl::Status PrecomputeEncodings(internal::BundleState& rep) {
 
 }  // namespace
 
-absl::string_view KeyTypeName(KeyType type) {
-  switch (type) {
-    case KeyType::kRsa:
-      return "RSA";
-    case KeyType::kEcP256:
-      return "EC P-256";
-    case KeyType::kEcP384:
-      return "EC P-384";
-    case KeyType::kEd25519:
-      return "Ed25519";
-  }
-  return "unknown";
-}
-
 absl::StatusOr<std::shared_ptr<const KeyCertBundle>> KeyCertBundle::Create(
     const CaMaterialPem& material, absl::Time now) {
   auto rep = std::make_unique<Rep>();
 
   absl::StatusOr<SslUniquePtr<X509>> cert =
-      internal::ParseCertificate(material.cert_pem, "cert");
+      x509::ParseCertificate(material.cert_pem, "cert");
   if (!cert.ok()) return cert.status();
   rep->cert = std::move(*cert);
   absl::StatusOr<SslUniquePtr<EVP_PKEY>> key =
-      internal::ParsePrivateKey(material.key_pem, "key");
+      x509::ParsePrivateKey(material.key_pem, "key");
   if (!key.ok()) return key.status();
   rep->key = std::move(*key);
   absl::StatusOr<SslUniquePtr<STACK_OF(X509)>> chain =
-      internal::ParseCertificateStack(material.chain_pem, "chain",
+      x509::ParseCertificateStack(material.chain_pem, "chain",
                                       /*allow_empty=*/true);
   if (!chain.ok()) return chain.status();
   rep->chain = std::move(*chain);
   absl::StatusOr<SslUniquePtr<STACK_OF(X509)>> roots =
-      internal::ParseCertificateStack(material.root_bundle_pem, "root bundle");
+      x509::ParseCertificateStack(material.root_bundle_pem, "root bundle");
   if (!roots.ok()) return roots.status();
   rep->roots = std::move(*roots);
 
-  absl::StatusOr<KeyType> key_type = internal::ClassifyKey(rep->key.get(), "key");
+  absl::StatusOr<KeyType> key_type = x509::ClassifyKey(rep->key.get(), "key");
   if (!key_type.ok()) return key_type.status();
   rep->key_type = *key_type;
-  rep->subject = internal::NameToString(X509_get_subject_name(rep->cert.get()));
+  rep->subject = x509::NameToString(X509_get_subject_name(rep->cert.get()));
   if (EVP_PKEY_eq(X509_get0_pubkey(rep->cert.get()), rep->key.get()) != 1) {
     ClearSslErrors();
     return absl::InvalidArgumentError(absl::StrCat(
@@ -180,21 +166,21 @@ absl::StatusOr<std::shared_ptr<const KeyCertBundle>> KeyCertBundle::Create(
     return status;
   }
   absl::StatusOr<absl::Time> not_before =
-      internal::Asn1TimeToTime(X509_get0_notBefore(rep->cert.get()));
+      x509::Asn1TimeToTime(X509_get0_notBefore(rep->cert.get()));
   if (!not_before.ok()) return not_before.status();
   absl::StatusOr<absl::Time> not_after =
-      internal::Asn1TimeToTime(X509_get0_notAfter(rep->cert.get()));
+      x509::Asn1TimeToTime(X509_get0_notAfter(rep->cert.get()));
   if (!not_after.ok()) return not_after.status();
   rep->not_before = *not_before;
   rep->not_after = *not_after;
   if (absl::Status status = CheckValidity(*rep, now); !status.ok()) {
     return status;
   }
-  absl::StatusOr<SslUniquePtr<STACK_OF(X509)>> path = internal::VerifyToRoots(
+  absl::StatusOr<SslUniquePtr<STACK_OF(X509)>> path = x509::VerifyToRoots(
       rep->cert.get(), rep->chain.get(), rep->roots.get(), now, "chain");
   if (!path.ok()) return path.status();
   rep->verified_path = std::move(*path);
-  if (absl::Status status = internal::CheckPathAllowsIssuance(
+  if (absl::Status status = x509::CheckPathAllowsIssuance(
           rep->verified_path.get(), "chain");
       !status.ok()) {
     return status;

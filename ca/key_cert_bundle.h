@@ -9,15 +9,15 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/secret_data.h"
+#include "x509/key_type.h"
 
 namespace vaultca {
 namespace ca {
 
-// The algorithm of a CA or workload key.
-enum class KeyType { kRsa, kEcP256, kEcP384, kEd25519 };
-
-// Returns "RSA", "EC P-256", "EC P-384" or "Ed25519".
-absl::string_view KeyTypeName(KeyType type);
+// The algorithm of a CA or workload key, and its name ("RSA", "EC P-256",
+// "EC P-384", "Ed25519"): the X.509 toolkit's, part of ca's API too.
+using KeyType = ::vaultca::x509::KeyType;
+using ::vaultca::x509::KeyTypeName;
 
 // CA material as it arrives from a source (Vault, files, generation), before
 // any validation. PEM text throughout.

@@ -10,10 +10,10 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "ca/generate.h"
-#include "ca/internal/chain_verify.h"
+#include "x509/chain_verify.h"
 #include "ca/internal/key_cert_bundle_access.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "ca/testing/test_pki.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "gmock/gmock.h"
@@ -46,7 +46,7 @@ absl::Status CreateStatus(const CaMaterialPem& material,
 
 SslUniquePtr<X509> Cert(absl::string_view pem) {
   absl::StatusOr<SslUniquePtr<X509>> cert =
-      internal::ParseCertificate(pem, "test");
+      x509::ParseCertificate(pem, "test");
   EXPECT_TRUE(cert.ok()) << cert.status();
   return cert.ok() ? *std::move(cert) : nullptr;
 }
@@ -326,11 +326,11 @@ TEST(KeyCertBundleTest, ExpiredCertificateAboveSignerIsFailedPrecondition) {
   SslUniquePtr<STACK_OF(X509)> roots(sk_X509_new_null());
   ASSERT_EQ(sk_X509_push(roots.get(), X509_dup(cert.get())), 1);
   absl::Status status =
-      internal::VerifyToRoots(cert.get(), nullptr, roots.get(), kNow, "chain")
+      x509::VerifyToRoots(cert.get(), nullptr, roots.get(), kNow, "chain")
           .status();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
   EXPECT_THAT(std::string(status.message()), HasSubstr("certificate has expired"));
-  EXPECT_TRUE(internal::VerifyToRoots(cert.get(), nullptr, roots.get(),
+  EXPECT_TRUE(x509::VerifyToRoots(cert.get(), nullptr, roots.get(),
                                       kNow - absl::Hours(24 * 3), "chain")
                   .ok());
 }

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "ca/internal/key_cert_bundle_access.h"
 #include "ca/internal/leaf_profile.h"
-#include "ca/internal/pem_codec.h"
+#include "x509/pem_codec.h"
 #include "ca/internal/request_policy.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
@@ -131,7 +131,7 @@ absl::StatusOr<SignedChain> LocalCertificateAuthority::Sign(
   SignedChain response;
   const std::vector<std::string>& chain = bundle_->chain_pems();
   response.cert_chain.reserve(chain.size() + 2);
-  response.cert_chain.push_back(internal::EncodePem("CERTIFICATE", *der));
+  response.cert_chain.push_back(x509::EncodePem("CERTIFICATE", *der));
   response.cert_chain.insert(response.cert_chain.end(), chain.begin(),
                              chain.end());
   response.cert_chain.push_back(bundle_->root_bundle_pem());

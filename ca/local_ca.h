@@ -8,7 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ca/certificate_authority.h"
-#include "ca/csr.h"
+#include "x509/csr.h"
 #include "ca/key_cert_bundle.h"
 
 namespace vaultca {
@@ -34,7 +34,7 @@ struct LocalCaOptions {
   absl::Duration max_ttl = absl::Hours(24 * 90);
   TtlMode ttl_mode = TtlMode::kIstiod;
   // Which CSR keys are accepted.
-  CsrPolicy csr_policy;
+  x509::CsrPolicy csr_policy;
   // The time source; absl::Now when empty. Tests inject a fixed clock.
   std::function<absl::Time()> clock;
 };

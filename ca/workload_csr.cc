@@ -9,7 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "ca/internal/key_util.h"
+#include "x509/key_util.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
 
@@ -110,7 +110,7 @@ absl::StatusOr<WorkloadCsr> GenerateWorkloadCsr(
   if (options.identities.empty()) {
     return absl::InvalidArgumentError("a workload CSR needs at least one identity");
   }
-  auto key = internal::GenerateKey(options.key_type);
+  auto key = x509::GenerateKey(options.key_type);
   if (!key.ok()) return key.status();
 
   SslUniquePtr<X509_REQ> req(X509_REQ_new());

@@ -159,13 +159,13 @@ absl::StatusOr<std::vector<std::string>> CertificateHandler::Handle(
     identities = *std::move(impersonated);
   }
 
-  absl::StatusOr<ca::ParsedCsr> csr =
-      ca::ParsedCsr::Parse(request.csr_pem, options_.csr_policy);
+  absl::StatusOr<x509::ParsedCsr> csr =
+      x509::ParsedCsr::Parse(request.csr_pem, options_.csr_policy);
   if (!csr.ok()) {
     return Fail(SignError::kCsrError, csr.status());
   }
   // Handed to the CA so that it does not verify the signature again.
-  auto parsed = std::make_shared<const ca::ParsedCsr>(*std::move(csr));
+  auto parsed = std::make_shared<const x509::ParsedCsr>(*std::move(csr));
   absl::StatusOr<std::vector<std::string>> sans = ResolveIdentities(
       options_.identity_policy, *parsed, request.csr_pem, identities);
   if (!sans.ok()) return Fail(SignError::kCsrError, sans.status());

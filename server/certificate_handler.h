@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ca/certificate_authority.h"
-#include "ca/csr.h"
+#include "x509/csr.h"
 #include "ca/local_ca.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/spiffe.h"
@@ -57,7 +57,7 @@ struct CertificateHandlerOptions {
   // one (istiod's TTLError).
   absl::Duration max_ttl = absl::Hours(24 * 90);
   ca::TtlMode ttl_mode = ca::TtlMode::kIstiod;
-  ca::CsrPolicy csr_policy;
+  x509::CsrPolicy csr_policy;
   // "<ns>/<sa>" accounts allowed to impersonate (CA_TRUSTED_NODE_ACCOUNTS).
   std::vector<std::string> trusted_node_accounts;
 };

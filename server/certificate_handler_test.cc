@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "ca/internal/csr_test_util.h"
+#include "x509/testing/csr_test_util.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
 #include "ca/testing/test_pki.h"
@@ -205,11 +205,11 @@ TEST_F(CertificateHandlerTest, StrictPolicyAcceptsMatchingCsr) {
   auto handler = Make(options);
   EXPECT_TRUE(handler->Handle(TokenRequest()).ok());
 
-  ca::testing::TestCsrOptions csr;
+  x509::testing::TestCsrOptions csr;
   csr.sans = {absl::StrCat("URI:", kSleep)};
   csr.extensions = {{NID_key_usage, "critical,digitalSignature,keyEncipherment"},
                     {NID_ext_key_usage, "serverAuth,clientAuth"}};
-  auto chain = handler->Handle(TokenRequest(ca::testing::TestCsrPem(csr)));
+  auto chain = handler->Handle(TokenRequest(x509::testing::TestCsrPem(csr)));
   EXPECT_TRUE(chain.ok()) << chain.status();
 }
 
@@ -221,7 +221,7 @@ TEST_F(CertificateHandlerTest, StrictPolicyRefusesEverythingElse) {
   const std::string uri = absl::StrCat("URI:", kSleep);
   struct Case {
     const char* name;
-    ca::testing::TestCsrOptions csr;
+    x509::testing::TestCsrOptions csr;
   };
   std::vector<Case> cases(7);
   cases[0] = {"other identity", {}};
@@ -243,7 +243,7 @@ TEST_F(CertificateHandlerTest, StrictPolicyRefusesEverythingElse) {
   cases[6].csr.sans = {uri};
   cases[6].csr.extensions = {{NID_basic_constraints, "CA:TRUE"}};
   for (const Case& c : cases) {
-    auto chain = handler->Handle(TokenRequest(ca::testing::TestCsrPem(c.csr)));
+    auto chain = handler->Handle(TokenRequest(x509::testing::TestCsrPem(c.csr)));
     EXPECT_EQ(chain.status().code(), absl::StatusCode::kInvalidArgument)
         << c.name;
     EXPECT_THAT(chain.status().message(), HasSubstr("strict")) << c.name;
@@ -371,12 +371,12 @@ TEST_F(CertificateHandlerTest, ClusterIdIsEscapedInMessages) {
 TEST_F(CertificateHandlerTest, CsrProblemsAreInvalidArgument) {
   UseMaterial(ca::testing::Root());
   auto handler = Make();
-  ca::testing::TestCsrOptions weak;
+  x509::testing::TestCsrOptions weak;
   weak.key = "RSA:1024";
   for (const std::string& csr :
        {std::string(""), std::string("not a csr"),
-        ca::testing::WithBrokenSignature(AgentCsr()),
-        ca::testing::TestCsrPem(weak)}) {
+        x509::testing::WithBrokenSignature(AgentCsr()),
+        x509::testing::TestCsrPem(weak)}) {
     auto chain = handler->Handle(TokenRequest(csr));
     EXPECT_EQ(chain.status().code(), absl::StatusCode::kInvalidArgument);
   }

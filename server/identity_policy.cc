@@ -24,7 +24,7 @@ absl::Status Refuse(absl::string_view why) {
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> ResolveIdentities(
-    IdentityPolicy policy, const ca::ParsedCsr& csr, absl::string_view csr_pem,
+    IdentityPolicy policy, const x509::ParsedCsr& csr, absl::string_view csr_pem,
     const std::vector<std::string>& identities) {
   if (policy == IdentityPolicy::kIstiod) return identities;
 
@@ -36,7 +36,7 @@ absl::StatusOr<std::vector<std::string>> ResolveIdentities(
   if (!csr.common_name().empty()) {
     return Refuse("it has a Common Name; the subject must carry none");
   }
-  for (const ca::CsrExtension& ext : csr.extensions()) {
+  for (const x509::CsrExtension& ext : csr.extensions()) {
     if (ext.oid != kOidSubjectAltName && ext.oid != kOidKeyUsage &&
         ext.oid != kOidExtKeyUsage) {
       return Refuse(absl::StrCat("it requests extension ", ext.oid,

@@ -6,7 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "ca/csr.h"
+#include "x509/csr.h"
 #include "server/config.h"
 
 namespace vaultca {
@@ -24,7 +24,7 @@ namespace server {
 //
 // InvalidArgument naming the offending part of the CSR.
 absl::StatusOr<std::vector<std::string>> ResolveIdentities(
-    IdentityPolicy policy, const ca::ParsedCsr& csr, absl::string_view csr_pem,
+    IdentityPolicy policy, const x509::ParsedCsr& csr, absl::string_view csr_pem,
     const std::vector<std::string>& identities);
 
 }  // namespace server

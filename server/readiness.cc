@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "ca/generate.h"
-#include "ca/internal/chain_verify.h"
-#include "ca/internal/pem.h"
+#include "x509/chain_verify.h"
+#include "x509/pem.h"
 #include "server/internal/key_csr.h"
 
 namespace vaultca {
@@ -60,15 +60,15 @@ absl::Status SigningProbe::SignAndVerify(ca::CertificateAuthority& ca,
   for (size_t i = 1; i + 1 < chain->cert_chain.size(); ++i) {
     absl::StrAppend(&intermediates, chain->cert_chain[i]);
   }
-  auto leaf = ca::internal::ParseCertificate(chain->cert_chain[0], "probe leaf");
+  auto leaf = x509::ParseCertificate(chain->cert_chain[0], "probe leaf");
   if (!leaf.ok()) return leaf.status();
-  auto middle = ca::internal::ParseCertificateStack(
+  auto middle = x509::ParseCertificateStack(
       intermediates, "probe chain", /*allow_empty=*/true);
   if (!middle.ok()) return middle.status();
-  auto roots = ca::internal::ParseCertificateStack(chain->cert_chain.back(),
+  auto roots = x509::ParseCertificateStack(chain->cert_chain.back(),
                                                    "probe roots");
   if (!roots.ok()) return roots.status();
-  auto path = ca::internal::VerifyToRoots(leaf->get(), middle->get(),
+  auto path = x509::VerifyToRoots(leaf->get(), middle->get(),
                                           roots->get(), now,
                                           "probe certificate");
   if (!path.ok()) {

@@ -120,8 +120,11 @@ step "container image (deploy/image/test.sh)"
 check image env VAULTCA_SERVER_BIN="$(bazel info bazel-bin 2>/dev/null)/server/vaultca-server" \
   bash deploy/image/test.sh
 
-step "Bazel and CMake declare the same targets"
+step "Bazel and CMake declare the same targets; internal/ stays internal"
 check build-parity python3 tools/check_build_parity.py
+# No production file includes another folder's internal/ (Bazel visibility
+# refuses the targets too: //tools/visibility).
+check internal-includes python3 tools/check_internal_includes.py
 # Configure only: every test sits behind VAULTCA_BUILD_TESTS (the test
 # helpers refuse to be declared outside it).
 check cmake-tests-off cmake -S . -B "$ROOT/build/cmake-tests-off" -G Ninja \

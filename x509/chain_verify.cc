@@ -1,14 +1,13 @@
-#include "ca/internal/chain_verify.h"
+#include "x509/chain_verify.h"
 
 #include <openssl/x509_vfy.h>
 
 #include "absl/strings/str_cat.h"
-#include "ca/internal/x509_util.h"
+#include "x509/x509_util.h"
 #include "common/internal/ssl_error.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 
 using ::vaultca::internal::ClearSslErrors;
 using ::vaultca::internal::SslError;
@@ -100,6 +99,5 @@ absl::Status CheckPathAllowsIssuance(STACK_OF(X509) * path,
   return absl::OkStatus();
 }
 
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_INTERNAL_CHAIN_VERIFY_H_
-#define VAULTCA_CA_INTERNAL_CHAIN_VERIFY_H_
+#ifndef VAULTCA_X509_CHAIN_VERIFY_H_
+#define VAULTCA_X509_CHAIN_VERIFY_H_
 
 // Path validation of a certificate against a set of trusted roots.
 // Internal to vaultca: exposes OpenSSL types.
@@ -13,8 +13,7 @@
 #include "common/internal/ssl_unique_ptr.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 
 using ::vaultca::internal::SslUniquePtr;
 
@@ -39,8 +38,7 @@ absl::StatusOr<SslUniquePtr<STACK_OF(X509)>> VerifyToRoots(
 absl::Status CheckPathAllowsIssuance(STACK_OF(X509) * path,
                                      absl::string_view what);
 
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_CHAIN_VERIFY_H_
+#endif  // VAULTCA_X509_CHAIN_VERIFY_H_

@@ -1,16 +1,16 @@
-#include "ca/csr.h"
+#include "x509/csr.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "ca/internal/csr_contents.h"
-#include "ca/internal/csr_der.h"
-#include "ca/internal/csr_key.h"
-#include "ca/internal/csr_signature.h"
-#include "ca/internal/pem_codec.h"
+#include "x509/internal/csr_contents.h"
+#include "x509/internal/csr_der.h"
+#include "x509/internal/csr_key.h"
+#include "x509/internal/csr_signature.h"
+#include "x509/pem_codec.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 
 absl::StatusOr<ParsedCsr> ParsedCsr::Parse(absl::string_view pem,
                                            const CsrPolicy& policy) {
@@ -23,19 +23,19 @@ absl::StatusOr<ParsedCsr> ParsedCsr::Parse(absl::string_view pem,
         absl::StrCat("CSR is ", pem.size(), " bytes, over the ",
                      policy.max_pem_bytes, "-byte limit: send one PEM CSR"));
   }
-  internal::PemBlock block;
-  switch (internal::DecodeFirstPemBlock(pem, &block)) {
-    case internal::PemDecodeResult::kOk:
+  PemBlock block;
+  switch (DecodeFirstPemBlock(pem, &block)) {
+    case PemDecodeResult::kOk:
       break;
-    case internal::PemDecodeResult::kNoBlock:
+    case PemDecodeResult::kNoBlock:
       return absl::InvalidArgumentError(
           "CSR has no PEM block: expected \"-----BEGIN CERTIFICATE "
           "REQUEST-----\"");
-    case internal::PemDecodeResult::kNoEnd:
+    case PemDecodeResult::kNoEnd:
       return absl::InvalidArgumentError(
           absl::StrCat("CSR PEM block \"", block.label,
                        "\" has no matching END line"));
-    case internal::PemDecodeResult::kBadBase64:
+    case PemDecodeResult::kBadBase64:
       return absl::InvalidArgumentError(absl::StrCat(
           "CSR PEM block \"", block.label, "\" is not valid base64"));
   }
@@ -77,5 +77,5 @@ absl::StatusOr<ParsedCsr> ParsedCsr::Parse(absl::string_view pem,
   return csr;
 }
 
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

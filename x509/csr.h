@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_CSR_H_
-#define VAULTCA_CA_CSR_H_
+#ifndef VAULTCA_X509_CSR_H_
+#define VAULTCA_X509_CSR_H_
 
 #include <cstddef>
 #include <string>
@@ -7,10 +7,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "ca/key_cert_bundle.h"
+#include "x509/key_type.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 
 // Which CSRs a CA accepts before looking at who asks.
 struct CsrPolicy {
@@ -101,7 +101,7 @@ class ParsedCsr {
   std::vector<CsrExtension> extensions_;
 };
 
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_CSR_H_
+#endif  // VAULTCA_X509_CSR_H_

@@ -1,4 +1,4 @@
-#include "ca/csr.h"
+#include "x509/csr.h"
 
 #include <openssl/obj_mac.h>
 
@@ -7,14 +7,14 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "ca/internal/csr_test_util.h"
-#include "ca/internal/pem_codec.h"
+#include "x509/testing/csr_test_util.h"
+#include "x509/pem_codec.h"
 #include "ca/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace {
 
 using ::testing::ElementsAre;
@@ -91,7 +91,7 @@ TEST(CsrTest, Ed25519OnlyWhenAllowed) {
 TEST(CsrTest, AcceptsLegacyLabelAndReadsOnlyTheFirstBlock) {
   std::string der = testing::TestCsrDer(IstioAgentCsr("EC:P-256"));
   const std::string legacy =
-      internal::EncodePem("NEW CERTIFICATE REQUEST", der);
+      EncodePem("NEW CERTIFICATE REQUEST", der);
   EXPECT_TRUE(ParsedCsr::Parse(legacy).ok());
 
   TestCsrOptions other = IstioAgentCsr("EC:P-256");
@@ -158,7 +158,7 @@ TEST(CsrRefusalTest, Garbage) {
 }
 
 TEST(CsrRefusalTest, PemOfWrongType) {
-  const CaMaterialPem root = testing::Root(KeyType::kEcP256);
+  const ca::CaMaterialPem root = ca::testing::Root(KeyType::kEcP256);
   ExpectInvalid(ParsedCsr::Parse(root.cert_pem),
                 "CSR PEM block is \"CERTIFICATE\", expected \"CERTIFICATE "
                 "REQUEST\"");
@@ -181,7 +181,7 @@ TEST(CsrRefusalTest, BadBase64) {
 
 TEST(CsrRefusalTest, NotDer) {
   ExpectInvalid(
-      ParsedCsr::Parse(internal::EncodePem("CERTIFICATE REQUEST", "hello")),
+      ParsedCsr::Parse(EncodePem("CERTIFICATE REQUEST", "hello")),
       "CSR is not valid PKCS#10 DER: expected a CertificationRequest "
       "SEQUENCE; send the PEM of a CSR made by a standard library");
 }
@@ -189,7 +189,7 @@ TEST(CsrRefusalTest, NotDer) {
 TEST(CsrRefusalTest, TrailingDer) {
   const std::string der = testing::TestCsrDer() + std::string("\x05\x00", 2);
   ExpectInvalid(
-      ParsedCsr::Parse(internal::EncodePem("CERTIFICATE REQUEST", der)),
+      ParsedCsr::Parse(EncodePem("CERTIFICATE REQUEST", der)),
       "CSR is not valid PKCS#10 DER: data follows the CertificationRequest; "
       "send the PEM of a CSR made by a standard library");
 }
@@ -289,7 +289,7 @@ TEST(CsrRobustnessTest, TruncationsAndCorruptions) {
   const std::string der = testing::TestCsrDer(options);
   for (size_t len = 0; len < der.size(); ++len) {
     absl::StatusOr<ParsedCsr> csr = ParsedCsr::Parse(
-        internal::EncodePem("CERTIFICATE REQUEST", der.substr(0, len)));
+        EncodePem("CERTIFICATE REQUEST", der.substr(0, len)));
     ASSERT_FALSE(csr.ok()) << "length " << len;
     ASSERT_EQ(csr.status().code(), absl::StatusCode::kInvalidArgument);
   }
@@ -298,7 +298,7 @@ TEST(CsrRobustnessTest, TruncationsAndCorruptions) {
       std::string corrupt = der;
       corrupt[i] = static_cast<char>(corrupt[i] ^ flip);
       absl::StatusOr<ParsedCsr> csr = ParsedCsr::Parse(
-          internal::EncodePem("CERTIFICATE REQUEST", corrupt));
+          EncodePem("CERTIFICATE REQUEST", corrupt));
       if (!csr.ok()) {
         ASSERT_EQ(csr.status().code(), absl::StatusCode::kInvalidArgument)
             << "byte " << i << ": " << csr.status();
@@ -308,5 +308,5 @@ TEST(CsrRobustnessTest, TruncationsAndCorruptions) {
 }
 
 }  // namespace
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

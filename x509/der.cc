@@ -1,8 +1,7 @@
-#include "ca/internal/der.h"
+#include "x509/der.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 
 bool DerReader::ReadAny(DerElement* out) {
   const size_t size = rest_.size();
@@ -89,6 +88,5 @@ void AppendDer(uint8_t tag, absl::string_view contents, std::string* out) {
   out->append(contents.data(), contents.size());
 }
 
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

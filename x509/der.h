@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_INTERNAL_DER_H_
-#define VAULTCA_CA_INTERNAL_DER_H_
+#ifndef VAULTCA_X509_DER_H_
+#define VAULTCA_X509_DER_H_
 
 // The few DER primitives the CSR and leaf code needs, on plain bytes.
 //
@@ -16,8 +16,7 @@
 #include "absl/strings/string_view.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 
 // Universal and context-specific tags used by certificates and CSRs.
 inline constexpr uint8_t kDerBoolean = 0x01;
@@ -77,8 +76,7 @@ size_t DerHeaderSize(size_t length);
 // "2.5.29.17"), or "" when they are not a valid encoding.
 std::string DerOidToText(absl::string_view contents);
 
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_DER_H_
+#endif  // VAULTCA_X509_DER_H_

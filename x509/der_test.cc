@@ -1,15 +1,14 @@
-#include "ca/internal/der.h"
+#include "x509/der.h"
 
 #include <openssl/evp.h>
 
 #include <string>
 
-#include "ca/internal/pem_codec.h"
+#include "x509/pem_codec.h"
 #include "gtest/gtest.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 namespace {
 
 TEST(DerReaderTest, ReadsShortAndLongForms) {
@@ -116,6 +115,5 @@ TEST(PemCodecTest, DecodeFailures) {
 }
 
 }  // namespace
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

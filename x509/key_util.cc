@@ -1,4 +1,4 @@
-#include "ca/internal/key_util.h"
+#include "x509/key_util.h"
 
 #include <openssl/obj_mac.h>
 #include <openssl/objects.h>
@@ -7,8 +7,7 @@
 #include "common/internal/ssl_error.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 
 using ::vaultca::internal::SslError;
 
@@ -97,6 +96,5 @@ absl::StatusOr<SslUniquePtr<EVP_MD>> FetchSignatureDigest(KeyType type) {
   return md;
 }
 
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

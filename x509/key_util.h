@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_INTERNAL_KEY_UTIL_H_
-#define VAULTCA_CA_INTERNAL_KEY_UTIL_H_
+#ifndef VAULTCA_X509_KEY_UTIL_H_
+#define VAULTCA_X509_KEY_UTIL_H_
 
 // Key generation and classification for the key types vaultca signs with.
 // Internal to vaultca: exposes OpenSSL types.
@@ -8,12 +8,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "ca/key_cert_bundle.h"
+#include "x509/key_type.h"
 #include "common/internal/ssl_unique_ptr.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 
 using ::vaultca::internal::SslUniquePtr;
 
@@ -36,8 +35,7 @@ const char* SignatureDigestName(KeyType type);
 // implicit fetch per signature. Yields nullptr for Ed25519.
 absl::StatusOr<SslUniquePtr<EVP_MD>> FetchSignatureDigest(KeyType type);
 
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_KEY_UTIL_H_
+#endif  // VAULTCA_X509_KEY_UTIL_H_

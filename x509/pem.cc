@@ -1,4 +1,4 @@
-#include "ca/internal/pem.h"
+#include "x509/pem.h"
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -13,8 +13,7 @@
 #include "common/internal/ssl_error.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 namespace {
 
 using ::vaultca::internal::ClearSslErrors;
@@ -290,6 +289,5 @@ absl::StatusOr<SecretData> PrivateKeyToPkcs8Pem(const EVP_PKEY* key) {
   return SecretData(absl::string_view(data, static_cast<size_t>(len)));
 }
 
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_INTERNAL_PEM_H_
-#define VAULTCA_CA_INTERNAL_PEM_H_
+#ifndef VAULTCA_X509_PEM_H_
+#define VAULTCA_X509_PEM_H_
 
 // PEM <-> OpenSSL objects for certificates and private keys. Internal to
 // vaultca: exposes OpenSSL types.
@@ -20,8 +20,7 @@
 #include "common/secret_data.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 
 using ::vaultca::internal::SslUniquePtr;
 
@@ -59,8 +58,7 @@ absl::StatusOr<std::string> CertificatesToPem(const STACK_OF(X509) * certs);
 // intermediate buffer is wiped.
 absl::StatusOr<SecretData> PrivateKeyToPkcs8Pem(const EVP_PKEY* key);
 
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_PEM_H_
+#endif  // VAULTCA_X509_PEM_H_

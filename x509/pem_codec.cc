@@ -1,12 +1,11 @@
-#include "ca/internal/pem_codec.h"
+#include "x509/pem_codec.h"
 
 #include <array>
 #include <cstdint>
 #include <cstring>
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 namespace {
 
 constexpr absl::string_view kBegin = "-----BEGIN ";
@@ -180,6 +179,5 @@ std::string EncodePem(absl::string_view label, absl::string_view der) {
   return out;
 }
 
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

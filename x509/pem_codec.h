@@ -1,8 +1,8 @@
-#ifndef VAULTCA_CA_INTERNAL_PEM_CODEC_H_
-#define VAULTCA_CA_INTERNAL_PEM_CODEC_H_
+#ifndef VAULTCA_X509_PEM_CODEC_H_
+#define VAULTCA_X509_PEM_CODEC_H_
 
 // PEM text <-> DER bytes without OpenSSL BIOs, for the signing hot path:
-// one CSR in, one certificate out. (ca/internal/pem.h handles CA material,
+// one CSR in, one certificate out. (x509/pem.h handles CA material,
 // where speed does not matter and OpenSSL objects are wanted.)
 
 #include <string>
@@ -10,8 +10,7 @@
 #include "absl/strings/string_view.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 
 // The first PEM block of some text.
 struct PemBlock {
@@ -41,8 +40,7 @@ PemDecodeResult DecodeFirstPemBlock(absl::string_view text, PemBlock* block);
 // PEM_write).
 std::string EncodePem(absl::string_view label, absl::string_view der);
 
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_PEM_CODEC_H_
+#endif  // VAULTCA_X509_PEM_CODEC_H_

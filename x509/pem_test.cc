@@ -1,4 +1,4 @@
-#include "ca/internal/pem.h"
+#include "x509/pem.h"
 
 #include <openssl/pem.h>
 
@@ -11,8 +11,7 @@
 #include "gtest/gtest.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 namespace {
 
 using ::testing::HasSubstr;
@@ -22,7 +21,7 @@ using ::testing::StartsWith;
 const absl::Time kNow = absl::FromUnixSeconds(1767225600);
 
 std::string RootPem(int slot = 0) {
-  return testing::Root(KeyType::kEcP256, kNow, slot).cert_pem;
+  return ca::testing::Root(KeyType::kEcP256, kNow, slot).cert_pem;
 }
 
 // The base64 body of the first PEM block in `pem`, for checking that key
@@ -54,7 +53,7 @@ TEST(ParseCertificatesTest, RejectsEmptyAndGarbageNamingTheInput) {
 }
 
 TEST(ParseCertificatesTest, RejectsOtherBlockTypes) {
-  std::string key(testing::CachedKeyPem(KeyType::kEcP256).view());
+  std::string key(ca::testing::CachedKeyPem(KeyType::kEcP256).view());
   absl::Status status = ParseCertificates(RootPem() + key, "chain").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
@@ -121,17 +120,17 @@ TEST(ParsePrivateKeyTest, AcceptsPkcs1Sec1AndPkcs8) {
     const char* label;
   };
   const Case cases[] = {
-      {"PKCS#8 RSA", KeyType::kRsa, testing::CachedKeyPem(KeyType::kRsa),
+      {"PKCS#8 RSA", KeyType::kRsa, ca::testing::CachedKeyPem(KeyType::kRsa),
        "PRIVATE KEY"},
       {"PKCS#8 P-256", KeyType::kEcP256,
-       testing::CachedKeyPem(KeyType::kEcP256), "PRIVATE KEY"},
+       ca::testing::CachedKeyPem(KeyType::kEcP256), "PRIVATE KEY"},
       {"PKCS#8 Ed25519", KeyType::kEd25519,
-       testing::CachedKeyPem(KeyType::kEd25519), "PRIVATE KEY"},
-      {"PKCS#1", KeyType::kRsa, testing::RsaPkcs1KeyPem(), "RSA PRIVATE KEY"},
-      {"SEC1", KeyType::kEcP256, testing::EcSec1KeyPem(KeyType::kEcP256, false),
+       ca::testing::CachedKeyPem(KeyType::kEd25519), "PRIVATE KEY"},
+      {"PKCS#1", KeyType::kRsa, ca::testing::RsaPkcs1KeyPem(), "RSA PRIVATE KEY"},
+      {"SEC1", KeyType::kEcP256, ca::testing::EcSec1KeyPem(KeyType::kEcP256, false),
        "EC PRIVATE KEY"},
       {"SEC1 with parameters", KeyType::kEcP384,
-       testing::EcSec1KeyPem(KeyType::kEcP384, true), "EC PARAMETERS"},
+       ca::testing::EcSec1KeyPem(KeyType::kEcP384, true), "EC PARAMETERS"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -140,43 +139,43 @@ TEST(ParsePrivateKeyTest, AcceptsPkcs1Sec1AndPkcs8) {
     absl::StatusOr<SslUniquePtr<EVP_PKEY>> key = ParsePrivateKey(c.pem, "key");
     ASSERT_TRUE(key.ok()) << key.status();
     absl::StatusOr<SslUniquePtr<EVP_PKEY>> reference =
-        ParsePrivateKey(testing::CachedKeyPem(c.type), "key");
+        ParsePrivateKey(ca::testing::CachedKeyPem(c.type), "key");
     ASSERT_TRUE(reference.ok()) << reference.status();
     EXPECT_EQ(EVP_PKEY_eq(key->get(), reference->get()), 1);
     absl::StatusOr<SecretData> pkcs8 = PrivateKeyToPkcs8Pem(key->get());
     ASSERT_TRUE(pkcs8.ok()) << pkcs8.status();
-    EXPECT_EQ(pkcs8->view(), testing::CachedKeyPem(c.type).view());
+    EXPECT_EQ(pkcs8->view(), ca::testing::CachedKeyPem(c.type).view());
   }
 }
 
 TEST(ParsePrivateKeyTest, RefusesEncryptedKeysWithoutPrompting) {
   for (const SecretData& pem :
-       {testing::EncryptedPkcs8KeyPem(), testing::EncryptedPkcs1KeyPem()}) {
+       {ca::testing::EncryptedPkcs8KeyPem(), ca::testing::EncryptedPkcs1KeyPem()}) {
     absl::Status status = ParsePrivateKey(pem, "key").status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(status.message()),
                 StartsWith("key: the private key is encrypted"));
   }
-  EXPECT_THAT(std::string(testing::EncryptedPkcs1KeyPem().view()),
+  EXPECT_THAT(std::string(ca::testing::EncryptedPkcs1KeyPem().view()),
               HasSubstr("Proc-Type: 4,ENCRYPTED"));
 }
 
 TEST(ParsePrivateKeyTest, RejectsWrongBlocksAndCounts) {
-  const SecretData& rsa = testing::CachedKeyPem(KeyType::kRsa);
-  const SecretData& ec = testing::CachedKeyPem(KeyType::kEcP256);
+  const SecretData& rsa = ca::testing::CachedKeyPem(KeyType::kRsa);
+  const SecretData& ec = ca::testing::CachedKeyPem(KeyType::kEcP256);
   struct Case {
     const char* name;
     std::string pem;
     std::string message;
   };
   std::string ec_params_then_rsa =
-      std::string(testing::EcSec1KeyPem(KeyType::kEcP256, true).view());
+      std::string(ca::testing::EcSec1KeyPem(KeyType::kEcP256, true).view());
   ec_params_then_rsa =
       ec_params_then_rsa.substr(0, ec_params_then_rsa.find("-----BEGIN EC PRIV")) +
       std::string(rsa.view());
   // The EC key's DER under an RSA label.
   std::string mislabeled = absl::StrReplaceAll(
-      std::string(testing::EcSec1KeyPem(KeyType::kEcP256, false).view()),
+      std::string(ca::testing::EcSec1KeyPem(KeyType::kEcP256, false).view()),
       {{"EC PRIVATE KEY", "RSA PRIVATE KEY"}});
   const Case cases[] = {
       {"empty", "", "key: no PEM private key found"},
@@ -213,6 +212,5 @@ TEST(CertificateToPemTest, RoundTripsAndEndsWithNewline) {
 }
 
 }  // namespace
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

@@ -1,4 +1,4 @@
-#include "ca/internal/x509_util.h"
+#include "x509/x509_util.h"
 
 #include <openssl/bn.h>
 #include <openssl/rand.h>
@@ -13,8 +13,7 @@
 #include "common/internal/ssl_error.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 
 using ::vaultca::internal::SslError;
 
@@ -149,6 +148,5 @@ absl::Status SignCertificate(X509* cert, EVP_PKEY* key, const EVP_MD* md) {
   return absl::OkStatus();
 }
 
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_INTERNAL_X509_UTIL_H_
-#define VAULTCA_CA_INTERNAL_X509_UTIL_H_
+#ifndef VAULTCA_X509_X509_UTIL_H_
+#define VAULTCA_X509_X509_UTIL_H_
 
 // Small X.509 helpers shared by bundle validation, CA generation and test
 // PKI. Internal to vaultca: exposes OpenSSL types.
@@ -15,8 +15,7 @@
 #include "common/internal/ssl_unique_ptr.h"
 
 namespace vaultca {
-namespace ca {
-namespace internal {
+namespace x509 {
 
 using ::vaultca::internal::SslUniquePtr;
 
@@ -55,8 +54,7 @@ absl::StatusOr<SslUniquePtr<ASN1_OCTET_STRING>> ComputeKeyId(
 // Signs `cert` with `key`, using `md` (nullptr for Ed25519).
 absl::Status SignCertificate(X509* cert, EVP_PKEY* key, const EVP_MD* md);
 
-}  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_X509_UTIL_H_
+#endif  // VAULTCA_X509_X509_UTIL_H_

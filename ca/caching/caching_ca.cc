@@ -9,8 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "ca/caching/internal/refresh_schedule.h"
 #include "ca/caching/internal/root_policy.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "common/log.h"
 
 namespace vaultca {
@@ -29,11 +29,11 @@ std::string TimeText(absl::Time t) {
 absl::Time ChainNotAfter(const KeyCertBundle& bundle) {
   absl::Time earliest = bundle.not_after();
   for (const std::string& pem : bundle.chain_pems()) {
-    absl::StatusOr<internal::SslUniquePtr<X509>> cert =
-        internal::ParseCertificate(pem, "chain certificate");
+    absl::StatusOr<::vaultca::internal::SslUniquePtr<X509>> cert =
+        x509::ParseCertificate(pem, "chain certificate");
     if (!cert.ok()) continue;  // Validated before; cannot happen.
     absl::StatusOr<absl::Time> t =
-        internal::Asn1TimeToTime(X509_get0_notAfter(cert->get()));
+        x509::Asn1TimeToTime(X509_get0_notAfter(cert->get()));
     if (t.ok()) earliest = std::min(earliest, *t);
   }
   return earliest;

@@ -5,7 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "ca/caching/internal/probe.h"
-#include "ca/internal/pem.h"
+#include "x509/pem.h"
 
 namespace vaultca {
 namespace ca {
@@ -14,21 +14,21 @@ namespace {
 // Parses each part on its own, so a malformed input is told apart from
 // well-formed material that fails validation, and named precisely.
 absl::Status CheckWellFormed(const CaMaterialPem& material) {
-  if (auto certs = internal::ParseCertificates(material.cert_pem, "signing cert");
+  if (auto certs = x509::ParseCertificates(material.cert_pem, "signing cert");
       !certs.ok()) {
     return certs.status();
   }
-  if (auto chain = internal::ParseCertificateStack(material.chain_pem, "chain",
+  if (auto chain = x509::ParseCertificateStack(material.chain_pem, "chain",
                                                    /*allow_empty=*/true);
       !chain.ok()) {
     return chain.status();
   }
   if (auto roots =
-          internal::ParseCertificates(material.root_bundle_pem, "root bundle");
+          x509::ParseCertificates(material.root_bundle_pem, "root bundle");
       !roots.ok()) {
     return roots.status();
   }
-  if (auto key = internal::ParsePrivateKey(material.key_pem, "key"); !key.ok()) {
+  if (auto key = x509::ParsePrivateKey(material.key_pem, "key"); !key.ok()) {
     return key.status();
   }
   return absl::OkStatus();

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/pem_codec.h"
+#include "x509/pem.h"
+#include "x509/pem_codec.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/testing/test_pki.h"
 #include "common/secret_data.h"
@@ -36,7 +36,7 @@ std::string Encode(const ca::CaMaterialPem& m) {
 
 // The PEM helpers on one field, whatever it was meant to be.
 void ParsePemField(const std::string& text) {
-  namespace ci = ::vaultca::ca::internal;
+  namespace ci = ::vaultca::x509;
   ci::PemBlock block;
   if (ci::DecodeFirstPemBlock(text, &block) == ci::PemDecodeResult::kOk) {
     Check(ci::DecodeFirstPemBlock(ci::EncodePem(block.label, block.der),

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "ca/generate.h"
-#include "ca/internal/chain_verify.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/chain_verify.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "ca/testing/test_pki.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "gmock/gmock.h"
@@ -33,7 +33,7 @@ std::shared_ptr<const KeyCertBundle> MustCreate(const CaMaterialPem& material) {
 
 SslUniquePtr<X509> Cert(absl::string_view pem) {
   absl::StatusOr<SslUniquePtr<X509>> cert =
-      internal::ParseCertificate(pem, "test");
+      x509::ParseCertificate(pem, "test");
   EXPECT_TRUE(cert.ok()) << cert.status();
   return cert.ok() ? *std::move(cert) : nullptr;
 }
@@ -143,11 +143,11 @@ TEST(KeyCertBundleAccessTest, SharedBundleSignsConcurrently) {
       for (int i = 0; i < 20; ++i) {
         SslUniquePtr<X509> leaf(X509_new());
         X509_set_version(leaf.get(), X509_VERSION_3);
-        if (!internal::SetRandomSerial(leaf.get()).ok()) return;
+        if (!x509::SetRandomSerial(leaf.get()).ok()) return;
         X509_set_issuer_name(leaf.get(),
                              KeyCertBundleAccess::SubjectName(*bundle));
         X509_set_pubkey(leaf.get(), leaf_key.get());
-        if (!internal::SetValidity(leaf.get(), kNow, kNow + absl::Hours(1))
+        if (!x509::SetValidity(leaf.get(), kNow, kNow + absl::Hours(1))
                  .ok()) {
           return;
         }
@@ -160,7 +160,7 @@ TEST(KeyCertBundleAccessTest, SharedBundleSignsConcurrently) {
           return;
         }
         SslUniquePtr<STACK_OF(X509)> path =
-            internal::VerifyToRoots(leaf.get(), nullptr,
+            x509::VerifyToRoots(leaf.get(), nullptr,
                                     KeyCertBundleAccess::Roots(*bundle), kNow,
                                     "leaf")
                 .value_or(nullptr);

@@ -6,7 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "ca/internal/der.h"
+#include "x509/der.h"
 
 namespace vaultca {
 namespace ca {
@@ -89,39 +89,39 @@ void AppendSubjectAltNameExtension(const std::vector<std::string>& identities,
   for (const std::string& id : identities) {
     switch (ClassifySan(id, &ip)) {
       case SanKind::kIp:
-        AppendDer(kIpTag, ip, &names);
+        x509::AppendDer(kIpTag, ip, &names);
         break;
       case SanKind::kUri:
-        AppendDer(kUriTag, id, &names);
+        x509::AppendDer(kUriTag, id, &names);
         break;
       case SanKind::kDns:
-        AppendDer(kDnsTag, id, &names);
+        x509::AppendDer(kDnsTag, id, &names);
         break;
     }
   }
-  const size_t general_names = DerHeaderSize(names.size()) + names.size();
-  const size_t octets = DerHeaderSize(general_names) + general_names;
-  AppendDerHeader(kDerSequence, kSanOidCritical.size() + octets, out);
+  const size_t general_names = x509::DerHeaderSize(names.size()) + names.size();
+  const size_t octets = x509::DerHeaderSize(general_names) + general_names;
+  x509::AppendDerHeader(x509::kDerSequence, kSanOidCritical.size() + octets, out);
   out->append(kSanOidCritical.data(), kSanOidCritical.size());
-  AppendDerHeader(kDerOctetString, general_names, out);
-  AppendDer(kDerSequence, names, out);
+  x509::AppendDerHeader(x509::kDerOctetString, general_names, out);
+  x509::AppendDer(x509::kDerSequence, names, out);
 }
 
 void AppendSubjectName(absl::string_view common_name, std::string* out) {
   if (common_name.empty()) {
-    AppendDerHeader(kDerSequence, 0, out);
+    x509::AppendDerHeader(x509::kDerSequence, 0, out);
     return;
   }
   bool printable = true;
   for (const char c : common_name) printable = printable && IsPrintable(c);
   std::string attribute(kCommonNameOid);
-  AppendDer(printable ? kDerPrintableString : kDerUtf8String, common_name,
+  x509::AppendDer(printable ? x509::kDerPrintableString : x509::kDerUtf8String, common_name,
             &attribute);
   std::string rdn;
-  AppendDer(kDerSequence, attribute, &rdn);
+  x509::AppendDer(x509::kDerSequence, attribute, &rdn);
   std::string set;
-  AppendDer(kDerSet, rdn, &set);
-  AppendDer(kDerSequence, set, out);
+  x509::AppendDer(x509::kDerSet, rdn, &set);
+  x509::AppendDer(x509::kDerSequence, set, out);
 }
 
 absl::string_view DualUseCommonName(

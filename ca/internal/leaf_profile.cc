@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "ca/internal/der.h"
+#include "x509/der.h"
 #include "ca/internal/leaf_names.h"
 #include "common/internal/ssl_error.h"
 
@@ -48,12 +48,12 @@ constexpr absl::string_view kAuthorityKeyIdOid("\x06\x03\x55\x1d\x23", 5);
 // Appends authorityKeyIdentifier { [0] keyIdentifier } (non-critical).
 void AppendAuthorityKeyId(absl::string_view key_id, std::string* out) {
   std::string aki;
-  AppendDer(0x80, key_id, &aki);
+  x509::AppendDer(0x80, key_id, &aki);
   std::string sequence;
-  AppendDer(kDerSequence, aki, &sequence);
+  x509::AppendDer(x509::kDerSequence, aki, &sequence);
   std::string extension(kAuthorityKeyIdOid);
-  AppendDer(kDerOctetString, sequence, &extension);
-  AppendDer(kDerSequence, extension, out);
+  x509::AppendDer(x509::kDerOctetString, sequence, &extension);
+  x509::AppendDer(x509::kDerSequence, extension, out);
 }
 
 void AppendTwoDigits(int value, std::string* out) {
@@ -72,7 +72,7 @@ absl::Status AppendSerial(std::string* out) {
   size_t skip = 0;
   while (skip + 1 < sizeof(random) && random[skip] == 0) ++skip;
   const bool pad = (random[skip] & 0x80) != 0;
-  AppendDerHeader(kDerInteger, sizeof(random) - skip + (pad ? 1 : 0), out);
+  x509::AppendDerHeader(x509::kDerInteger, sizeof(random) - skip + (pad ? 1 : 0), out);
   if (pad) out->push_back('\0');
   out->append(reinterpret_cast<char*>(random) + skip, sizeof(random) - skip);
   return absl::OkStatus();
@@ -94,7 +94,7 @@ std::string DerTime(absl::Time t) {
   AppendTwoDigits(c.second(), &digits);
   digits.push_back('Z');
   std::string element;
-  AppendDer(utc_time ? kDerUtcTime : kDerGeneralizedTime, digits, &element);
+  x509::AppendDer(utc_time ? x509::kDerUtcTime : x509::kDerGeneralizedTime, digits, &element);
   return element;
 }
 
@@ -175,7 +175,7 @@ absl::StatusOr<std::string> LeafSigner::SignDer(
   body.append(issuer_);
   const std::string not_before = DerTime(request.not_before);
   const std::string not_after = DerTime(request.not_after);
-  AppendDerHeader(kDerSequence, not_before.size() + not_after.size(), &body);
+  x509::AppendDerHeader(x509::kDerSequence, not_before.size() + not_after.size(), &body);
   body.append(not_before);
   body.append(not_after);
   AppendSubjectName(request.dual_use_common_name
@@ -185,13 +185,13 @@ absl::StatusOr<std::string> LeafSigner::SignDer(
   body.append(request.public_key_der.data(), request.public_key_der.size());
   std::string extensions(fixed_extensions_);
   AppendSubjectAltNameExtension(*request.identities, &extensions);
-  AppendDerHeader(kDerContext3Constructed,
-                  DerHeaderSize(extensions.size()) + extensions.size(), &body);
-  AppendDer(kDerSequence, extensions, &body);
+  x509::AppendDerHeader(x509::kDerContext3Constructed,
+                  x509::DerHeaderSize(extensions.size()) + extensions.size(), &body);
+  x509::AppendDer(x509::kDerSequence, extensions, &body);
 
   std::string tbs;
   tbs.reserve(body.size() + 4);
-  AppendDer(kDerSequence, body, &tbs);
+  x509::AppendDer(x509::kDerSequence, body, &tbs);
 
   SslUniquePtr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   const bool ready =
@@ -215,16 +215,16 @@ absl::StatusOr<std::string> LeafSigner::SignDer(
   signature.resize(1 + signature_len);
 
   const size_t signature_element =
-      DerHeaderSize(signature.size()) + signature.size();
+      x509::DerHeaderSize(signature.size()) + signature.size();
   std::string certificate;
   certificate.reserve(tbs.size() + signature_algorithm_.size() +
                       signature_element + 8);
-  AppendDerHeader(kDerSequence,
+  x509::AppendDerHeader(x509::kDerSequence,
                   tbs.size() + signature_algorithm_.size() + signature_element,
                   &certificate);
   certificate.append(tbs);
   certificate.append(signature_algorithm_);
-  AppendDer(kDerBitString, signature, &certificate);
+  x509::AppendDer(x509::kDerBitString, signature, &certificate);
   return certificate;
 }
 

@@ -52,11 +52,11 @@ absl::StatusOr<absl::Duration> ResolveTtl(absl::Duration requested,
 absl::StatusOr<CheckedRequest> CheckRequest(const SignRequest& request,
                                             const LocalCaOptions& options,
                                             absl::Time signer_not_after) {
-  absl::StatusOr<ParsedCsr> csr =
+  absl::StatusOr<x509::ParsedCsr> csr =
       request.parsed_csr != nullptr &&
               request.parsed_csr->policy() == options.csr_policy
-          ? absl::StatusOr<ParsedCsr>(*request.parsed_csr)
-          : ParsedCsr::Parse(request.csr_pem, options.csr_policy);
+          ? absl::StatusOr<x509::ParsedCsr>(*request.parsed_csr)
+          : x509::ParsedCsr::Parse(request.csr_pem, options.csr_policy);
   if (!csr.ok()) return csr.status();
   absl::Status status = ValidateIdentities(request.identities);
   if (!status.ok()) return status;

@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ca/certificate_authority.h"
-#include "ca/csr.h"
+#include "x509/csr.h"
 #include "ca/local_ca.h"
 
 namespace vaultca {
@@ -19,7 +19,7 @@ namespace internal {
 
 // A request that passed the policy.
 struct CheckedRequest {
-  ParsedCsr csr;
+  x509::ParsedCsr csr;
   // The lifetime to issue.
   absl::Duration ttl;
   // options.clock() when the request was checked.

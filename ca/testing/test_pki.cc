@@ -11,9 +11,9 @@
 
 #include "absl/status/statusor.h"
 #include "ca/generate.h"
-#include "ca/internal/key_util.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/key_util.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "common/sync.h"
 
@@ -63,7 +63,7 @@ absl::StatusOr<SslUniquePtr<EVP_PKEY>> GenerateAny(int kind) {
     return SslUniquePtr<EVP_PKEY>(
         EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-521"));
   }
-  return internal::GenerateKey(static_cast<KeyType>(kind));
+  return x509::GenerateKey(static_cast<KeyType>(kind));
 }
 
 // Generating under the lock makes concurrent callers wait for one key
@@ -76,13 +76,13 @@ const SecretData& CachedKey(int kind, int slot) {
     SslUniquePtr<EVP_PKEY> key = Must(GenerateAny(kind), "generate key");
     if (key == nullptr) Fail("generate key", absl::InternalError("null key"));
     entry = std::make_unique<SecretData>(
-        Must(internal::PrivateKeyToPkcs8Pem(key.get()), "encode key"));
+        Must(x509::PrivateKeyToPkcs8Pem(key.get()), "encode key"));
   }
   return *entry;
 }
 
 SslUniquePtr<EVP_PKEY> ParseKey(const SecretData& pem) {
-  return Must(internal::ParsePrivateKey(pem, "key"), "parse key");
+  return Must(x509::ParsePrivateKey(pem, "key"), "parse key");
 }
 
 SecretData BioToSecret(BIO* bio) {
@@ -102,7 +102,7 @@ std::string Issue(const CaMaterialPem* issuer, EVP_PKEY* subject_key,
   SslUniquePtr<X509> issuer_cert;
   SslUniquePtr<EVP_PKEY> issuer_key;
   if (issuer != nullptr) {
-    issuer_cert = Must(internal::ParseCertificate(issuer->cert_pem, "issuer"),
+    issuer_cert = Must(x509::ParseCertificate(issuer->cert_pem, "issuer"),
                        "parse issuer");
     issuer_key = ParseKey(issuer->key_pem);
   }
@@ -121,20 +121,20 @@ std::string Issue(const CaMaterialPem* issuer, EVP_PKEY* subject_key,
       X509_set_pubkey(cert.get(), subject_key) != 1) {
     Fail("build certificate", absl::InternalError(common_name));
   }
-  Must(internal::SetRandomSerial(cert.get()), "serial");
-  Must(internal::SetValidity(cert.get(), now - absl::Minutes(2),
+  Must(x509::SetRandomSerial(cert.get()), "serial");
+  Must(x509::SetValidity(cert.get(), now - absl::Minutes(2),
                              now + absl::Hours(24)),
        "validity");
   for (const auto& [nid, value] : extensions) {
-    Must(internal::AddExtension(cert.get(), signer_cert, nid, value),
+    Must(x509::AddExtension(cert.get(), signer_cert, nid, value),
          "extension");
   }
   KeyType signer_type =
-      Must(internal::ClassifyKey(signer_key, "signer"), "classify signer");
-  SslUniquePtr<EVP_MD> md = Must(internal::FetchSignatureDigest(signer_type),
+      Must(x509::ClassifyKey(signer_key, "signer"), "classify signer");
+  SslUniquePtr<EVP_MD> md = Must(x509::FetchSignatureDigest(signer_type),
                                  "fetch digest");
-  Must(internal::SignCertificate(cert.get(), signer_key, md.get()), "sign");
-  return Must(internal::CertificateToPem(cert.get()), "encode certificate");
+  Must(x509::SignCertificate(cert.get(), signer_key, md.get()), "sign");
+  return Must(x509::CertificateToPem(cert.get()), "encode certificate");
 }
 
 // A leaf-like certificate signed by Root(kRsa, now) with `extensions`.

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "ca/internal/chain_verify.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/chain_verify.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "ca/vault_pki/internal/issued_chain.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "common/log.h"
@@ -42,7 +42,7 @@ std::string TimeText(absl::Time t) {
 
 absl::Time NotAfter(const X509* cert) {
   absl::StatusOr<absl::Time> t =
-      internal::Asn1TimeToTime(X509_get0_notAfter(cert));
+      x509::Asn1TimeToTime(X509_get0_notAfter(cert));
   return t.ok() ? *t : absl::InfinitePast();
 }
 
@@ -71,8 +71,8 @@ absl::StatusOr<std::unique_ptr<ManagedVaultPkiCa>> ManagedVaultPkiCa::New(
     return s;
   }
   if (!options.pki.root_bundle_pem.empty()) {
-    absl::StatusOr<internal::SslUniquePtr<STACK_OF(X509)>> roots =
-        internal::ParseCertificateStack(options.pki.root_bundle_pem,
+    absl::StatusOr<::vaultca::internal::SslUniquePtr<STACK_OF(X509)>> roots =
+        x509::ParseCertificateStack(options.pki.root_bundle_pem,
                                         "the pinned root bundle");
     if (!roots.ok()) return roots.status();
   }
@@ -203,11 +203,11 @@ ManagedVaultPkiCa::ReadIssuer() {
   for (const std::string& pem : response->ca_pems) {
     absl::StrAppend(&issuer->reported_pem, pem);
   }
-  absl::StatusOr<internal::SslUniquePtr<X509>> cert =
-      internal::ParseCertificate(response->certificate, "the issuer certificate");
+  absl::StatusOr<::vaultca::internal::SslUniquePtr<X509>> cert =
+      x509::ParseCertificate(response->certificate, "the issuer certificate");
   if (!cert.ok()) return absl::DataLossError(cert.status().message());
-  internal::SslUniquePtr<STACK_OF(X509)> others(sk_X509_new_null());
-  internal::SslUniquePtr<STACK_OF(X509)> derived_roots(sk_X509_new_null());
+  ::vaultca::internal::SslUniquePtr<STACK_OF(X509)> others(sk_X509_new_null());
+  ::vaultca::internal::SslUniquePtr<STACK_OF(X509)> derived_roots(sk_X509_new_null());
   if (others == nullptr || derived_roots == nullptr) {
     return absl::ResourceExhaustedError("sk_X509_new_null");
   }
@@ -223,10 +223,10 @@ ManagedVaultPkiCa::ReadIssuer() {
     keep(derived_roots.get(), cert->get());
   }
   for (const std::string& pem : response->ca_pems) {
-    absl::StatusOr<std::vector<internal::SslUniquePtr<X509>>> certs =
-        internal::ParseCertificates(pem, "ca_chain");
+    absl::StatusOr<std::vector<::vaultca::internal::SslUniquePtr<X509>>> certs =
+        x509::ParseCertificates(pem, "ca_chain");
     if (!certs.ok()) return absl::DataLossError(certs.status().message());
-    for (const internal::SslUniquePtr<X509>& c : *certs) {
+    for (const ::vaultca::internal::SslUniquePtr<X509>& c : *certs) {
       if (SameCertificate(c.get(), cert->get())) continue;
       // A self-signed certificate Vault holds is a root of the chain.
       keep(X509_self_signed(c.get(), 1) == 1 ? derived_roots.get()
@@ -235,10 +235,10 @@ ManagedVaultPkiCa::ReadIssuer() {
     }
   }
   STACK_OF(X509)* roots = derived_roots.get();
-  internal::SslUniquePtr<STACK_OF(X509)> pinned;
+  ::vaultca::internal::SslUniquePtr<STACK_OF(X509)> pinned;
   if (!options_.pki.root_bundle_pem.empty()) {
-    absl::StatusOr<internal::SslUniquePtr<STACK_OF(X509)>> parsed =
-        internal::ParseCertificateStack(options_.pki.root_bundle_pem,
+    absl::StatusOr<::vaultca::internal::SslUniquePtr<STACK_OF(X509)>> parsed =
+        x509::ParseCertificateStack(options_.pki.root_bundle_pem,
                                         "the pinned root bundle");
     if (!parsed.ok()) return parsed.status();
     pinned = *std::move(parsed);
@@ -251,7 +251,7 @@ ManagedVaultPkiCa::ReadIssuer() {
   } else if (sk_X509_num(roots) == 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the issuer chain of ", description_, " ends at '",
-        internal::NameToString(X509_get_issuer_name(
+        x509::NameToString(X509_get_issuer_name(
             sk_X509_num(others.get()) > 0
                 ? sk_X509_value(others.get(), sk_X509_num(others.get()) - 1)
                 : cert->get())),
@@ -260,19 +260,19 @@ ManagedVaultPkiCa::ReadIssuer() {
         "followed by the root) or pin it (ca.vault_pki.root_cert_file)"));
   }
   const absl::Time now = options_.clock();
-  absl::StatusOr<internal::SslUniquePtr<STACK_OF(X509)>> path =
-      internal::VerifyToRoots(cert->get(), others.get(), roots, now,
+  absl::StatusOr<::vaultca::internal::SslUniquePtr<STACK_OF(X509)>> path =
+      x509::VerifyToRoots(cert->get(), others.get(), roots, now,
                               absl::StrCat("the issuer of ", description_));
   if (!path.ok()) {
     return absl::FailedPreconditionError(path.status().message());
   }
-  absl::StatusOr<std::string> roots_pem = internal::CertificatesToPem(roots);
+  absl::StatusOr<std::string> roots_pem = x509::CertificatesToPem(roots);
   if (!roots_pem.ok()) return roots_pem.status();
   issuer->roots_pem = *std::move(roots_pem);
-  issuer->serial_hex = internal::SerialHex(cert->get());
-  issuer->subject = internal::NameToString(X509_get_subject_name(cert->get()));
+  issuer->serial_hex = x509::SerialHex(cert->get());
+  issuer->subject = x509::NameToString(X509_get_subject_name(cert->get()));
   absl::StatusOr<absl::Time> not_before =
-      internal::Asn1TimeToTime(X509_get0_notBefore(cert->get()));
+      x509::Asn1TimeToTime(X509_get0_notBefore(cert->get()));
   if (not_before.ok()) issuer->not_before = *not_before;
   issuer->not_after = NotAfter(cert->get());
   // Every certificate of the validated path but its anchor.
@@ -283,7 +283,7 @@ ManagedVaultPkiCa::ReadIssuer() {
   }
   for (int i = 0; i < sk_X509_num(roots); ++i) {
     absl::StatusOr<std::string> fp =
-        internal::Sha256FingerprintHex(sk_X509_value(roots, i));
+        x509::Sha256FingerprintHex(sk_X509_value(roots, i));
     if (fp.ok()) issuer->root_fingerprints.push_back(*std::move(fp));
   }
   VaultPkiCaOptions pki = options_.pki;

@@ -20,7 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ca/csr.h"
+#include "x509/csr.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/testing/test_pki.h"
 #include "ca/vault_pki/managed_vault_pki_ca.h"
@@ -214,7 +214,7 @@ class ManagedVaultPkiRealTest : public ::testing::Test {
     options.key_type = KeyType::kEcP256;
     absl::StatusOr<WorkloadCsr> csr = GenerateWorkloadCsr(options);
     EXPECT_TRUE(csr.ok()) << csr.status();
-    absl::StatusOr<ParsedCsr> parsed = ParsedCsr::Parse(csr->csr_pem);
+    absl::StatusOr<x509::ParsedCsr> parsed = x509::ParsedCsr::Parse(csr->csr_pem);
     EXPECT_TRUE(parsed.ok()) << parsed.status();
     return {csr->csr_pem, parsed->public_key_der()};
   }

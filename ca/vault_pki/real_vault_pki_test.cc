@@ -18,7 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ca/csr.h"
+#include "x509/csr.h"
 #include "ca/vault_pki/testing/chain_checks.h"
 #include "ca/vault_pki/vault_pki_ca.h"
 #include "ca/workload_csr.h"
@@ -198,7 +198,7 @@ class RealVaultPkiTest : public ::testing::Test {
     options.key_type = key_type;
     absl::StatusOr<WorkloadCsr> csr = GenerateWorkloadCsr(options);
     EXPECT_TRUE(csr.ok()) << csr.status();
-    absl::StatusOr<ParsedCsr> parsed = ParsedCsr::Parse(csr->csr_pem);
+    absl::StatusOr<x509::ParsedCsr> parsed = x509::ParsedCsr::Parse(csr->csr_pem);
     EXPECT_TRUE(parsed.ok()) << parsed.status();
     return {csr->csr_pem, parsed->public_key_der()};
   }

@@ -8,8 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "ca/internal/leaf_names.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/pem_codec.h"
+#include "x509/pem.h"
+#include "x509/pem_codec.h"
 #include "ca/internal/request_policy.h"
 #include "ca/vault_pki/internal/issued_chain.h"
 #include "common/internal/ssl_unique_ptr.h"
@@ -19,7 +19,7 @@ namespace vaultca {
 namespace ca {
 
 struct VaultPkiCertificateAuthority::Roots {
-  internal::SslUniquePtr<STACK_OF(X509)> certs;
+  ::vaultca::internal::SslUniquePtr<STACK_OF(X509)> certs;
   // The configured bundle, re-encoded: one clean PEM block per root.
   std::string pem;
 };
@@ -83,14 +83,14 @@ absl::StatusOr<std::string> SignPath(const VaultPkiCaOptions& options) {
 absl::StatusOr<std::string> SignBody(const SignRequest& request,
                                      absl::Duration ttl,
                                      bool exclude_cn_from_sans) {
-  internal::PemBlock block;
-  if (internal::DecodeFirstPemBlock(request.csr_pem, &block) !=
-      internal::PemDecodeResult::kOk) {
+  x509::PemBlock block;
+  if (x509::DecodeFirstPemBlock(request.csr_pem, &block) !=
+      x509::PemDecodeResult::kOk) {
     // ParsedCsr::Parse accepted it, so this cannot happen.
     return absl::InternalError("re-reading the CSR's PEM block failed");
   }
   nlohmann::json body = nlohmann::json::object();
-  body["csr"] = internal::EncodePem(block.label, block.der);
+  body["csr"] = x509::EncodePem(block.label, block.der);
   body["format"] = "pem";
   body["ttl"] = absl::StrCat(absl::ToInt64Seconds(ttl), "s");
   body["exclude_cn_from_sans"] = exclude_cn_from_sans;
@@ -155,13 +155,13 @@ VaultPkiCertificateAuthority::New(std::shared_ptr<vault::VaultClient> client,
   if (!status.ok()) return status;
   if (!options.policy.clock) options.policy.clock = [] { return absl::Now(); };
   auto roots = std::make_unique<Roots>();
-  absl::StatusOr<internal::SslUniquePtr<STACK_OF(X509)>> certs =
-      internal::ParseCertificateStack(options.root_bundle_pem,
+  absl::StatusOr<::vaultca::internal::SslUniquePtr<STACK_OF(X509)>> certs =
+      x509::ParseCertificateStack(options.root_bundle_pem,
                                       "root_bundle_pem");
   if (!certs.ok()) return certs.status();
   roots->certs = *std::move(certs);
   absl::StatusOr<std::string> pem =
-      internal::CertificatesToPem(roots->certs.get());
+      x509::CertificatesToPem(roots->certs.get());
   if (!pem.ok()) return pem.status();
   roots->pem = *std::move(pem);
   return std::unique_ptr<VaultPkiCertificateAuthority>(

@@ -21,9 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ca/csr.h"
+#include "x509/csr.h"
 #include "ca/generate.h"
-#include "ca/internal/csr_test_util.h"
+#include "x509/testing/csr_test_util.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
 #include "ca/testing/test_pki.h"
@@ -50,16 +50,16 @@ constexpr char kSignPath[] = "/v1/pki_int/sign/istio";
 constexpr char kSpiffeId[] = "spiffe://cluster.local/ns/default/sa/sleep";
 
 std::string CsrPem(const std::string& key, int slot = 0) {
-  testing::TestCsrOptions options;
+  x509::testing::TestCsrOptions options;
   options.key = key;
   options.key_slot = slot;
   options.with_organization = true;
   options.sans = {absl::StrCat("URI:", kSpiffeId)};
-  return testing::TestCsrPem(options);
+  return x509::testing::TestCsrPem(options);
 }
 
 std::string KeyOf(const std::string& csr_pem) {
-  absl::StatusOr<ParsedCsr> csr = ParsedCsr::Parse(csr_pem);
+  absl::StatusOr<x509::ParsedCsr> csr = x509::ParsedCsr::Parse(csr_pem);
   EXPECT_TRUE(csr.ok()) << csr.status();
   return csr.ok() ? csr->public_key_der() : "";
 }
@@ -315,7 +315,7 @@ TEST_F(VaultPkiCaTest, LeafThatIsACaIsRefused) {
   // signer could return.
   SslUniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
   ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(),
-                                          testing::CachedCsrKey("EC:P-256"),
+                                          x509::testing::CachedCsrKey("EC:P-256"),
                                           nullptr, nullptr, 0, nullptr,
                                           nullptr),
             1);
@@ -505,7 +505,7 @@ TEST_F(VaultPkiCaTest, LocalPolicyRunsBeforeVaultIsAsked) {
   auto ca = NewCa(options);
 
   SignRequest bad_csr = Request();
-  bad_csr.csr_pem = testing::WithBrokenSignature(bad_csr.csr_pem);
+  bad_csr.csr_pem = x509::testing::WithBrokenSignature(bad_csr.csr_pem);
   EXPECT_EQ(ca->Sign(bad_csr).status().code(),
             absl::StatusCode::kInvalidArgument);
   SignRequest weak_key = Request("RSA:1024");

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
 
@@ -19,7 +19,7 @@ using ::vaultca::internal::SslUniquePtr;
 
 absl::StatusOr<std::string> CsrForKey(const SecretData& key_pem) {
   absl::StatusOr<SslUniquePtr<EVP_PKEY>> key =
-      ca::internal::ParsePrivateKey(key_pem, "serving key");
+      x509::ParsePrivateKey(key_pem, "serving key");
   if (!key.ok()) return key.status();
   SslUniquePtr<X509_REQ> req(X509_REQ_new());
   if (req == nullptr || X509_REQ_set_version(req.get(), 0) != 1 ||
@@ -37,22 +37,22 @@ absl::StatusOr<std::string> CsrForKey(const SecretData& key_pem) {
 }
 
 absl::StatusOr<Validity> CertificateValidity(const std::string& pem) {
-  auto certs = ca::internal::ParseCertificates(pem, "certificate");
+  auto certs = x509::ParseCertificates(pem, "certificate");
   if (!certs.ok()) return certs.status();
   X509* cert = (*certs)[0].get();
-  auto not_before = ca::internal::Asn1TimeToTime(X509_get0_notBefore(cert));
+  auto not_before = x509::Asn1TimeToTime(X509_get0_notBefore(cert));
   if (!not_before.ok()) return not_before.status();
-  auto not_after = ca::internal::Asn1TimeToTime(X509_get0_notAfter(cert));
+  auto not_after = x509::Asn1TimeToTime(X509_get0_notAfter(cert));
   if (!not_after.ok()) return not_after.status();
   return Validity{*not_before, *not_after};
 }
 
 absl::StatusOr<absl::Time> EarliestNotAfter(const std::string& pem) {
-  auto certs = ca::internal::ParseCertificates(pem, "certificates");
+  auto certs = x509::ParseCertificates(pem, "certificates");
   if (!certs.ok()) return certs.status();
   absl::Time earliest = absl::InfiniteFuture();
   for (const auto& cert : *certs) {
-    auto not_after = ca::internal::Asn1TimeToTime(X509_get0_notAfter(cert.get()));
+    auto not_after = x509::Asn1TimeToTime(X509_get0_notAfter(cert.get()));
     if (!not_after.ok()) return not_after.status();
     earliest = std::min(earliest, *not_after);
   }

@@ -6,8 +6,8 @@
 #include <openssl/x509v3.h>
 
 #include "absl/strings/str_cat.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "server/auth/client_cert_authenticator.h"
@@ -19,12 +19,12 @@ namespace testing {
 using ::vaultca::internal::SslUniquePtr;
 
 absl::StatusOr<LeafInfo> InspectLeaf(const std::string& pem) {
-  auto certs = ca::internal::ParseCertificates(pem, "leaf");
+  auto certs = x509::ParseCertificates(pem, "leaf");
   if (!certs.ok()) return certs.status();
   X509* cert = (*certs)[0].get();
   LeafInfo info;
-  auto nb = ca::internal::Asn1TimeToTime(X509_get0_notBefore(cert));
-  auto na = ca::internal::Asn1TimeToTime(X509_get0_notAfter(cert));
+  auto nb = x509::Asn1TimeToTime(X509_get0_notBefore(cert));
+  auto na = x509::Asn1TimeToTime(X509_get0_notAfter(cert));
   if (!nb.ok()) return nb.status();
   if (!na.ok()) return na.status();
   info.not_before = *nb;
@@ -35,23 +35,23 @@ absl::StatusOr<LeafInfo> InspectLeaf(const std::string& pem) {
   const int idx = X509_get_ext_by_NID(cert, NID_subject_alt_name, -1);
   info.san_critical =
       idx >= 0 && X509_EXTENSION_get_critical(X509_get_ext(cert, idx)) == 1;
-  info.subject = ca::internal::NameToString(X509_get_subject_name(cert));
-  info.issuer = ca::internal::NameToString(X509_get_issuer_name(cert));
+  info.subject = x509::NameToString(X509_get_subject_name(cert));
+  info.issuer = x509::NameToString(X509_get_issuer_name(cert));
   return info;
 }
 
 absl::Status VerifyLeaf(const std::vector<std::string>& chain,
                         const std::string& roots_pem) {
   if (chain.empty()) return absl::InvalidArgumentError("empty chain");
-  auto leaf = ca::internal::ParseCertificate(chain[0], "leaf");
+  auto leaf = x509::ParseCertificate(chain[0], "leaf");
   if (!leaf.ok()) return leaf.status();
-  auto roots = ca::internal::ParseCertificates(roots_pem, "roots");
+  auto roots = x509::ParseCertificates(roots_pem, "roots");
   if (!roots.ok()) return roots.status();
   SslUniquePtr<X509_STORE> store(X509_STORE_new());
   for (auto& root : *roots) X509_STORE_add_cert(store.get(), root.get());
   SslUniquePtr<STACK_OF(X509)> untrusted(sk_X509_new_null());
   for (size_t i = 1; i < chain.size(); ++i) {
-    auto certs = ca::internal::ParseCertificates(chain[i], "chain");
+    auto certs = x509::ParseCertificates(chain[i], "chain");
     if (!certs.ok()) return certs.status();
     for (auto& c : *certs) sk_X509_push(untrusted.get(), c.release());
   }

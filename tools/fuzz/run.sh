@@ -10,7 +10,7 @@
 # at run time from test PKI, never checked in); new coverage goes to
 # build/fuzz/<name>/corpus and findings to build/fuzz/<name>/artifacts/.
 # Replay a finding as an ordinary test run:
-#   bazel run //ca/fuzz:csr_fuzzer -- $PWD/build/fuzz/csr_fuzzer/artifacts/crash-...
+#   bazel run //x509/fuzz:csr_fuzzer -- $PWD/build/fuzz/csr_fuzzer/artifacts/crash-...
 # Single process (2 shared cores): run one target at a time.
 set -euo pipefail
 
@@ -23,7 +23,7 @@ TARGETS=(
   //server/auth/fuzz:jwks_fuzzer
   //server/auth/fuzz:oidc_discovery_fuzzer
   //vault/fuzz:vault_response_fuzzer
-  //ca/fuzz:csr_fuzzer
+  //x509/fuzz:csr_fuzzer
   //ca/fuzz:key_cert_bundle_fuzzer
   //vault/fuzz:reference_fuzzer
   //server/fuzz:config_fuzzer

@@ -13,10 +13,10 @@
 
 #include <openssl/objects.h>
 
-#include "ca/csr.h"
-#include "ca/internal/csr_der.h"
-#include "ca/internal/csr_test_util.h"
-#include "ca/internal/pem_codec.h"
+#include "x509/csr.h"
+#include "x509/internal/csr_der.h"
+#include "x509/testing/csr_test_util.h"
+#include "x509/pem_codec.h"
 #include "common/testing/fuzz_support.h"
 #include "common/testing/fuzz_target.h"
 
@@ -24,7 +24,7 @@ namespace vaultca {
 namespace fuzzing {
 namespace {
 
-void CheckParsed(const absl::StatusOr<ca::ParsedCsr>& csr) {
+void CheckParsed(const absl::StatusOr<x509::ParsedCsr>& csr) {
   if (!csr.ok()) {
     Check(csr.status().code() == absl::StatusCode::kInvalidArgument,
           "CSR failures are InvalidArgument");
@@ -32,7 +32,7 @@ void CheckParsed(const absl::StatusOr<ca::ParsedCsr>& csr) {
   }
   Check(!csr->public_key_der().empty() && csr->key_bits() > 0,
         "a parsed CSR has a key");
-  for (const ca::CsrExtension& e : csr->extensions()) {
+  for (const x509::CsrExtension& e : csr->extensions()) {
     Check(!e.oid.empty(), "extension OIDs are dotted text");
   }
 }
@@ -40,7 +40,7 @@ void CheckParsed(const absl::StatusOr<ca::ParsedCsr>& csr) {
 }  // namespace
 
 std::vector<std::string> Seeds() {
-  using ca::testing::TestCsrOptions;
+  using x509::testing::TestCsrOptions;
   std::vector<TestCsrOptions> variants(8);
   variants[0].sans = {"URI:spiffe://cluster.local/ns/default/sa/sleep"};
   variants[0].with_organization = true;  // istio-agent's empty O=.
@@ -63,18 +63,18 @@ std::vector<std::string> Seeds() {
 
   std::vector<std::string> seeds;
   for (const TestCsrOptions& v : variants) {
-    seeds.push_back(std::string(1, '\x00') + ca::testing::TestCsrPem(v));
-    seeds.push_back(std::string(1, '\x01') + ca::testing::TestCsrDer(v));
+    seeds.push_back(std::string(1, '\x00') + x509::testing::TestCsrPem(v));
+    seeds.push_back(std::string(1, '\x01') + x509::testing::TestCsrDer(v));
   }
   // Ed25519 with the policy allowing it, to reach its signature check.
-  seeds.push_back(std::string(1, '\x03') + ca::testing::TestCsrDer(variants[3]));
+  seeds.push_back(std::string(1, '\x03') + x509::testing::TestCsrDer(variants[3]));
   seeds.push_back(std::string(1, '\x00') +
-                  ca::testing::WithBrokenSignature(
-                      ca::testing::TestCsrPem(variants[0])));
+                  x509::testing::WithBrokenSignature(
+                      x509::testing::TestCsrPem(variants[0])));
   seeds.push_back(std::string(1, '\x00') +
                   "junk\n-----BEGIN NEW CERTIFICATE REQUEST-----\nAAAA\n"
                   "-----END NEW CERTIFICATE REQUEST-----\n");
-  Check(ca::ParsedCsr::Parse(seeds[0].substr(1)).ok(), "the seed CSR parses");
+  Check(x509::ParsedCsr::Parse(seeds[0].substr(1)).ok(), "the seed CSR parses");
   return seeds;
 }
 
@@ -82,19 +82,19 @@ std::vector<std::string> Seeds() {
 }  // namespace vaultca
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  namespace ca = ::vaultca::ca;
+  namespace x509 = ::vaultca::x509;
   if (size == 0) return 0;
   const absl::string_view rest(reinterpret_cast<const char*>(data) + 1,
                                size - 1);
-  ca::CsrPolicy policy;
+  x509::CsrPolicy policy;
   policy.allow_ed25519 = (data[0] & 2) != 0;
   if ((data[0] & 1) == 0) {
-    ::vaultca::fuzzing::CheckParsed(ca::ParsedCsr::Parse(rest, policy));
+    ::vaultca::fuzzing::CheckParsed(x509::ParsedCsr::Parse(rest, policy));
   } else {
-    ca::internal::CsrParts parts;
-    (void)ca::internal::SplitCsr(rest, &parts);
-    ::vaultca::fuzzing::CheckParsed(ca::ParsedCsr::Parse(
-        ca::internal::EncodePem("CERTIFICATE REQUEST", rest), policy));
+    x509::internal::CsrParts parts;
+    (void)x509::internal::SplitCsr(rest, &parts);
+    ::vaultca::fuzzing::CheckParsed(x509::ParsedCsr::Parse(
+        x509::EncodePem("CERTIFICATE REQUEST", rest), policy));
   }
   return 0;
 }

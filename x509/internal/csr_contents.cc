@@ -1,15 +1,15 @@
-#include "ca/internal/csr_contents.h"
+#include "x509/internal/csr_contents.h"
 
 #include <arpa/inet.h>
 #include <openssl/asn1.h>
 
 #include "absl/strings/str_cat.h"
-#include "ca/internal/der.h"
+#include "x509/der.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 namespace {
 
@@ -237,5 +237,5 @@ absl::Status ParseCsrExtensionRequest(absl::string_view attributes,
 }
 
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_INTERNAL_CSR_CONTENTS_H_
-#define VAULTCA_CA_INTERNAL_CSR_CONTENTS_H_
+#ifndef VAULTCA_X509_INTERNAL_CSR_CONTENTS_H_
+#define VAULTCA_X509_INTERNAL_CSR_CONTENTS_H_
 
 // What a CSR asks for beyond its key: the subject's CN, the requested
 // extensions and the subjectAltName values, for policy layers (istio-csr's
@@ -10,10 +10,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "ca/csr.h"
+#include "x509/csr.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 
 struct CsrSans {
@@ -39,7 +39,7 @@ absl::Status ParseCsrExtensionRequest(absl::string_view attributes,
                                       CsrSans* sans);
 
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_CSR_CONTENTS_H_
+#endif  // VAULTCA_X509_INTERNAL_CSR_CONTENTS_H_

@@ -1,12 +1,12 @@
-#include "ca/internal/csr_der.h"
+#include "x509/internal/csr_der.h"
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "ca/internal/der.h"
+#include "x509/der.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 namespace {
 
@@ -109,5 +109,5 @@ absl::Status SplitCsr(absl::string_view der, CsrParts* parts) {
 }
 
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

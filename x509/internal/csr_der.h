@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_INTERNAL_CSR_DER_H_
-#define VAULTCA_CA_INTERNAL_CSR_DER_H_
+#ifndef VAULTCA_X509_INTERNAL_CSR_DER_H_
+#define VAULTCA_X509_INTERNAL_CSR_DER_H_
 
 // Splits a PKCS#10 CertificationRequest (RFC 2986) into the byte ranges the
 // later checks need, without building OpenSSL objects (see der.h for why).
@@ -8,7 +8,7 @@
 #include "absl/strings/string_view.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 
 // Views into the DER a CsrParts was split from; valid while it lives.
@@ -39,7 +39,7 @@ struct CsrParts {
 absl::Status SplitCsr(absl::string_view der, CsrParts* parts);
 
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_CSR_DER_H_
+#endif  // VAULTCA_X509_INTERNAL_CSR_DER_H_

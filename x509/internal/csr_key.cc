@@ -1,4 +1,4 @@
-#include "ca/internal/csr_key.h"
+#include "x509/internal/csr_key.h"
 
 #include <openssl/core_names.h>
 #include <openssl/objects.h>
@@ -10,13 +10,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "ca/internal/der.h"
-#include "ca/internal/ecdsa_verify.h"
-#include "ca/internal/rsa_pkcs1_verify.h"
+#include "x509/der.h"
+#include "x509/internal/ecdsa_verify.h"
+#include "x509/internal/rsa_pkcs1_verify.h"
 #include "common/internal/ssl_error.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 namespace {
 
@@ -337,5 +337,5 @@ absl::StatusOr<CsrKey> ParseCsrKey(const CsrParts& parts,
 }
 
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_INTERNAL_CSR_KEY_H_
-#define VAULTCA_CA_INTERNAL_CSR_KEY_H_
+#ifndef VAULTCA_X509_INTERNAL_CSR_KEY_H_
+#define VAULTCA_X509_INTERNAL_CSR_KEY_H_
 
 // The CSR's public key: classification, key policy, and an EVP_PKEY to
 // verify the CSR's self-signature with. Internal: exposes OpenSSL types.
@@ -10,14 +10,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "ca/csr.h"
-#include "ca/internal/csr_der.h"
-#include "ca/internal/ecdsa_verify.h"
-#include "ca/key_cert_bundle.h"
+#include "x509/csr.h"
+#include "x509/internal/csr_der.h"
+#include "x509/internal/ecdsa_verify.h"
+#include "x509/key_type.h"
 #include "common/internal/ssl_unique_ptr.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 
 struct CsrKey {
@@ -58,7 +58,7 @@ absl::StatusOr<CsrKey> ParseCsrKey(const CsrParts& parts,
 std::string AllowedKeysText(const CsrPolicy& policy);
 
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_CSR_KEY_H_
+#endif  // VAULTCA_X509_INTERNAL_CSR_KEY_H_

@@ -1,15 +1,15 @@
-#include "ca/internal/csr_signature.h"
+#include "x509/internal/csr_signature.h"
 
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
-#include "ca/internal/ecdsa_verify.h"
-#include "ca/internal/rsa_pkcs1_verify.h"
+#include "x509/internal/ecdsa_verify.h"
+#include "x509/internal/rsa_pkcs1_verify.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 namespace {
 
@@ -183,5 +183,5 @@ absl::Status VerifyCsrSignature(const CsrParts& parts, const CsrKey& key) {
 }
 
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

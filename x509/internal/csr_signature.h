@@ -1,14 +1,14 @@
-#ifndef VAULTCA_CA_INTERNAL_CSR_SIGNATURE_H_
-#define VAULTCA_CA_INTERNAL_CSR_SIGNATURE_H_
+#ifndef VAULTCA_X509_INTERNAL_CSR_SIGNATURE_H_
+#define VAULTCA_X509_INTERNAL_CSR_SIGNATURE_H_
 
 // Verification of a CSR's self-signature. Internal: exposes OpenSSL types.
 
 #include "absl/status/status.h"
-#include "ca/internal/csr_der.h"
-#include "ca/internal/csr_key.h"
+#include "x509/internal/csr_der.h"
+#include "x509/internal/csr_key.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 
 // Verifies `parts.signature` over `parts.info` with `key`, as
@@ -19,7 +19,7 @@ namespace internal {
 absl::Status VerifyCsrSignature(const CsrParts& parts, const CsrKey& key);
 
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_CSR_SIGNATURE_H_
+#endif  // VAULTCA_X509_INTERNAL_CSR_SIGNATURE_H_

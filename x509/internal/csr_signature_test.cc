@@ -1,18 +1,18 @@
-#include "ca/internal/csr_signature.h"
+#include "x509/internal/csr_signature.h"
 
 #include <string>
 
 #include "absl/status/status.h"
-#include "ca/internal/csr_der.h"
-#include "ca/internal/csr_key.h"
-#include "ca/internal/csr_test_util.h"
-#include "ca/internal/ecdsa_verify.h"
-#include "ca/internal/pem_codec.h"
-#include "ca/internal/rsa_pkcs1_verify.h"
+#include "x509/internal/csr_der.h"
+#include "x509/internal/csr_key.h"
+#include "x509/testing/csr_test_util.h"
+#include "x509/internal/ecdsa_verify.h"
+#include "x509/pem_codec.h"
+#include "x509/internal/rsa_pkcs1_verify.h"
 #include "gtest/gtest.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 namespace {
 
@@ -150,5 +150,5 @@ TEST(CsrSignatureTest, EcPointOffTheCurve) {
 
 }  // namespace
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

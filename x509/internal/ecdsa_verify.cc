@@ -2,7 +2,7 @@
 // low-level API; see ecdsa_verify.h for the measured reason.
 #define OPENSSL_SUPPRESS_DEPRECATED
 
-#include "ca/internal/ecdsa_verify.h"
+#include "x509/internal/ecdsa_verify.h"
 
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
@@ -10,7 +10,7 @@
 #include <openssl/obj_mac.h>
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 
 #ifdef OPENSSL_NO_DEPRECATED_3_0
@@ -84,5 +84,5 @@ bool VerifyEcdsa(const EC_KEY* key, const EVP_MD* md, absl::string_view message,
 #endif  // OPENSSL_NO_DEPRECATED_3_0
 
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_INTERNAL_ECDSA_VERIFY_H_
-#define VAULTCA_CA_INTERNAL_ECDSA_VERIFY_H_
+#ifndef VAULTCA_X509_INTERNAL_ECDSA_VERIFY_H_
+#define VAULTCA_X509_INTERNAL_ECDSA_VERIFY_H_
 
 // ECDSA verification with a bare EC_KEY, for the CSR hot path. Internal:
 // exposes OpenSSL types.
@@ -13,7 +13,7 @@
 #include "absl/strings/string_view.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 
 // Whether the functions below are available: they use OpenSSL's low-level
@@ -48,7 +48,7 @@ bool VerifyEcdsa(const EC_KEY* key, const EVP_MD* md, absl::string_view message,
                  absl::string_view signature);
 
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_ECDSA_VERIFY_H_
+#endif  // VAULTCA_X509_INTERNAL_ECDSA_VERIFY_H_

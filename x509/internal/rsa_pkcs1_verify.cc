@@ -2,7 +2,7 @@
 // rsa_pkcs1_verify.h for the measured reason.
 #define OPENSSL_SUPPRESS_DEPRECATED
 
-#include "ca/internal/rsa_pkcs1_verify.h"
+#include "x509/internal/rsa_pkcs1_verify.h"
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -11,7 +11,7 @@
 #include <memory>
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 
 #ifdef OPENSSL_NO_DEPRECATED_3_0
@@ -68,5 +68,5 @@ bool VerifyRsaPkcs1(absl::string_view modulus, absl::string_view exponent,
 #endif  // OPENSSL_NO_DEPRECATED_3_0
 
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

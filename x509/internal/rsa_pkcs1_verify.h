@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_INTERNAL_RSA_PKCS1_VERIFY_H_
-#define VAULTCA_CA_INTERNAL_RSA_PKCS1_VERIFY_H_
+#ifndef VAULTCA_X509_INTERNAL_RSA_PKCS1_VERIFY_H_
+#define VAULTCA_X509_INTERNAL_RSA_PKCS1_VERIFY_H_
 
 // RSASSA-PKCS1-v1_5 verification from a raw modulus and exponent, for the
 // CSR hot path. Internal: exposes OpenSSL types.
@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace internal {
 
 // Whether VerifyRsaPkcs1 is available: it uses OpenSSL's low-level RSA
@@ -37,7 +37,7 @@ bool VerifyRsaPkcs1(absl::string_view modulus, absl::string_view exponent,
                     absl::string_view signature);
 
 }  // namespace internal
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_RSA_PKCS1_VERIFY_H_
+#endif  // VAULTCA_X509_INTERNAL_RSA_PKCS1_VERIFY_H_

@@ -1,4 +1,4 @@
-#include "ca/internal/csr_test_util.h"
+#include "x509/testing/csr_test_util.h"
 
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
@@ -12,12 +12,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
-#include "ca/internal/pem_codec.h"
+#include "x509/pem_codec.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "common/sync.h"
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace testing {
 namespace {
 
@@ -128,20 +128,20 @@ std::string TestCsrDer(const TestCsrOptions& options) {
 }
 
 std::string TestCsrPem(const TestCsrOptions& options) {
-  return ::vaultca::ca::internal::EncodePem("CERTIFICATE REQUEST",
+  return ::vaultca::x509::EncodePem("CERTIFICATE REQUEST",
                                             TestCsrDer(options));
 }
 
 std::string WithBrokenSignature(const std::string& csr_pem) {
-  ::vaultca::ca::internal::PemBlock block;
-  if (::vaultca::ca::internal::DecodeFirstPemBlock(csr_pem, &block) !=
-      ::vaultca::ca::internal::PemDecodeResult::kOk) {
+  ::vaultca::x509::PemBlock block;
+  if (::vaultca::x509::DecodeFirstPemBlock(csr_pem, &block) !=
+      ::vaultca::x509::PemDecodeResult::kOk) {
     Die("not a PEM CSR");
   }
   // The signature BIT STRING ends the CSR; its last byte is signature data
   // for RSA and the low byte of s for ECDSA, so the DER stays valid.
   block.der.back() ^= 0x01;
-  return ::vaultca::ca::internal::EncodePem("CERTIFICATE REQUEST", block.der);
+  return ::vaultca::x509::EncodePem("CERTIFICATE REQUEST", block.der);
 }
 
 std::string PublicKeyDer(const std::string& spec, int slot) {
@@ -154,5 +154,5 @@ std::string PublicKeyDer(const std::string& spec, int slot) {
 }
 
 }  // namespace testing
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca

@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_INTERNAL_CSR_TEST_UTIL_H_
-#define VAULTCA_CA_INTERNAL_CSR_TEST_UTIL_H_
+#ifndef VAULTCA_X509_TESTING_CSR_TEST_UTIL_H_
+#define VAULTCA_X509_TESTING_CSR_TEST_UTIL_H_
 
 // CSRs built at test time, including the malformed and refused kinds a CA
 // must reject. For tests and benchmarks only: every function aborts the
@@ -13,7 +13,7 @@
 #include <vector>
 
 namespace vaultca {
-namespace ca {
+namespace x509 {
 namespace testing {
 
 // A private key for `spec`: "RSA:<bits>", "EC:<curve>" (P-256, P-384,
@@ -57,7 +57,7 @@ std::string WithBrokenSignature(const std::string& csr_pem);
 std::string PublicKeyDer(const std::string& spec, int slot = 0);
 
 }  // namespace testing
-}  // namespace ca
+}  // namespace x509
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_INTERNAL_CSR_TEST_UTIL_H_
+#endif  // VAULTCA_X509_TESTING_CSR_TEST_UTIL_H_

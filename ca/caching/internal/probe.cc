@@ -9,9 +9,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "ca/internal/chain_verify.h"
+#include "x509/chain_verify.h"
 #include "ca/internal/key_cert_bundle_access.h"
-#include "ca/internal/pem.h"
+#include "x509/pem.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
 
@@ -97,14 +97,14 @@ absl::Status ProbeSigning(CertificateAuthority& ca, const KeyCertBundle& bundle,
   if (pems.back() != bundle.root_bundle_pem()) {
     return ProbeError("the answer's last element is not the root bundle");
   }
-  auto leaf = ParseCertificate(pems.front(), "probe leaf");
+  auto leaf = x509::ParseCertificate(pems.front(), "probe leaf");
   if (!leaf.ok()) return ProbeError(leaf.status().message());
   if (EVP_PKEY_eq(X509_get0_pubkey(leaf->get()), probe.key.get()) != 1) {
     return ProbeError("the leaf does not carry the requested public key");
   }
   // The verdict that matters: the leaf verifies through the chain to the
   // roots workloads are given.
-  auto path = VerifyToRoots(leaf->get(), KeyCertBundleAccess::Chain(bundle),
+  auto path = x509::VerifyToRoots(leaf->get(), KeyCertBundleAccess::Chain(bundle),
                             KeyCertBundleAccess::Roots(bundle), now,
                             "probe leaf");
   if (!path.ok()) return ProbeError(path.status().message());

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ca/internal/key_cert_bundle_access.h"
-#include "ca/internal/x509_util.h"
+#include "x509/x509_util.h"
 
 namespace vaultca {
 namespace ca {
@@ -39,7 +39,7 @@ std::vector<std::string> DroppedRoots(const KeyCertBundle& current,
       kept = SameAnchor(old_root, sk_X509_value(new_roots, j));
     }
     if (!kept) {
-      absl::StatusOr<std::string> fingerprint = Sha256FingerprintHex(old_root);
+      absl::StatusOr<std::string> fingerprint = x509::Sha256FingerprintHex(old_root);
       dropped.push_back(fingerprint.ok() ? *fingerprint
                                          : absl::StrCat("<root #", i, ">"));
     }

@@ -12,8 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "ca/generate.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "ca/sources/internal/file_io.h"
 #include "common/log.h"
 
@@ -32,11 +32,11 @@ struct Validity {
 
 absl::StatusOr<Validity> ReadValidity(const std::string& cert_pem,
                                       absl::string_view what) {
-  auto cert = internal::ParseCertificate(cert_pem, what);
+  auto cert = x509::ParseCertificate(cert_pem, what);
   if (!cert.ok()) return cert.status();
-  auto not_before = internal::Asn1TimeToTime(X509_get0_notBefore(cert->get()));
+  auto not_before = x509::Asn1TimeToTime(X509_get0_notBefore(cert->get()));
   if (!not_before.ok()) return not_before.status();
-  auto not_after = internal::Asn1TimeToTime(X509_get0_notAfter(cert->get()));
+  auto not_after = x509::Asn1TimeToTime(X509_get0_notAfter(cert->get()));
   if (!not_after.ok()) return not_after.status();
   return Validity{*not_before, *not_after};
 }

@@ -9,9 +9,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "ca/internal/chain_verify.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/chain_verify.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "common/internal/ssl_unique_ptr.h"
 
 namespace vaultca {
@@ -66,29 +66,29 @@ absl::Status VerifyIssued(const SignedChain& chain,
     return absl::InvalidArgumentError(
         absl::StrCat("chain has ", pems.size(), " elements, want >= 2"));
   }
-  auto leaf = ca::internal::ParseCertificate(pems.front(), "leaf");
+  auto leaf = x509::ParseCertificate(pems.front(), "leaf");
   if (!leaf.ok()) return leaf.status();
   if (EVP_PKEY_eq(X509_get0_pubkey(leaf->get()), Key().key.get()) != 1) {
     return absl::InvalidArgumentError("leaf does not carry the CSR's key");
   }
   SslUniquePtr<STACK_OF(X509)> untrusted(sk_X509_new_null());
   for (size_t i = 1; i + 1 < pems.size(); ++i) {
-    auto certs = ca::internal::ParseCertificates(pems[i], "chain element");
+    auto certs = x509::ParseCertificates(pems[i], "chain element");
     if (!certs.ok()) return certs.status();
     for (auto& cert : *certs) sk_X509_push(untrusted.get(), cert.release());
   }
-  auto roots = ca::internal::ParseCertificateStack(root_bundle_pem, "trust bundle");
+  auto roots = x509::ParseCertificateStack(root_bundle_pem, "trust bundle");
   if (!roots.ok()) return roots.status();
-  auto path = ca::internal::VerifyToRoots(leaf->get(), untrusted.get(),
+  auto path = x509::VerifyToRoots(leaf->get(), untrusted.get(),
                                           roots->get(), now, "leaf");
   return path.status();
 }
 
 absl::StatusOr<std::string> IssuerOf(const SignedChain& chain) {
   if (chain.cert_chain.empty()) return absl::InvalidArgumentError("empty chain");
-  auto leaf = ca::internal::ParseCertificate(chain.cert_chain.front(), "leaf");
+  auto leaf = x509::ParseCertificate(chain.cert_chain.front(), "leaf");
   if (!leaf.ok()) return leaf.status();
-  return ca::internal::NameToString(X509_get_issuer_name(leaf->get()));
+  return x509::NameToString(X509_get_issuer_name(leaf->get()));
 }
 
 }  // namespace testing

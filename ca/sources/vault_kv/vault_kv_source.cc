@@ -8,8 +8,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 
 namespace vaultca {
 namespace ca {
@@ -105,15 +105,15 @@ absl::StatusOr<CaMaterialPem> VaultKvSource::Fetch() {
     // The certificate value may be a full chain (signing cert, then its
     // issuers up to the root), as tls.crt often is. It is then the chain
     // in Istio's cert-chain.pem layout, which starts with the signing cert.
-    auto bundle = internal::ParseCertificates(material.cert_pem, cert_ref);
+    auto bundle = x509::ParseCertificates(material.cert_pem, cert_ref);
     if (bundle.ok() && bundle->size() > 1) {
       std::string chain_pem;
       for (size_t i = 0; i < bundle->size(); ++i) {
-        auto pem = internal::CertificateToPem((*bundle)[i].get());
+        auto pem = x509::CertificateToPem((*bundle)[i].get());
         if (!pem.ok()) return pem.status();
         chain_pem += *pem;
       }
-      auto signing_pem = internal::CertificateToPem(bundle->front().get());
+      auto signing_pem = x509::CertificateToPem(bundle->front().get());
       if (!signing_pem.ok()) return signing_pem.status();
       X509* last = bundle->back().get();
       if (!IsSelfSigned(last)) {
@@ -121,17 +121,17 @@ absl::StatusOr<CaMaterialPem> VaultKvSource::Fetch() {
             Description(), ": the certificate bundle at ", cert_ref,
             " does not end with a self-signed root (its last certificate "
             "is ",
-            internal::NameToString(X509_get_subject_name(last)),
+            x509::NameToString(X509_get_subject_name(last)),
             "); add the root to it or set a root reference"));
       }
-      auto root_pem = internal::CertificateToPem(last);
+      auto root_pem = x509::CertificateToPem(last);
       if (!root_pem.ok()) return root_pem.status();
       material.cert_pem = *std::move(signing_pem);
       material.chain_pem = std::move(chain_pem);
       material.root_bundle_pem = *std::move(root_pem);
       return material;
     }
-    auto cert = internal::ParseCertificate(material.cert_pem, cert_ref);
+    auto cert = x509::ParseCertificate(material.cert_pem, cert_ref);
     // A cert that does not parse is passed on for validation to name.
     if (!cert.ok() || IsSelfSigned(cert->get())) {
       material.root_bundle_pem = material.cert_pem;
@@ -140,12 +140,12 @@ absl::StatusOr<CaMaterialPem> VaultKvSource::Fetch() {
     return absl::FailedPreconditionError(absl::StrCat(
         Description(), ": the certificate at ", cert_ref,
         " is not self-signed (issued by ",
-        internal::NameToString(X509_get_issuer_name(cert->get())),
+        x509::NameToString(X509_get_issuer_name(cert->get())),
         "), so its root cannot be assumed; add a chain reference (its "
         "cert-chain.pem, ending with the root) and/or a root reference "
         "(root-cert.pem)"));
   }
-  auto chain = internal::ParseCertificates(material.chain_pem,
+  auto chain = x509::ParseCertificates(material.chain_pem,
                                            references_[2].ToString());
   if (!chain.ok()) return chain.status();
   X509* last = chain->back().get();
@@ -153,10 +153,10 @@ absl::StatusOr<CaMaterialPem> VaultKvSource::Fetch() {
     return absl::FailedPreconditionError(absl::StrCat(
         Description(), ": the chain at ", references_[2].ToString(),
         " does not end with a self-signed root (its last certificate is ",
-        internal::NameToString(X509_get_subject_name(last)),
+        x509::NameToString(X509_get_subject_name(last)),
         "); add a root reference (root-cert.pem)"));
   }
-  auto root_pem = internal::CertificateToPem(last);
+  auto root_pem = x509::CertificateToPem(last);
   if (!root_pem.ok()) return root_pem.status();
   material.root_bundle_pem = *std::move(root_pem);
   return material;

@@ -7,10 +7,10 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "ca/internal/chain_verify.h"
+#include "x509/chain_verify.h"
 #include "ca/internal/leaf_names.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "nlohmann/json.hpp"
@@ -195,7 +195,7 @@ absl::StatusOr<SignedChain> AssembleIstioChain(
     const SignResponse& response, STACK_OF(X509) * roots,
     const std::string& root_bundle_pem, const LeafExpectation& expect) {
   absl::StatusOr<SslUniquePtr<X509>> leaf =
-      ParseCertificate(response.certificate, "data.certificate");
+      x509::ParseCertificate(response.certificate, "data.certificate");
   if (!leaf.ok()) return Unusable(leaf.status().message());
   absl::Status status = CheckKey(leaf->get(), expect.public_key_der);
   if (!status.ok()) return status;
@@ -214,7 +214,7 @@ absl::StatusOr<SignedChain> AssembleIstioChain(
     return SslError(absl::StatusCode::kInternal, "allocating a stack");
   }
   for (size_t i = 0; i < response.ca_pems.size(); ++i) {
-    absl::StatusOr<std::vector<SslUniquePtr<X509>>> certs = ParseCertificates(
+    absl::StatusOr<std::vector<SslUniquePtr<X509>>> certs = x509::ParseCertificates(
         response.ca_pems[i], absl::StrCat("CA certificate element ", i + 1));
     if (!certs.ok()) return Unusable(certs.status().message());
     for (SslUniquePtr<X509>& cert : *certs) {
@@ -232,12 +232,12 @@ absl::StatusOr<SignedChain> AssembleIstioChain(
 
   absl::Time at = expect.now;
   absl::StatusOr<absl::Time> not_before =
-      Asn1TimeToTime(X509_get0_notBefore(leaf->get()));
+      x509::Asn1TimeToTime(X509_get0_notBefore(leaf->get()));
   if (not_before.ok() && *not_before > at &&
       *not_before - at <= kClockSkewGrace) {
     at = *not_before;
   }
-  absl::StatusOr<SslUniquePtr<STACK_OF(X509)>> path = VerifyToRoots(
+  absl::StatusOr<SslUniquePtr<STACK_OF(X509)>> path = x509::VerifyToRoots(
       leaf->get(), untrusted.get(), roots, at, "the certificate Vault issued");
   if (!path.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -247,7 +247,7 @@ absl::StatusOr<SignedChain> AssembleIstioChain(
   }
 
   SignedChain chain;
-  absl::StatusOr<std::string> leaf_pem = CertificateToPem(leaf->get());
+  absl::StatusOr<std::string> leaf_pem = x509::CertificateToPem(leaf->get());
   if (!leaf_pem.ok()) return leaf_pem.status();
   chain.cert_chain.push_back(*std::move(leaf_pem));
   // path = [leaf, intermediates..., anchor]. The anchor came from the
@@ -255,7 +255,7 @@ absl::StatusOr<SignedChain> AssembleIstioChain(
   const int depth = sk_X509_num(path->get());
   for (int i = 1; i < depth - 1; ++i) {
     absl::StatusOr<std::string> pem =
-        CertificateToPem(sk_X509_value(path->get(), i));
+        x509::CertificateToPem(sk_X509_value(path->get(), i));
     if (!pem.ok()) return pem.status();
     chain.cert_chain.push_back(*std::move(pem));
   }

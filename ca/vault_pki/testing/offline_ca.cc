@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ca/generate.h"
-#include "ca/internal/pem.h"
-#include "ca/internal/x509_util.h"
+#include "x509/pem.h"
+#include "x509/x509_util.h"
 #include "common/internal/ssl_unique_ptr.h"
 
 namespace vaultca {
@@ -28,13 +28,13 @@ absl::StatusOr<std::string> Certify(const CaMaterialPem& issuer, EVP_PKEY* key,
                                     const X509_NAME* subject,
                                     absl::Duration ttl) {
   absl::StatusOr<SslUniquePtr<X509>> issuer_cert =
-      internal::ParseCertificate(issuer.cert_pem, "offline issuer");
+      x509::ParseCertificate(issuer.cert_pem, "offline issuer");
   if (!issuer_cert.ok()) return issuer_cert.status();
   absl::StatusOr<SslUniquePtr<EVP_PKEY>> issuer_key =
-      internal::ParsePrivateKey(issuer.key_pem, "offline issuer key");
+      x509::ParsePrivateKey(issuer.key_pem, "offline issuer key");
   if (!issuer_key.ok()) return issuer_key.status();
   absl::StatusOr<absl::Time> issuer_not_after =
-      internal::Asn1TimeToTime(X509_get0_notAfter(issuer_cert->get()));
+      x509::Asn1TimeToTime(X509_get0_notAfter(issuer_cert->get()));
   if (!issuer_not_after.ok()) return issuer_not_after.status();
 
   SslUniquePtr<X509> cert(X509_new());
@@ -46,8 +46,8 @@ absl::StatusOr<std::string> Certify(const CaMaterialPem& issuer, EVP_PKEY* key,
     return absl::InternalError("building the offline CA certificate failed");
   }
   const absl::Time now = absl::Now();
-  if (absl::Status s = internal::SetRandomSerial(cert.get()); !s.ok()) return s;
-  if (absl::Status s = internal::SetValidity(
+  if (absl::Status s = x509::SetRandomSerial(cert.get()); !s.ok()) return s;
+  if (absl::Status s = x509::SetValidity(
           cert.get(), now - absl::Minutes(1),
           std::min(now + ttl, *issuer_not_after));
       !s.ok()) {
@@ -58,20 +58,20 @@ absl::StatusOr<std::string> Certify(const CaMaterialPem& issuer, EVP_PKEY* key,
         {NID_key_usage, "critical,keyCertSign,cRLSign"},
         {NID_subject_key_identifier, "hash"},
         {NID_authority_key_identifier, "keyid:always"}}) {
-    if (absl::Status s = internal::AddExtension(cert.get(), issuer_cert->get(),
+    if (absl::Status s = x509::AddExtension(cert.get(), issuer_cert->get(),
                                                 nid, value);
         !s.ok()) {
       return s;
     }
   }
-  if (absl::Status s = internal::SignCertificate(
+  if (absl::Status s = x509::SignCertificate(
           cert.get(), issuer_key->get(),
           EVP_PKEY_id(issuer_key->get()) == EVP_PKEY_ED25519 ? nullptr
                                                              : EVP_sha256());
       !s.ok()) {
     return s;
   }
-  return internal::CertificateToPem(cert.get());
+  return x509::CertificateToPem(cert.get());
 }
 
 }  // namespace
@@ -99,7 +99,7 @@ absl::StatusOr<CaMaterialPem> OfflineIntermediate(const CaMaterialPem& issuer,
   absl::StatusOr<SecretData> key_pem = GeneratePrivateKeyPem(KeyType::kEcP256);
   if (!key_pem.ok()) return key_pem.status();
   absl::StatusOr<SslUniquePtr<EVP_PKEY>> key =
-      internal::ParsePrivateKey(*key_pem, "offline intermediate key");
+      x509::ParsePrivateKey(*key_pem, "offline intermediate key");
   if (!key.ok()) return key.status();
   SslUniquePtr<X509_NAME> name(X509_NAME_new());
   const std::string cn(common_name);

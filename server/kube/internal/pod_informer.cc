@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "server/kube/api_stream.h"
 #include "server/kube/internal/pod_json.h"
 
 namespace vaultca {

@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/kube/api_stream.h"
 
 namespace vaultca {
 namespace server {

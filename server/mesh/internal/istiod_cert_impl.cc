@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "ca/workload_csr.h"
 #include "common/log.h"
-#include "server/kube/internal/pod_json.h"
+#include "server/kube/api_stream.h"
 
 namespace vaultca {
 namespace server {
@@ -23,7 +23,7 @@ constexpr absl::Duration kMaxRetryBackoff = absl::Minutes(5);
 constexpr absl::Duration kWriteQuiet = absl::Minutes(1);
 
 std::string Failure(const char* what, const KubeApiResponse& response) {
-  const std::string message = internal::StatusMessage(response.body);
+  const std::string message = StatusMessage(response.body);
   return absl::StrCat(what, " answered HTTP ", response.http_status,
                       message.empty() ? "" : ": ", message,
                       response.http_status == 403

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "server/kube/internal/pod_json.h"
+#include "server/kube/api_stream.h"
 #include "server/mesh/internal/object_watch.h"
 
 namespace vaultca {
@@ -21,7 +21,7 @@ using Json = nlohmann::json;
 constexpr double kCandidateJitter = 1.2;
 
 std::string Failure(const char* what, const KubeApiResponse& response) {
-  const std::string message = internal::StatusMessage(response.body);
+  const std::string message = StatusMessage(response.body);
   return absl::StrCat(what, " answered HTTP ", response.http_status,
                       message.empty() ? "" : ": ", message,
                       response.http_status == 403

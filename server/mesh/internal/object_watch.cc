@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "server/kube/internal/pod_json.h"
+#include "server/kube/api_stream.h"
 
 namespace vaultca {
 namespace server {
@@ -52,7 +52,7 @@ class Backoff {
 
 std::string HttpFailure(const std::string& what, long http_status,
                         absl::string_view body) {
-  const std::string message = internal::StatusMessage(body);
+  const std::string message = StatusMessage(body);
   return absl::StrCat(what, " answered HTTP ", http_status,
                       message.empty() ? "" : ": ", message);
 }
@@ -240,7 +240,7 @@ ObjectWatch::WatchEnd ObjectWatch::Watch(std::string* resource_version) {
   }
 
   const absl::Time start = absl::Now();
-  internal::LineSplitter lines(kMaxEventBytes);
+  LineSplitter lines(kMaxEventBytes);
   std::string error_body;
   int applied = 0;
   std::optional<std::string> relist;

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "server/kube/internal/pod_json.h"
+#include "server/kube/api_stream.h"
 
 namespace vaultca {
 namespace server {
@@ -20,7 +20,7 @@ constexpr absl::Duration kMaxRetryBackoff = absl::Minutes(1);
 
 std::string WriteFailure(const char* what, const std::string& ns,
                          const KubeApiResponse& response) {
-  const std::string message = internal::StatusMessage(response.body);
+  const std::string message = StatusMessage(response.body);
   return absl::StrCat(what, " in namespace ", ns, " answered HTTP ",
                       response.http_status, message.empty() ? "" : ": ",
                       message);
