@@ -481,15 +481,7 @@ int RunBootstrap(const std::vector<std::string>& args,
     return kExitOk;
   }
 
-  absl::StatusOr<vault::VaultConfig> config = BuildVaultConfig(o.vault, env);
-  if (!config.ok()) {
-    err << "vaultca bootstrap: " << config.status().message() << "\n";
-    return kExitUsage;
-  }
-  vault::ClientOptions client_options;
-  client_options.background_renewal = false;
-  absl::StatusOr<std::unique_ptr<vault::VaultClient>> client =
-      vault::VaultClient::New(*config, std::move(client_options));
+  absl::StatusOr<std::unique_ptr<vault::VaultClient>> client = NewVaultClient(o.vault, env);
   if (!client.ok()) {
     err << "vaultca bootstrap: " << client.status().message() << "\n";
     return kExitUsage;

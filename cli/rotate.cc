@@ -305,15 +305,8 @@ int RunRotate(const std::vector<std::string>& args, const vault::EnvLookup& env,
     ctx.kube = std::shared_ptr<const server::KubeApiClient>(std::move(*kube));
   }
 
-  absl::StatusOr<vault::VaultConfig> config = BuildVaultConfig(vault_flags, env);
-  if (!config.ok()) {
-    err << "vaultca rotate: " << config.status().message() << "\n";
-    return kExitUsage;
-  }
-  vault::ClientOptions client_options;
-  client_options.background_renewal = false;
   absl::StatusOr<std::unique_ptr<vault::VaultClient>> client =
-      vault::VaultClient::New(*config, std::move(client_options));
+      NewVaultClient(vault_flags, env);
   if (!client.ok()) {
     err << "vaultca rotate: " << client.status().message() << "\n";
     return kExitUsage;

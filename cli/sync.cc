@@ -179,8 +179,9 @@ int RunSync(const std::vector<std::string>& args, const vault::EnvLookup& env,
   // A role given in the environment wins over the seed's default; the
   // default applies to kubernetes logins only.
   if (!flags.WasSet("role") && env("VAULT_ROLE").has_value()) o.vault.role.clear();
-  absl::StatusOr<vault::VaultConfig> config = BuildVaultConfig(o.vault, env);
-  if (!config.ok()) {
+  // Flags first: a bad one is reported before anything is touched.
+  if (absl::StatusOr<vault::VaultConfig> config = BuildVaultConfig(o.vault, env);
+      !config.ok()) {
     err << "vaultca sync: " << config.status().message() << "\n";
     return kExitUsage;
   }
@@ -218,11 +219,9 @@ int RunSync(const std::vector<std::string>& args, const vault::EnvLookup& env,
         std::shared_ptr<const server::KubeApiClient>(std::move(*kube)),
         o.secret_namespace, o.secret_name);
   }
-  vault::ClientOptions client_options;
-  client_options.background_renewal = !o.once;
-  client_options.warn = [&err](absl::string_view w) { err << "vaultca sync: " << w << "\n"; };
-  absl::StatusOr<std::unique_ptr<vault::VaultClient>> made =
-      vault::VaultClient::New(*config, std::move(client_options));
+  absl::StatusOr<std::unique_ptr<vault::VaultClient>> made = NewVaultClient(
+      o.vault, env, /*renew_in_background=*/!o.once,
+      [&err](absl::string_view w) { err << "vaultca sync: " << w << "\n"; });
   if (!made.ok()) {
     err << "vaultca sync: " << made.status().message() << "\n";
     return kExitUsage;

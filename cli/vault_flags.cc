@@ -163,5 +163,16 @@ std::string VaultErrorHint(const absl::Status& status) {
   }
 }
 
+absl::StatusOr<std::unique_ptr<vault::VaultClient>> NewVaultClient(
+    const VaultFlags& flags, const vault::EnvLookup& env,
+    bool renew_in_background, std::function<void(absl::string_view)> warn) {
+  absl::StatusOr<vault::VaultConfig> config = BuildVaultConfig(flags, env);
+  if (!config.ok()) return config.status();
+  vault::ClientOptions options;
+  options.background_renewal = renew_in_background;
+  if (warn) options.warn = std::move(warn);
+  return vault::VaultClient::New(*config, std::move(options));
+}
+
 }  // namespace cli
 }  // namespace vaultca

@@ -1,10 +1,12 @@
 #ifndef VAULTCA_CLI_VAULT_FLAGS_H_
 #define VAULTCA_CLI_VAULT_FLAGS_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
 #include "cli/flags.h"
@@ -55,6 +57,16 @@ struct VaultFlags {
 // variable to fix.
 absl::StatusOr<vault::VaultConfig> BuildVaultConfig(const VaultFlags& flags,
                                                     const vault::EnvLookup& env);
+
+// The Vault client of one command run, configured by BuildVaultConfig. A
+// command that makes a few calls and exits renews nothing in the
+// background; a loop asks for `renew_in_background`. `warn` receives the
+// client's warnings (none secret); null: stderr. Errors as
+// BuildVaultConfig's, or an unreadable CA or client-certificate file.
+absl::StatusOr<std::unique_ptr<vault::VaultClient>> NewVaultClient(
+    const VaultFlags& flags, const vault::EnvLookup& env,
+    bool renew_in_background = false,
+    std::function<void(absl::string_view)> warn = nullptr);
 
 // Where the material is: the seed's references, overridden by the
 // --config file's ca.vault block, overridden by the reference flags. When
