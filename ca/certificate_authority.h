@@ -54,6 +54,11 @@ class CertificateAuthority {
   // The root bundle a workload must trust to verify what Sign returns,
   // PEM, as published in istio-ca-root-cert.
   virtual absl::StatusOr<std::string> RootBundlePem() = 0;
+
+  // False when Sign never waits on another process or the network (it
+  // signs with a key in this process), so a caller may run it on a thread
+  // that must not stall. A remote signer keeps the default.
+  virtual bool SignMayBlock() const { return true; }
 };
 
 }  // namespace ca

@@ -65,6 +65,7 @@ class LocalCertificateAuthority : public CertificateAuthority {
   // InvalidArgument for a bad CSR, TTL or identity list;
   // FailedPrecondition once the signing cert has expired.
   absl::StatusOr<SignedChain> Sign(const SignRequest& request) override;
+  bool SignMayBlock() const override { return false; }
 
   // The bundle's root_bundle_pem().
   absl::StatusOr<std::string> RootBundlePem() override;

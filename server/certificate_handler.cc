@@ -1,5 +1,6 @@
 #include "server/certificate_handler.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,9 +44,19 @@ CertificateHandler::CertificateHandler(
       authenticators_(std::move(authenticators)),
       ca_(ca),
       metrics_(metrics),
-      impersonation_(std::move(impersonation)) {}
+      impersonation_(std::move(impersonation)),
+      never_blocks_(!ca->SignMayBlock() &&
+                    std::none_of(authenticators_.begin(), authenticators_.end(),
+                                 [](const std::unique_ptr<Authenticator>& a) {
+                                   return a->MayBlock();
+                                 })) {}
 
 CertificateHandler::~CertificateHandler() = default;
+
+bool CertificateHandler::MayBlock(const CertificateRequest& request) const {
+  // The node check behind impersonation asks the Kubernetes API.
+  return !never_blocks_ || !request.impersonated_identity.empty();
+}
 
 absl::StatusOr<Caller> CertificateHandler::Authenticate(
     const CertificateRequest& request) {

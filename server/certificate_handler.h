@@ -96,6 +96,11 @@ class CertificateHandler {
   absl::StatusOr<std::vector<std::string>> Handle(
       const CertificateRequest& request);
 
+  // False when Handle(request) will not wait on another process or the
+  // network: every authenticator and the CA work locally, and the request
+  // does not ask to impersonate.
+  bool MayBlock(const CertificateRequest& request) const;
+
  private:
   absl::StatusOr<Caller> Authenticate(const CertificateRequest& request);
   absl::StatusOr<std::vector<std::string>> Impersonate(
@@ -107,6 +112,7 @@ class CertificateHandler {
   ca::CertificateAuthority* const ca_;
   ServerMetrics* const metrics_;
   const std::unique_ptr<ImpersonationAuthorizer> impersonation_;
+  const bool never_blocks_;
 };
 
 }  // namespace server

@@ -330,6 +330,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view text) {
     MapReader l(root.Get("limits"), "limits", &status);
     l.Int("max_concurrent_requests", &limits.max_concurrent_requests);
     l.Int("worker_threads", &limits.worker_threads);
+    l.Bool("inline_when_non_blocking", &limits.inline_when_non_blocking);
     l.Int("max_request_bytes", &limits.max_request_bytes);
     l.Duration("shutdown_grace", &limits.shutdown_grace);
     l.Duration("handshake_timeout", &limits.handshake_timeout);

@@ -209,6 +209,10 @@ struct LimitsConfig {
   int max_concurrent_requests = 4096;
   // Threads doing the work (authentication, signing).
   int worker_threads = 8;
+  // Requests that cannot wait on anything outside the process (client
+  // certificate or JWKS-file authentication, a local CA, no
+  // impersonation) are answered on gRPC's thread instead of the pool.
+  bool inline_when_non_blocking = true;
   // Largest accepted request message.
   int max_request_bytes = 64 * 1024;
   // On SIGTERM, in-flight requests get this long to finish.

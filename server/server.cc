@@ -90,7 +90,8 @@ absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
   service_ = std::make_unique<CaService>(
       handler_.get(), &metrics_,
       CaServiceOptions{config_.limits.worker_threads,
-                       config_.limits.max_concurrent_requests});
+                       config_.limits.max_concurrent_requests,
+                       config_.limits.inline_when_non_blocking});
   // Every probe of a remote signer is a certificate Vault issues (and
   // stores, unless the role says no_store): probe it less often.
   auto probe = SigningProbe::New(config_.trust_domain,

@@ -104,6 +104,9 @@ class CachingCertificateAuthority : public ManagedCertificateAuthority {
   // and after the signing cert expired (the message says since when and
   // the last refresh error); otherwise what LocalCertificateAuthority says.
   absl::StatusOr<SignedChain> Sign(const SignRequest& request) override;
+  // Signs with the material already loaded; refreshes run on their own
+  // thread.
+  bool SignMayBlock() const override { return false; }
 
   // The root bundle of the material in service; Unavailable before the
   // first load.

@@ -48,6 +48,9 @@ TEST(ClientCertAuthenticatorTest, IdentitiesAreEverySanInOrder) {
                           "db.example.com", "10.1.2.3", "2001:db8::7"));
   EXPECT_EQ(caller->authenticator, "client-certificate");
   EXPECT_FALSE(auth.UsesBearerToken());
+  // Checked against the TLS handshake's result only: may run on gRPC's
+  // thread.
+  EXPECT_FALSE(auth.MayBlock());
 }
 
 TEST(ClientCertAuthenticatorTest, SpiffeOnlyKeepsTrustDomainAccounts) {
