@@ -8,8 +8,12 @@
 #
 #   bench/ab.sh BINARY_A BINARY_B            (labels: a, b)
 #
+# The same binary twice with a setting changed on one side:
+#   AB_YAML_B='limits: {inline_when_non_blocking: false}' bench/ab.sh BIN BIN
+#
 # Environment: AB_ROUNDS (default 4), AB_DURATION (default 6s),
-# AB_CLIENTS (default "1 8 64"), AB_KEYS (default "rsa ec").
+# AB_CLIENTS (default "1 8 64"), AB_KEYS (default "rsa ec"), AB_YAML_A and
+# AB_YAML_B (YAML lines appended to that side's config).
 # The load generator is built with bazel -c opt from this tree.
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,6 +21,7 @@ ROOT="$(cd "$HERE/.." && pwd)"
 [[ $# -eq 2 && -x "$1" && -x "$2" ]] || { echo "usage: $0 BINARY_A BINARY_B" >&2; exit 2; }
 BINS=("$1" "$2")
 LABELS=(a b)
+EXTRA=("${AB_YAML_A:-}" "${AB_YAML_B:-}")
 ROUNDS="${AB_ROUNDS:-4}"
 DUR="${AB_DURATION:-6s}"
 CLIENTS="${AB_CLIENTS:-1 8 64}"
@@ -55,6 +60,7 @@ ca: {source: files, files: {dir: "$dir/cacerts"}}
 log_level: warning
 auth: {client_certificate: true}
 serving: {cert_dir: "$dir/serving"}
+${EXTRA[$i]}
 YAML
       "${BINS[$i]}" --config="$dir/ab.yaml" >>"$WORK/server.log" 2>&1 &
       SPID=$!
