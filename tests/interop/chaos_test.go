@@ -1215,18 +1215,7 @@ func startChaosRun(t *testing.T, cfg chaosConfig) *chaosRun {
 	vcaEnv := &environment{dir: dir, signer: env.signer, kube: env.kube, kfix: env.kfix,
 		vault:       &vaultServer{addr: "https://" + r.proxy.Addr(), caCert: cv.caCert},
 		vcaExtraEnv: []string{fmt.Sprintf("VAULT_CLIENT_TIMEOUT=%ds", int(cfg.vaultTimeout.Seconds()))}}
-	if err := jwtutil.WriteFile(filepath.Join(dir, "jwks.json"), env.signer.JWKS()); err != nil {
-		t.Fatal(err)
-	}
-	if r.vca, err = startVaultca(os.Getenv("VAULTCA_SERVER_BIN"), vcaEnv); err != nil {
-		t.Fatalf("vaultca-server: %v", err)
-	}
-	t.Cleanup(r.vca.stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("tail of the chaos vaultca-server log:\n%s", readTail(filepath.Join(dir, "vaultca", "server.log"), 4000))
-		}
-	})
+	r.vca = startTestVaultca(t, vcaEnv, "chaos")
 	r.rootRef = filepath.Join(dir, "vaultca", "root-cert.pem")
 	r.pid = r.vca.cmd.Process.Pid
 	r.fdIdle = procFDs(r.pid)

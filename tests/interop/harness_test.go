@@ -241,8 +241,7 @@ func (e *environment) dumpLogs() {
 // startOwnCA starts a Vault and a vaultca-server for one test, set up as
 // the shared ones are (a new root and first intermediate; the suite's JWT
 // issuer and Kubernetes API server): what the test puts in its Vault no
-// other test sees. Both stop when the test ends; on failure the test logs
-// the tail of the server's log.
+// other test sees. Both stop when the test ends.
 func startOwnCA(t *testing.T, name string) *environment {
 	t.Helper()
 	dir := filepath.Join(env.dir, name)
@@ -267,21 +266,31 @@ func startOwnCA(t *testing.T, name string) *environment {
 	if err := e.putCA(e.mat); err != nil {
 		t.Fatal(err)
 	}
-	// vaultcaConfig names the JWKS file in the server's environment dir.
-	if err := jwtutil.WriteFile(filepath.Join(dir, "jwks.json"), env.signer.JWKS()); err != nil {
-		t.Fatal(err)
-	}
-	if e.vca, err = startVaultca(os.Getenv("VAULTCA_SERVER_BIN"), e); err != nil {
-		t.Fatalf("vaultca-server: %v", err)
-	}
-	t.Cleanup(e.vca.stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("tail of %s's vaultca-server log:\n%s", name, readTail(filepath.Join(dir, "vaultca", "server.log"), 4000))
-		}
-	})
+	e.vca = startTestVaultca(t, e, name)
 	e.vcaRoot = filepath.Join(dir, "vaultca", "root-cert.pem")
 	return e
+}
+
+// startTestVaultca starts a vaultca-server of test t on environment e (its
+// files in e.dir/vaultca), stopped when the test ends; on failure the
+// test logs the tail of the server's log.
+func startTestVaultca(t *testing.T, e *environment, name string) *vaultcaServer {
+	t.Helper()
+	// vaultcaConfig names the JWKS file in the environment's dir.
+	if err := jwtutil.WriteFile(filepath.Join(e.dir, "jwks.json"), env.signer.JWKS()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := startVaultca(os.Getenv("VAULTCA_SERVER_BIN"), e)
+	if err != nil {
+		t.Fatalf("%s vaultca-server: %v", name, err)
+	}
+	t.Cleanup(s.stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("tail of the %s vaultca-server log:\n%s", name, readTail(filepath.Join(e.dir, "vaultca", "server.log"), 4000))
+		}
+	})
+	return s
 }
 
 // vaultcaTarget is the environment's vaultca-server as a request target.
