@@ -167,7 +167,7 @@ absl::StatusOr<std::vector<std::string>> CertificateHandler::Handle(
   // Handed to the CA so that it does not verify the signature again.
   auto parsed = std::make_shared<const x509::ParsedCsr>(*std::move(csr));
   absl::StatusOr<std::vector<std::string>> sans = ResolveIdentities(
-      options_.identity_policy, *parsed, request.csr_pem, identities);
+      options_.identity_policy, *parsed, identities);
   if (!sans.ok()) return Fail(SignError::kCsrError, sans.status());
 
   const absl::Duration ttl = absl::Seconds(request.validity_seconds);

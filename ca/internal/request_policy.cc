@@ -54,7 +54,7 @@ absl::StatusOr<CheckedRequest> CheckRequest(const SignRequest& request,
                                             absl::Time signer_not_after) {
   absl::StatusOr<x509::ParsedCsr> csr =
       request.parsed_csr != nullptr &&
-              request.parsed_csr->policy() == options.csr_policy
+              request.parsed_csr->CheckKey(options.csr_policy).ok()
           ? absl::StatusOr<x509::ParsedCsr>(*request.parsed_csr)
           : x509::ParsedCsr::Parse(request.csr_pem, options.csr_policy);
   if (!csr.ok()) return csr.status();
