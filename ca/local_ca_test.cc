@@ -279,7 +279,7 @@ TEST(LocalCaRefusalTest, CsrVerifiedUnderALaxerPolicyIsRefused) {
   EXPECT_TRUE(lenient->Sign(request).ok());
 }
 
-TEST(LocalCaOptionsTest, RefusesInconsistentOptions) {
+TEST(LocalCaPolicyTest, RefusesInconsistentOptions) {
   const absl::Time now = absl::Now();
   auto bundle = KeyCertBundle::Create(testing::Root(KeyType::kEcP256, now));
   ASSERT_TRUE(bundle.ok());
