@@ -134,7 +134,7 @@ absl::StatusOr<std::unique_ptr<ca::ManagedCertificateAuthority>> BuildVaultPki(
     options.pki.root_bundle_pem = text.str();
   }
   const ca::CachingCaOptions caching = BuildCachingCaOptions(config);
-  options.pki.policy = caching.local_ca;
+  options.pki.policy = caching.policy;
   options.refresh_interval = caching.refresh_interval;
   options.max_staleness = caching.max_staleness;
   options.startup_policy = caching.startup_policy;
@@ -167,9 +167,9 @@ BuildCertificateAuthority(const ServerConfig& config,
 
 ca::CachingCaOptions BuildCachingCaOptions(const ServerConfig& config) {
   ca::CachingCaOptions options;
-  options.local_ca.default_ttl = config.ca.default_workload_cert_ttl;
-  options.local_ca.max_ttl = config.ca.max_workload_cert_ttl;
-  options.local_ca.ttl_mode = config.ca.ttl_mode;
+  options.policy.default_ttl = config.ca.default_workload_cert_ttl;
+  options.policy.max_ttl = config.ca.max_workload_cert_ttl;
+  options.policy.ttl_mode = config.ca.ttl_mode;
   options.refresh_interval = config.ca.refresh_interval;
   options.max_staleness = config.ca.max_staleness;
   options.stale_means_not_ready = config.ca.stale_means_not_ready;
@@ -282,8 +282,6 @@ CertificateHandlerOptions BuildHandlerOptions(const ServerConfig& config) {
   options.cluster_id = config.cluster_id;
   options.cluster_aliases = config.cluster_aliases;
   options.identity_policy = config.auth.identity_policy;
-  options.max_ttl = config.ca.max_workload_cert_ttl;
-  options.ttl_mode = config.ca.ttl_mode;
   options.trusted_node_accounts = config.auth.trusted_node_accounts;
   return options;
 }

@@ -233,7 +233,10 @@ TEST_F(ServerTest, TlsVerifiesServerNameAndClientCertificates) {
   csr_options.key_type = ca::KeyType::kEcP256;
   auto csr = ca::GenerateWorkloadCsr(csr_options);
   ASSERT_TRUE(csr.ok());
-  auto forged = (*other_ca)->Sign({csr->csr_pem, {kSleep}, absl::Hours(1)});
+  auto verified = (*other_ca)->policy().VerifyCsr(csr->csr_pem);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  auto forged =
+      (*other_ca)->Sign({*std::move(verified), {kSleep}, absl::Hours(1)});
   ASSERT_TRUE(forged.ok());
   options.client_cert_chain_pem = forged->cert_chain[0];
   options.client_key_pem = csr->key_pem;

@@ -40,7 +40,10 @@ TlsServerFiles WriteLoopbackTlsServerFiles(const std::string& dir,
   csr_options.key_type = KeyType::kEcP256;
   auto csr = GenerateWorkloadCsr(csr_options);
   if (!csr.ok()) Die(csr.status().ToString());
-  auto chain = (*local)->Sign({csr->csr_pem, {"127.0.0.1"}, absl::Hours(1)});
+  auto verified = (*local)->policy().VerifyCsr(csr->csr_pem);
+  if (!verified.ok()) Die(verified.status().ToString());
+  auto chain =
+      (*local)->Sign({*std::move(verified), {"127.0.0.1"}, absl::Hours(1)});
   if (!chain.ok()) Die(chain.status().ToString());
   TlsServerFiles files{dir + "/" + name + ".crt", dir + "/" + name + ".key",
                        dir + "/" + name + "-ca.crt"};

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "x509/csr.h"
 #include "ca/key_cert_bundle.h"
+#include "ca/testing/sign_requests.h"
 #include "ca/testing/test_pki.h"
 #include "ca/vault_pki/managed_vault_pki_ca.h"
 #include "ca/vault_pki/testing/chain_checks.h"
@@ -221,7 +222,7 @@ class ManagedVaultPkiRealTest : public ::testing::Test {
 
   static SignRequest Request(const Csr& csr) {
     SignRequest request;
-    request.csr_pem = csr.pem;
+    request.csr = testing::MustVerify(csr.pem);
     request.identities = {kSpiffeId};
     request.requested_ttl = absl::Hours(1);
     return request;

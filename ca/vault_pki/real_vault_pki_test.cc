@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "x509/csr.h"
+#include "ca/testing/sign_requests.h"
 #include "ca/vault_pki/testing/chain_checks.h"
 #include "ca/vault_pki/vault_pki_ca.h"
 #include "ca/workload_csr.h"
@@ -205,7 +206,7 @@ class RealVaultPkiTest : public ::testing::Test {
 
   static SignRequest Request(const Csr& csr) {
     SignRequest request;
-    request.csr_pem = csr.pem;
+    request.csr = testing::MustVerify(csr.pem);
     request.identities = {kSpiffeId};
     request.requested_ttl = absl::Hours(1);
     return request;

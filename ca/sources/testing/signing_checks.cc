@@ -52,8 +52,20 @@ const TestKey& Key() {
 const std::string& TestCsrPem() { return Key().csr_pem; }
 
 SignRequest TestSignRequest(const std::string& ns, const std::string& sa) {
+  // Verified once per process, under istiod's default policy: every CA in
+  // these tests accepts a P-256 key.
+  static const VerifiedCsr* const verified = [] {
+    absl::StatusOr<VerifiedCsr> csr =
+        IssuancePolicy::Default()->VerifyCsr(TestCsrPem());
+    if (!csr.ok()) {
+      std::fprintf(stderr, "TestSignRequest: %s\n",
+                   csr.status().ToString().c_str());
+      std::abort();
+    }
+    return new VerifiedCsr(*std::move(csr));
+  }();
   SignRequest request;
-  request.csr_pem = TestCsrPem();
+  request.csr = *verified;
   request.identities = {absl::StrCat("spiffe://cluster.local/ns/", ns, "/sa/", sa)};
   request.requested_ttl = absl::Hours(1);
   return request;

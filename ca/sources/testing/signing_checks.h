@@ -18,7 +18,8 @@ namespace testing {
 // A PEM CSR for a P-256 key, generated once per process (thread-safe).
 const std::string& TestCsrPem();
 
-// A request for TestCsrPem() with identity spiffe://cluster.local/ns/<ns>/sa/<sa>.
+// A request for TestCsrPem() (verified under IssuancePolicy::Default())
+// with identity spiffe://cluster.local/ns/<ns>/sa/<sa>.
 SignRequest TestSignRequest(const std::string& ns = "default",
                             const std::string& sa = "test");
 
