@@ -39,9 +39,9 @@ class ConfigBlock {
   // Hands a non-empty string option to `parse` with its key path.
   virtual void Parsed(absl::string_view key, const OptionParser& parse) = 0;
 
-  // Parsed, for a parser returning the value (an enum, usually).
+  // Parsed, for a parser returning the value.
   template <typename T, typename Parser>
-  void Enum(absl::string_view key, T* out, Parser parse) {
+  void Value(absl::string_view key, T* out, Parser parse) {
     Parsed(key, [&](absl::string_view what, absl::string_view text) {
       absl::StatusOr<T> value = parse(what, text);
       if (!value.ok()) return value.status();
@@ -63,7 +63,7 @@ class EnvironmentBlock {
   virtual void Parsed(absl::string_view name, const OptionParser& parse) = 0;
 
   template <typename T, typename Parser>
-  void Enum(absl::string_view name, T* out, Parser parse) {
+  void Value(absl::string_view name, T* out, Parser parse) {
     Parsed(name, [&](absl::string_view what, absl::string_view text) {
       absl::StatusOr<T> value = parse(what, text);
       if (!value.ok()) return value.status();

@@ -28,7 +28,7 @@ absl::StatusOr<KeyType> ParseKeyType(absl::string_view what,
 void SelfSignedSourceFactory::ReadOptions(
     ConfigBlock& block, SelfSignedSourceConfig* options) const {
   block.String("state_dir", &options->state_dir);
-  block.Enum("key_type", &options->key_type, ParseKeyType);
+  block.Value("key_type", &options->key_type, ParseKeyType);
   block.String("vault_path", &options->vault_path);
 }
 
