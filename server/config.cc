@@ -99,7 +99,8 @@ class MapReader : public ca::ConfigBlock {
     *out = *d;
   }
 
-  void StringList(absl::string_view key, std::vector<std::string>* out) override {
+  void StringList(absl::string_view key,
+                  std::vector<std::string>* out) override {
     const ConfigNode* v = Get(key);
     if (v == nullptr) return;
     if (v->kind != ConfigNode::Kind::kSequence) {

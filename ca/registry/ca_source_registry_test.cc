@@ -92,9 +92,10 @@ TEST(CaSourceRegistryTest, RefusesTakenNamesAndBlocks) {
   CaSourceRegistry registry;
   ASSERT_TRUE(
       registry.Register(std::make_unique<SelfSignedSourceFactory>()).ok());
-  EXPECT_EQ(registry.Register(std::make_unique<NamedFactory>("Self-Signed", "x"))
-                .code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(
+      registry.Register(std::make_unique<NamedFactory>("Self-Signed", "x"))
+          .code(),
+      absl::StatusCode::kAlreadyExists);
   // An alias of a registered source is taken too.
   EXPECT_EQ(
       registry.Register(std::make_unique<NamedFactory>("selfsigned", "y"))
