@@ -2,6 +2,7 @@
 #define VAULTCA_CA_REGISTRY_CONFIG_BLOCK_H_
 
 #include <functional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,19 @@ namespace ca {
 // the InvalidArgument message.
 using OptionParser =
     std::function<absl::Status(absl::string_view what, absl::string_view text)>;
+
+// An OptionParser storing what `parse` (StatusOr<T>(what, text)) returns
+// in *out.
+template <typename T, typename Parser>
+OptionParser StoreParsed(T* out, Parser parse) {
+  return [out, parse](absl::string_view what,
+                      absl::string_view text) -> absl::Status {
+    absl::StatusOr<T> value = parse(what, text);
+    if (!value.ok()) return value.status();
+    *out = *std::move(value);
+    return absl::OkStatus();
+  };
+}
 
 // One map of the configuration file (a source's ca.<key> block), as the
 // server's reader presents it to a CaSourceFactory. Every reader leaves
@@ -39,15 +53,10 @@ class ConfigBlock {
   // Hands a non-empty string option to `parse` with its key path.
   virtual void Parsed(absl::string_view key, const OptionParser& parse) = 0;
 
-  // Parsed, for a parser returning the value.
+  // Parsed, storing what `parse` returns in *out.
   template <typename T, typename Parser>
   void Value(absl::string_view key, T* out, Parser parse) {
-    Parsed(key, [&](absl::string_view what, absl::string_view text) {
-      absl::StatusOr<T> value = parse(what, text);
-      if (!value.ok()) return value.status();
-      *out = *std::move(value);
-      return absl::OkStatus();
-    });
+    Parsed(key, StoreParsed(out, parse));
   }
 };
 
@@ -62,14 +71,10 @@ class EnvironmentBlock {
   // Hands a set variable to `parse` with its name.
   virtual void Parsed(absl::string_view name, const OptionParser& parse) = 0;
 
+  // Parsed, storing what `parse` returns in *out.
   template <typename T, typename Parser>
   void Value(absl::string_view name, T* out, Parser parse) {
-    Parsed(name, [&](absl::string_view what, absl::string_view text) {
-      absl::StatusOr<T> value = parse(what, text);
-      if (!value.ok()) return value.status();
-      *out = *std::move(value);
-      return absl::OkStatus();
-    });
+    Parsed(name, StoreParsed(out, parse));
   }
 };
 
