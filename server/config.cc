@@ -222,7 +222,7 @@ void ReadAuth(MapReader& parent, absl::Status* status, AuthConfig* auth) {
   }
   r.StringList("trusted_node_accounts", &auth->trusted_node_accounts);
   r.Value("identity_policy", &auth->identity_policy,
-         internal::ParseIdentityPolicy);
+          internal::ParseIdentityPolicy);
   r.Finish();
 }
 

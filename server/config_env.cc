@@ -246,20 +246,20 @@ absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
   e.String("TRUST_DOMAIN", &config->trust_domain);
   e.String("CLUSTER_ID", &config->cluster_id);
   e.Value("DEFAULT_WORKLOAD_CERT_TTL", &config->ca.default_workload_cert_ttl,
-           internal::ParseDurationValue);
+          internal::ParseDurationValue);
   e.Value("MAX_WORKLOAD_CERT_TTL", &config->ca.max_workload_cert_ttl,
-           internal::ParseDurationValue);
+          internal::ParseDurationValue);
   e.List("CA_TRUSTED_NODE_ACCOUNTS", &config->auth.trusted_node_accounts);
   e.List("TOKEN_AUDIENCES", &config->auth.token_review.audiences);
   e.Value("ISTIO_MULTIROOT_MESH", &config->ca.multi_root,
-           internal::ParseBoolValue);
+          internal::ParseBoolValue);
   // vaultca's own.
   e.List("VAULTCA_CLUSTER_ALIASES", &config->cluster_aliases);
   e.String("VAULTCA_LOG_LEVEL", &config->log_level);
   e.String("VAULTCA_GRPC_ADDRESS", &config->listen.grpc_address);
   e.String("VAULTCA_HTTP_ADDRESS", &config->listen.http_address);
   e.Value("VAULTCA_PLAINTEXT", &config->listen.plaintext,
-           internal::ParseBoolValue);
+          internal::ParseBoolValue);
   const ca::CaSourceRegistry& sources = ca::DefaultCaSources();
   e.Parsed("VAULTCA_CA_SOURCE",
            [&](absl::string_view what, absl::string_view text) {
@@ -273,15 +273,15 @@ absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
   }
   e.Value("VAULTCA_TTL_MODE", &config->ca.ttl_mode, internal::ParseTtlMode);
   e.Value("VAULTCA_STARTUP_POLICY", &config->ca.startup_policy,
-           internal::ParseStartupPolicy);
+          internal::ParseStartupPolicy);
   e.String("VAULTCA_ROOT_CERT_FILE", &config->ca.root_cert_file);
   e.Value("VAULTCA_IDENTITY_POLICY", &config->auth.identity_policy,
-           internal::ParseIdentityPolicy);
+          internal::ParseIdentityPolicy);
   e.Value("VAULTCA_TOKEN_REVIEW", &config->auth.token_review.enabled,
-           internal::ParseBoolValue);
+          internal::ParseBoolValue);
   e.Value("VAULTCA_CLIENT_CERT_SPIFFE_ONLY",
-           &config->auth.client_certificate_spiffe_only,
-           internal::ParseBoolValue);
+          &config->auth.client_certificate_spiffe_only,
+          internal::ParseBoolValue);
   e.List("VAULTCA_SERVING_DNS_NAMES", &config->serving.dns_names);
   e.String("VAULTCA_SERVING_CERT_DIR", &config->serving.cert_dir);
   e.Int("VAULTCA_MAX_CONCURRENT_REQUESTS",
@@ -295,7 +295,7 @@ absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
   e.List("VAULTCA_ISTIOD_CERT_DNS_NAMES", &ic.dns_names);
   e.Value("VAULTCA_ISTIOD_CERT_TTL", &ic.ttl, internal::ParseDurationValue);
   e.Value("VAULTCA_ISTIOD_CERT_KEY_TYPE", &ic.key_type,
-           ParseIstiodCertKeyType);
+          ParseIstiodCertKeyType);
   // The downward API's pod name and namespace fill what the file left out,
   // for every mesh duty's election.
   LeaderElectionConfig& le = config->mesh.leader_election;
