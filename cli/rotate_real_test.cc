@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "ca/sources/vault_kv/vault_kv_factory.h"
 #include "ca/testing/test_pki.h"
 #include "cli/ca_probe.h"
 #include "cli/internal/cert_checks.h"
@@ -96,16 +97,18 @@ class RotateRealTest : public ::testing::Test {
     server::ServerConfig config;
     config.listen.grpc_address = "127.0.0.1:0";
     config.listen.http_address = "";
-    config.ca.source = server::CaSourceKind::kVault;
-    config.ca.vault.cert_ref = absl::StrCat("vault:", api_path, "#certificate");
-    config.ca.vault.key_ref = absl::StrCat("vault:", api_path, "#privateKey");
-    config.ca.vault.chain_ref = absl::StrCat("vault:", api_path, "#certChain");
-    config.ca.vault.root_ref = absl::StrCat("vault:", api_path, "#rootCert");
+    config.ca.source = "vault";
+    ca::VaultKvSourceConfig& refs =
+        config.ca.source_options.Mutable<ca::VaultKvSourceConfig>();
+    refs.cert_ref = absl::StrCat("vault:", api_path, "#certificate");
+    refs.key_ref = absl::StrCat("vault:", api_path, "#privateKey");
+    refs.chain_ref = absl::StrCat("vault:", api_path, "#certChain");
+    refs.root_ref = absl::StrCat("vault:", api_path, "#rootCert");
     const std::map<std::string, std::string> vars = {
         {"VAULT_ADDR", env_->vault().address()},
         {"VAULT_CACERT", env_->tls().ca_file},
         {"VAULT_TOKEN", env_->vault().root_token()}};
-    config.ca.vault.environment = testing::MapEnv(vars);
+    config.ca.vault_environment = testing::MapEnv(vars);
     config.ca.refresh_interval = absl::Milliseconds(200);
     config.ca.multi_root = multi_root;
     std::string dir = env_->dir() + "/serving-XXXXXX";
