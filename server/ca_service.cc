@@ -248,8 +248,16 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(
   CertificateRequest certificate_request = ReadCall(*context, request);
   if (options_.inline_when_non_blocking &&
       !handler_->MayBlock(certificate_request)) {
-    Work(*call, certificate_request, response_bytes);
-    return call->reactor;
+    // Only while nothing else is being worked on: gRPC's callback threads
+    // also do every connection's I/O, so signing on them under load takes
+    // threads from the transport, while a caller that finds the server
+    // idle is spared the hand-off.
+    if (inline_running_.fetch_add(1) == 0 && queue_->admitted() == 0) {
+      Work(*call, certificate_request, response_bytes);
+      inline_running_.fetch_sub(1);
+      return call->reactor;
+    }
+    inline_running_.fetch_sub(1);
   }
   auto queued =
       std::make_shared<CertificateRequest>(std::move(certificate_request));

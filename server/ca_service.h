@@ -29,20 +29,23 @@ struct CaServiceOptions {
   // Requests admitted at once (running plus queued); beyond it the answer
   // is RESOURCE_EXHAUSTED, which istio-agent retries with backoff.
   int max_concurrent_requests = 4096;
-  // Run the handler on gRPC's thread, skipping the pool, for requests it
-  // answers without waiting on another process (CertificateHandler::
-  // MayBlock): a client certificate or a JWKS file, and a local CA.
-  bool inline_when_non_blocking = true;
+  // Run the handler on gRPC's thread, skipping the pool, for a request
+  // that finds no other at work, among those the handler answers without
+  // waiting on another process (CertificateHandler::MayBlock): a client
+  // certificate or a JWKS file, and a local CA. Off by default: it spares
+  // a lone caller the hand-off, but under a few concurrent callers it
+  // takes threads from gRPC's transport and lowers throughput.
+  bool inline_when_non_blocking = false;
 };
 
 // istio.v1.auth.IstioCertificateService on gRPC's callback API. Reads the
 // call (CSR, validity, metadata ImpersonatedIdentity, "authorization:
 // Bearer", "clusterid", the verified TLS peer certificate) on the gRPC
 // thread, and runs the handler on its own bounded worker pool so a slow
-// authenticator never blocks gRPC's threads (or, when the handler says it
-// cannot block, on gRPC's thread at once). Requests beyond the bound
-// answer RESOURCE_EXHAUSTED; requests whose caller gave up while queued
-// answer CANCELLED without work; during a drain new requests and the
+// authenticator never blocks gRPC's threads (optionally, when the server
+// is idle and the handler cannot block, on gRPC's thread). Requests beyond
+// the bound answer RESOURCE_EXHAUSTED; requests whose caller gave up while
+// queued answer CANCELLED without work; during a drain new requests and the
 // answers of running ones are held, then sent (see StartDraining). absl
 // status codes map one to one onto gRPC's.
 //
@@ -144,6 +147,8 @@ class CaService final
   // Mirrors drain_state_ != kServing for a lock-free check on every call.
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> arrivals_{0};
+  // Calls being handled on gRPC's thread (at most one runs).
+  std::atomic<int> inline_running_{0};
   mutable Mutex drain_mu_;
   DrainState drain_state_ ABSL_GUARDED_BY(drain_mu_) = DrainState::kServing;
   absl::Time drain_started_ ABSL_GUARDED_BY(drain_mu_);

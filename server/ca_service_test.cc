@@ -311,6 +311,11 @@ TEST_F(CaServiceTest, DrainAnswersAtOnceACallThatCannotWait) {
 class NonBlockingCaServiceTest : public CaServiceTest {
  protected:
   bool GateMayBlock() const override { return false; }
+  CaServiceOptions ServiceOptions() const override {
+    CaServiceOptions options{1, 2};
+    options.inline_when_non_blocking = true;
+    return options;
+  }
 };
 
 TEST_F(NonBlockingCaServiceTest, RunsOnGrpcsThreadWithoutThePool) {
@@ -323,6 +328,24 @@ TEST_F(NonBlockingCaServiceTest, RunsOnGrpcsThreadWithoutThePool) {
   gate_->Open();
   call.join();
   EXPECT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+}
+
+TEST_F(NonBlockingCaServiceTest, OneCallAtATimeRunsOnGrpcsThread) {
+  gate_->Close();
+  std::vector<AgentResult> results(2);
+  std::thread first([&] { results[0] = AgentClient(Options()).Request(); });
+  gate_->WaitEntered(1);
+  EXPECT_EQ(service_->in_flight(), 0);
+  // While one is handled on gRPC's thread the next goes to the pool, so
+  // the transport keeps threads for everyone's I/O.
+  std::thread second([&] { results[1] = AgentClient(Options()).Request(); });
+  gate_->WaitEntered(2);
+  EXPECT_EQ(service_->in_flight(), 1);
+  gate_->Open();
+  first.join();
+  second.join();
+  EXPECT_EQ(results[0].code, grpc::StatusCode::OK) << results[0].message;
+  EXPECT_EQ(results[1].code, grpc::StatusCode::OK) << results[1].message;
 }
 
 TEST_F(NonBlockingCaServiceTest, ImpersonationStillGoesToThePool) {
@@ -344,6 +367,10 @@ class NonBlockingPooledCaServiceTest : public NonBlockingCaServiceTest {
     return options;
   }
 };
+
+TEST_F(NonBlockingPooledCaServiceTest, OffByDefault) {
+  EXPECT_FALSE(CaServiceOptions().inline_when_non_blocking);
+}
 
 TEST_F(NonBlockingPooledCaServiceTest, TheOptionKeepsEveryCallInThePool) {
   gate_->Close();
