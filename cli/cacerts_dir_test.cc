@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ca/sources/files/files_source.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -33,7 +33,7 @@ std::string Slurp(const std::string& path) {
 }
 
 TEST(CacertsDirTest, WritesLikeKubeletAndIstiodsFilesSourceReadsIt) {
-  const std::string dir = ca::testing::MakeTempDir("cacerts") + "/cacerts";
+  const std::string dir = testkit::MakeTempDir("cacerts") + "/cacerts";
   auto target = CacertsDir::New(dir);
   auto empty = target->Read();
   ASSERT_TRUE(empty.ok()) << empty.status();
@@ -76,8 +76,8 @@ TEST(CacertsDirTest, WritesLikeKubeletAndIstiodsFilesSourceReadsIt) {
 }
 
 TEST(CacertsDirTest, RefusesADirectoryOfPlainFiles) {
-  const std::string dir = ca::testing::MakeTempDir("plain");
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir + "/ca-cert.pem", "x").ok());
+  const std::string dir = testkit::MakeTempDir("plain");
+  ASSERT_TRUE(testkit::WriteTestFile(dir + "/ca-cert.pem", "x").ok());
   auto target = CacertsDir::New(dir);
   absl::Status s = target->Write(CacertsEntries(ca::testing::Root(ca::KeyType::kEcP256)));
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);

@@ -16,7 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
 #include "cli/check.h"
 #include "cli/testing/cli_test_env.h"
@@ -115,7 +115,7 @@ Result RunBinary(const std::vector<std::string>& args, const std::string& dir) {
 
 class VaultcaBinaryTest : public ::testing::Test {
  protected:
-  void SetUp() override { dir_ = ca::testing::MakeTempDir("vaultca-bin"); }
+  void SetUp() override { dir_ = testkit::MakeTempDir("vaultca-bin"); }
   std::string dir_;
 };
 
@@ -164,7 +164,7 @@ TEST_F(VaultcaBinaryTest, ServeCheckConfigIsVaultcaServers) {
                         dir_);
   EXPECT_EQ(ok.code, 0) << ok.err;
   EXPECT_THAT(ok.out, HasSubstr("configuration OK"));
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/bad.yaml", "log_level: shouting\n").ok());
+  ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/bad.yaml", "log_level: shouting\n").ok());
   Result bad = RunBinary({"serve", "--config=" + dir_ + "/bad.yaml", "--check-config"}, dir_);
   EXPECT_EQ(bad.code, 2);
   EXPECT_THAT(bad.err, HasSubstr("configuration invalid"));
@@ -182,9 +182,9 @@ TEST_F(VaultcaBinaryTest, CheckServerAgainstServeWithTheCaInVault) {
   ASSERT_TRUE((*env)->PutMaterial("secret/pki/istiod", ca::testing::Intermediate(root)).ok());
 
   const server::testing::TestJwtKey key{"k1", "RS256", 0};
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/jwks.json", server::testing::JwksJson({key})).ok());
+  ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/jwks.json", server::testing::JwksJson({key})).ok());
   const std::string ref = "vault:secret/data/pki/istiod";
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/vaultca.yaml", absl::StrCat(R"(
+  ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/vaultca.yaml", absl::StrCat(R"(
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
 ca:
   source: vault

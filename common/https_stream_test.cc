@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 #include "ca/testing/tls_files.h"
 #include "common/internal/https_request.h"
 #include "common/sync.h"
@@ -56,7 +56,7 @@ class Gate {
 class HttpsStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ca::testing::MakeTempDir("https-stream");
+    dir_ = testkit::MakeTempDir("https-stream");
     tls_ = ca::testing::WriteLoopbackTlsServerFiles(dir_, "server");
     server_ = std::make_unique<httplib::SSLServer>(tls_.cert_file.c_str(),
                                                    tls_.key_file.c_str());

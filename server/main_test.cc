@@ -20,7 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/auth/testing/test_jwt.h"
@@ -97,12 +97,12 @@ int WaitExit(const Process& p) {
 class MainTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ca::testing::MakeTempDir("main");
-    ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/jwks.json",
+    dir_ = testkit::MakeTempDir("main");
+    ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/jwks.json",
                                            testing::JwksJson({key_}))
                     .ok());
     config_ = dir_ + "/vaultca.yaml";
-    ASSERT_TRUE(ca::testing::WriteTestFile(
+    ASSERT_TRUE(testkit::WriteTestFile(
                     config_,
                     absl::StrCat(R"(
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
@@ -130,7 +130,7 @@ TEST_F(MainTest, CheckConfigAcceptsValidAndRefusesInvalid) {
   EXPECT_THAT(ReadFile(ok.out_path), HasSubstr("configuration OK"));
   EXPECT_THAT(ReadFile(ok.out_path), HasSubstr("client-certificate, jwt"));
 
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/bad.yaml",
+  ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/bad.yaml",
                                          "ca: {max_workload_cert_ttl: 1h}\n")
                   .ok());
   Process bad = Spawn({"--config=" + dir_ + "/bad.yaml", "--check-config"},
@@ -138,7 +138,7 @@ TEST_F(MainTest, CheckConfigAcceptsValidAndRefusesInvalid) {
   EXPECT_EQ(WaitExit(bad), 2);
   EXPECT_THAT(ReadFile(bad.err_path), HasSubstr("MAX_WORKLOAD_CERT_TTL"));
 
-  ASSERT_TRUE(ca::testing::WriteTestFile(
+  ASSERT_TRUE(testkit::WriteTestFile(
                   dir_ + "/nojwks.yaml",
                   "auth: {jwt: [{issuer: x, jwks_file: /nonexistent}]}\n")
                   .ok());

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/auth/testing/test_jwt.h"
@@ -31,9 +31,9 @@ std::string ReadFile(const std::string& path) {
 }
 
 TEST(ServerConnectionAgeTest, OldConnectionsAreClosed) {
-  const std::string dir = ca::testing::MakeTempDir("connection-age");
+  const std::string dir = testkit::MakeTempDir("connection-age");
   testing::TestJwtKey key{"k1", "ES256", 0};
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir + "/jwks.json",
+  ASSERT_TRUE(testkit::WriteTestFile(dir + "/jwks.json",
                                          testing::JwksJson({key}))
                   .ok());
   ServerConfig config;

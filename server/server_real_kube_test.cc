@@ -30,6 +30,7 @@
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/temp_dir.h"
 #include "vault/client.h"
 #include "vault/config.h"
 #include "vault/testing/real_vault.h"
@@ -124,9 +125,9 @@ class ServerRealKubeTest : public ::testing::Test {
     if (!reviewer.ok()) return reviewer.status();
 
     absl::StatusOr<std::string> policy =
-        vault::testing::WriteFile(tls_->dir, "policy.hcl", kPolicy);
+        testkit::WriteFileIn(tls_->dir, "policy.hcl", kPolicy);
     absl::StatusOr<std::string> kube_ca =
-        vault::testing::WriteFile(tls_->dir, "kube-ca.crt", ReadFile(kube_->ca_file()));
+        testkit::WriteFileIn(tls_->dir, "kube-ca.crt", ReadFile(kube_->ca_file()));
     if (!policy.ok()) return policy.status();
     if (!kube_ca.ok()) return kube_ca.status();
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
@@ -149,8 +150,8 @@ class ServerRealKubeTest : public ::testing::Test {
     const ca::CaMaterialPem ca =
         ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
     absl::StatusOr<std::string> key =
-        vault::testing::WriteFile(tls_->dir, "ca.key", ca.key_pem.view());
-    absl::StatusOr<std::string> cert = vault::testing::WriteFile(
+        testkit::WriteFileIn(tls_->dir, "ca.key", ca.key_pem.view());
+    absl::StatusOr<std::string> cert = testkit::WriteFileIn(
         tls_->dir, "ca.crt", absl::StrCat(ca.cert_pem, ca.chain_pem));
     if (!key.ok()) return key.status();
     if (!cert.ok()) return cert.status();
@@ -268,7 +269,7 @@ RealKube* ServerRealKubeTest::kube_ = nullptr;
 std::string* ServerRealKubeTest::root_bundle_ = new std::string();
 
 TEST_F(ServerRealKubeTest, SeedSetupServesWorkloadsReviewedByTheApiServer) {
-  const std::string dir = vault::testing::MakeTempDir("seed").value();
+  const std::string dir = testkit::MakeTempDir("seed");
   absl::StatusOr<std::string> token_file = IstiodTokenFile(dir, "istiod-seed");
   ASSERT_TRUE(token_file.ok()) << token_file.status();
   absl::StatusOr<std::unique_ptr<vault::VaultClient>> client =
@@ -309,7 +310,7 @@ TEST_F(ServerRealKubeTest, SeedSetupServesWorkloadsReviewedByTheApiServer) {
 }
 
 TEST_F(ServerRealKubeTest, VaultRefusesOtherAccountsAndOtherPaths) {
-  const std::string dir = vault::testing::MakeTempDir("refusals").value();
+  const std::string dir = testkit::MakeTempDir("refusals");
   ASSERT_TRUE(kube_->CreatePod(kIstiodNs, "other-0", "other", "node-a").ok());
   ASSERT_TRUE(kube_->CreatePod("default", "istiod-elsewhere", kIstiodSa, "node-a").ok());
   struct Case {
@@ -350,7 +351,7 @@ TEST_F(ServerRealKubeTest, ReadsTheRewrittenTokenAtEachLogin) {
   // kubelet rewrites the projected token before it expires; when istiod's
   // pod is replaced, the old token dies with the old pod. The next login
   // must use the file's new content.
-  const std::string dir = vault::testing::MakeTempDir("rotation").value();
+  const std::string dir = testkit::MakeTempDir("rotation");
   ASSERT_TRUE(kube_->CreatePod(kIstiodNs, "istiod-old", kIstiodSa, "node-a").ok());
   ASSERT_TRUE(kube_->CreatePod(kIstiodNs, "istiod-new", kIstiodSa, "node-a").ok());
   absl::StatusOr<std::string> old_token = PodToken(kIstiodNs, kIstiodSa, "istiod-old", {});
@@ -387,7 +388,7 @@ TEST_F(ServerRealKubeTest, StartsDuringAVaultOutageAndServesWhenItReturns) {
   // A rollout or an eviction while Vault cannot answer: the replica must
   // come up (liveness answers, not ready) instead of crash-looping, and
   // serve as soon as Vault is back.
-  const std::string dir = vault::testing::MakeTempDir("outage").value();
+  const std::string dir = testkit::MakeTempDir("outage");
   absl::StatusOr<std::string> token_file = IstiodTokenFile(dir, "istiod-outage");
   ASSERT_TRUE(token_file.ok()) << token_file.status();
   absl::StatusOr<std::unique_ptr<vault::VaultClient>> client =

@@ -27,7 +27,7 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
 #include "ca/sources/files/files_source.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
 #include "ca/workload_csr.h"
 #include "gmock/gmock.h"
@@ -70,8 +70,8 @@ std::map<std::string, std::string> CacertsFiles(const ca::CaMaterialPem& m) {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ca::testing::MakeTempDir("server");
-    ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/jwks.json",
+    dir_ = testkit::MakeTempDir("server");
+    ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/jwks.json",
                                            testing::JwksJson({key_}))
                     .ok());
   }
@@ -95,7 +95,7 @@ class ServerTest : public ::testing::Test {
     cacerts_ = dir_ + "/cacerts";
     ::mkdir(cacerts_.c_str(), 0755);
     EXPECT_TRUE(
-        ca::testing::PublishLikeKubelet(cacerts_, CacertsFiles(material)).ok());
+        testkit::PublishLikeKubelet(cacerts_, CacertsFiles(material)).ok());
     config.ca.source = CaSourceKind::kFiles;
     config.ca.cacerts_dir = cacerts_;
     return Start(config);
@@ -314,7 +314,7 @@ TEST_F(ServerTest, RotationUnderLoadFailsNoRequest) {
   }
   absl::SleepFor(absl::Milliseconds(500));
   ASSERT_TRUE(
-      ca::testing::PublishLikeKubelet(cacerts_, CacertsFiles(second)).ok());
+      testkit::PublishLikeKubelet(cacerts_, CacertsFiles(second)).ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while ((server->ca().Stats().rotations < 1 ||
           server->serving_cert_issues() < 2) &&
@@ -567,7 +567,7 @@ TEST_F(ServerTest, StartsWithoutMaterialAndServesWhenItArrives) {
   EXPECT_THAT(metrics->body, HasSubstr("vaultca_ca_ready 0\n"));
 
   const ca::CaMaterialPem root = ca::testing::Root();
-  ASSERT_TRUE(ca::testing::PublishLikeKubelet(
+  ASSERT_TRUE(testkit::PublishLikeKubelet(
                   cacerts_, CacertsFiles(ca::testing::Intermediate(root)))
                   .ok());
   const absl::Time give_up = absl::Now() + absl::Seconds(60);

@@ -20,7 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
 #include "ca/vault_pki/testing/offline_ca.h"
 #include "gmock/gmock.h"
@@ -112,7 +112,7 @@ class ServerVaultPkiTest : public ::testing::Test {
     if (!cert.ok()) return cert.status();
     intermediate_pem_ = Trimmed(*cert);
     absl::StatusOr<std::string> path =
-        vault::testing::WriteFile(tls_->dir, "int.pem", *cert);
+        testkit::WriteFileIn(tls_->dir, "int.pem", *cert);
     if (!path.ok()) return path.status();
     absl::StatusOr<std::string> set = Cli(
         {"write", "pki_int/intermediate/set-signed", "certificate=@" + *path});
@@ -127,12 +127,12 @@ class ServerVaultPkiTest : public ::testing::Test {
 TEST_F(ServerVaultPkiTest, IssuesThroughVaultPkiUnderAnOfflineRoot) {
   const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
   ASSERT_TRUE(ConfigurePki(root).ok());
-  const std::string dir = ca::testing::MakeTempDir("server-vault-pki");
+  const std::string dir = testkit::MakeTempDir("server-vault-pki");
   ASSERT_TRUE(
-      ca::testing::WriteTestFile(dir + "/offline-root.pem", root.cert_pem).ok());
+      testkit::WriteTestFile(dir + "/offline-root.pem", root.cert_pem).ok());
   testing::TestJwtKey key{"k1", "RS256", 0};
   ASSERT_TRUE(
-      ca::testing::WriteTestFile(dir + "/jwks.json", testing::JwksJson({key}))
+      testkit::WriteTestFile(dir + "/jwks.json", testing::JwksJson({key}))
           .ok());
 
   // As an operator writes it; the Vault connection from VAULT_*.

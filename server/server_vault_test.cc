@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 #include "ca/sources/vault_kv/testing/fake_kv.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
 #include "ca/testing/test_pki.h"
@@ -31,10 +31,10 @@ std::string ReadFile(const std::string& path) {
 }
 
 TEST(ServerVaultTest, ServesFromVaultAndRotatesOnKvPut) {
-  const std::string dir = ca::testing::MakeTempDir("server-vault");
+  const std::string dir = testkit::MakeTempDir("server-vault");
   testing::TestJwtKey key{"k1", "RS256", 0};
   ASSERT_TRUE(
-      ca::testing::WriteTestFile(dir + "/jwks.json", testing::JwksJson({key}))
+      testkit::WriteTestFile(dir + "/jwks.json", testing::JwksJson({key}))
           .ok());
   const ca::CaMaterialPem root = ca::testing::Root();
   const ca::CaMaterialPem first =

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "testing/temp_dir.h"
 #include "vault/client.h"
 #include "vault/testing/fake_vault.h"
 #include "vault/testing/real_vault_fixture.h"
@@ -44,7 +45,7 @@ TEST_F(RealVaultTest, AppRoleLogin) {
   config.auth.method = AuthMethod::kAppRole;
   config.auth.approle_role_id = Trim(*role_id);
   config.auth.approle_secret_id_file =
-      *testing::WriteFile(tls_->dir, "secret-id", *secret_id);
+      *testkit::WriteFileIn(tls_->dir, "secret-id", *secret_id);
   auto client = Client(config);
   auto value = client->ReadReference(
       *ParseReference("vault:secret/data/pki/istiod#privateKey"));
@@ -54,7 +55,7 @@ TEST_F(RealVaultTest, AppRoleLogin) {
   EXPECT_TRUE(info.renewable);
 
   config.auth.approle_secret_id_file =
-      *testing::WriteFile(tls_->dir, "bad-secret-id", "not-a-secret-id");
+      *testkit::WriteFileIn(tls_->dir, "bad-secret-id", "not-a-secret-id");
   auto bad = Client(config)->ReadKv("secret/data/pki/istiod");
   EXPECT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("approle login"));
@@ -89,7 +90,7 @@ TEST_F(RealVaultTest, JwtLoginWithServiceAccountStyleToken) {
   auto signer = testing::TestJwtSigner::Create();
   ASSERT_OK(signer);
   const std::string pubkey =
-      *testing::WriteFile(tls_->dir, "jwt-pub.pem", (*signer)->public_key_pem());
+      *testkit::WriteFileIn(tls_->dir, "jwt-pub.pem", (*signer)->public_key_pem());
   ASSERT_OK(vault_->Cli({"auth", "enable", "jwt"}));
   ASSERT_OK(vault_->Cli({"write", "auth/jwt/config",
                          "jwt_validation_pubkeys=@" + pubkey}));
@@ -104,7 +105,7 @@ TEST_F(RealVaultTest, JwtLoginWithServiceAccountStyleToken) {
   config.auth = AuthConfig();
   config.auth.method = AuthMethod::kJwt;
   config.auth.role = "istiod";
-  config.auth.jwt_file = *testing::WriteFile(tls_->dir, "sa.jwt", *jwt);
+  config.auth.jwt_file = *testkit::WriteFileIn(tls_->dir, "sa.jwt", *jwt);
   auto client = Client(config);
   auto value = client->ReadReference(
       *ParseReference("vault:secret/data/pki/istiod#certificate"));
@@ -113,7 +114,7 @@ TEST_F(RealVaultTest, JwtLoginWithServiceAccountStyleToken) {
   // A token for another service account is refused.
   auto wrong = (*signer)->Sign(
       testing::ServiceAccountClaims("default", "intruder", "vault"));
-  config.auth.jwt_file = *testing::WriteFile(tls_->dir, "wrong.jwt", *wrong);
+  config.auth.jwt_file = *testkit::WriteFileIn(tls_->dir, "wrong.jwt", *wrong);
   auto denied = Client(config)->ReadKv("secret/data/pki/istiod");
   EXPECT_FALSE(denied.ok());
   EXPECT_THAT(std::string(denied.status().message()), HasSubstr("jwt login"));
@@ -173,7 +174,7 @@ TEST_F(RealVaultTest, KubernetesLoginThroughATokenReviewServedByTheTest) {
   config.auth = AuthConfig();
   config.auth.method = AuthMethod::kKubernetes;
   config.auth.role = "istiod";
-  config.auth.jwt_file = *testing::WriteFile(tls_->dir, "k8s.jwt", *jwt);
+  config.auth.jwt_file = *testkit::WriteFileIn(tls_->dir, "k8s.jwt", *jwt);
   auto client = Client(config);
   auto value = client->ReadReference(
       *ParseReference("vault:secret/data/pki/istiod#privateKey"));

@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "testing/temp_dir.h"
 #include "x509/csr.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/testing/test_pki.h"
@@ -94,7 +95,7 @@ class ManagedVaultPkiRealTest : public ::testing::Test {
   }
 
   static std::string File(const std::string& name, const std::string& text) {
-    return "@" + vault::testing::WriteFile(tls_->dir, name, text).value();
+    return "@" + testkit::WriteFileIn(tls_->dir, name, text).value();
   }
 
   // A PKI mount whose issuer is a Vault-generated intermediate certified by

@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "testing/temp_dir.h"
 #include "x509/csr.h"
 #include "ca/vault_pki/testing/chain_checks.h"
 #include "ca/vault_pki/vault_pki_ca.h"
@@ -77,7 +78,7 @@ class RealVaultPkiTest : public ::testing::Test {
   }
 
   static std::string File(const std::string& name, const std::string& text) {
-    return "@" + vault::testing::WriteFile(tls_->dir, name, text).value();
+    return "@" + testkit::WriteFileIn(tls_->dir, name, text).value();
   }
 
   // An intermediate mount signed by `pki`; `with_root` imports the root

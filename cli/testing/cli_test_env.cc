@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace cli {
@@ -48,7 +49,7 @@ std::vector<std::string> VaultEnv::ConnectionArgs() const {
 
 std::string VaultEnv::WriteFile(const std::string& name, const std::string& content) const {
   static std::atomic<int> counter{0};
-  return vault::testing::WriteFile(tls_->dir, absl::StrCat(counter++, "-", name), content)
+  return testkit::WriteFileIn(tls_->dir, absl::StrCat(counter++, "-", name), content)
       .value();
 }
 

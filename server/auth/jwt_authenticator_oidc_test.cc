@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ca/sources/testing/fake_clock.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
 #include "ca/testing/tls_files.h"
 #include "common/sync.h"
@@ -123,7 +123,7 @@ class JwtOidcTest : public ::testing::Test {
     return auth.Authenticate(request);
   }
 
-  std::string dir_ = ca::testing::MakeTempDir("oidc");
+  std::string dir_ = testkit::MakeTempDir("oidc");
   OidcIssuer issuer_{dir_};
   ca::testing::FakeClock clock_{absl::Now()};
   TestJwtKey old_key_{"old", "RS256", 0};
@@ -210,7 +210,7 @@ TEST_F(JwtOidcTest, UntrustedIssuerCertificateIsNotUsed) {
   JwtAuthenticatorOptions options = Options();
   // A root of another key: the issuer's certificate does not chain to it.
   options.jwks_ca_file = dir_ + "/other-ca.crt";
-  ASSERT_TRUE(ca::testing::WriteTestFile(
+  ASSERT_TRUE(testkit::WriteTestFile(
                   options.jwks_ca_file,
                   ca::testing::Root(ca::KeyType::kRsa).root_bundle_pem)
                   .ok());

@@ -22,7 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ca/sources/testing/fake_clock.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 #include "ca/testing/tls_files.h"
 #include "common/sync.h"
 #include "gmock/gmock.h"
@@ -60,7 +60,7 @@ absl::StatusOr<Caller> Try(TokenReviewAuthenticator& auth,
 class TokenReviewTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ca::testing::MakeTempDir("token-review");
+    dir_ = testkit::MakeTempDir("token-review");
     kube_ = std::make_unique<testing::FakeKubeApi>(dir_);
     KubeApiOptions api;
     api.api_server = kube_->address();
@@ -437,7 +437,7 @@ class ScriptedTokenReviewTest : public ::testing::Test {
   }
 
   ca::testing::FakeClock clock_{absl::Now()};
-  std::string dir_ = ca::testing::MakeTempDir("token-review-scripted");
+  std::string dir_ = testkit::MakeTempDir("token-review-scripted");
   ScriptedKubeApi kube_{dir_};
 };
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/sync.h"
 #include "gtest/gtest.h"
+#include "testing/temp_dir.h"
 #include "vault/client.h"
 #include "vault/testing/fake_vault.h"
 #include "vault/testing/test_pki.h"
@@ -70,7 +71,7 @@ class ClientTest : public ::testing::Test {
   }
 
   std::string WriteFile(const std::string& name, const std::string& content) {
-    return *::vaultca::vault::testing::WriteFile(tls_.dir, name, content);
+    return *testkit::WriteFileIn(tls_.dir, name, content);
   }
 
   TestTls tls_;

@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace vault {
@@ -114,16 +115,15 @@ absl::StatusOr<CommandResult> RunCommand(
     const std::vector<std::string>& argv,
     const std::map<std::string, std::string>& env,
     const std::string& stdin_data) {
-  absl::StatusOr<std::string> dir = MakeTempDir("cmd");
-  if (!dir.ok()) return dir.status();
+  const std::string dir = testkit::MakeTempDir("cmd");
   std::string in_path;
   if (!stdin_data.empty()) {
-    absl::StatusOr<std::string> p = WriteFile(*dir, "stdin", stdin_data);
+    absl::StatusOr<std::string> p = testkit::WriteFileIn(dir, "stdin", stdin_data);
     if (!p.ok()) return p.status();
     in_path = *p;
   }
-  const std::string out_path = *dir + "/stdout";
-  const std::string err_path = *dir + "/stderr";
+  const std::string out_path = dir + "/stdout";
+  const std::string err_path = dir + "/stderr";
   absl::StatusOr<pid_t> pid = Spawn(argv, env, in_path, out_path, err_path);
   if (!pid.ok()) return pid.status();
   int status = 0;
@@ -162,9 +162,7 @@ absl::StatusOr<std::unique_ptr<RealVault>> RealVault::Start(
   std::unique_ptr<RealVault> vault(new RealVault());
   vault->binary_ = binary;
   vault->ca_file_ = tls.ca_file;
-  absl::StatusOr<std::string> dir = MakeTempDir("real_vault");
-  if (!dir.ok()) return dir.status();
-  vault->dir_ = *dir;
+  vault->dir_ = testkit::MakeTempDir("real_vault");
   absl::StatusOr<int> port = FreePort();
   if (!port.ok()) return port.status();
   vault->port_ = *port;
@@ -180,7 +178,7 @@ absl::StatusOr<std::unique_ptr<RealVault>> RealVault::Start(
       "  tls_min_version = \"tls12\"\n"
       "}\n");
   absl::StatusOr<std::string> config_path =
-      WriteFile(vault->dir_, "vault.hcl", config);
+      testkit::WriteFileIn(vault->dir_, "vault.hcl", config);
   if (!config_path.ok()) return config_path.status();
   absl::StatusOr<pid_t> pid = Spawn(
       {binary, "server", absl::StrCat("-config=", *config_path)},

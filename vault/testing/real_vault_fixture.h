@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "testing/temp_dir.h"
 #include "vault/client.h"
 #include "vault/testing/real_vault.h"
 #include "vault/testing/test_pki.h"
@@ -60,12 +61,12 @@ class RealVaultTest : public ::testing::Test {
 
   // Mounts and material shared by the tests, like the seed's setup.
   static absl::Status Configure() {
-    const std::string cert = ::vaultca::vault::testing::WriteFile(tls_->dir, "vault-ca.crt",
+    const std::string cert = testkit::WriteFileIn(tls_->dir, "vault-ca.crt",
                                                 "-----CERT-----\n").value();
-    const std::string key = ::vaultca::vault::testing::WriteFile(tls_->dir, "vault-ca.key",
+    const std::string key = testkit::WriteFileIn(tls_->dir, "vault-ca.key",
                                                "-----KEY-----\n").value();
     const std::string policy =
-        ::vaultca::vault::testing::WriteFile(tls_->dir, "policy.hcl", kPolicy).value();
+        testkit::WriteFileIn(tls_->dir, "policy.hcl", kPolicy).value();
     for (const std::vector<std::string>& args :
          std::vector<std::vector<std::string>>{
              {"secrets", "enable", "-path=secret", "-version=2", "kv"},

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace vault {
@@ -206,9 +207,7 @@ absl::StatusOr<TestTls> MakeTestTls(absl::string_view ca_name) {
   absl::StatusOr<TestCert> client_cert = tls.ca->Issue(client);
   if (!client_cert.ok()) return client_cert.status();
   tls.client = *std::move(client_cert);
-  absl::StatusOr<std::string> dir = MakeTempDir("vault_tls");
-  if (!dir.ok()) return dir.status();
-  tls.dir = *dir;
+  tls.dir = testkit::MakeTempDir("vault_tls");
   struct Out {
     std::string* path;
     const char* name;
@@ -219,46 +218,11 @@ absl::StatusOr<TestTls> MakeTestTls(absl::string_view ca_name) {
                          Out{&tls.server_key_file, "server-key.pem", tls.server.key_pem},
                          Out{&tls.client_cert_file, "client.pem", tls.client.cert_pem},
                          Out{&tls.client_key_file, "client-key.pem", tls.client.key_pem}}) {
-    absl::StatusOr<std::string> path = WriteFile(tls.dir, out.name, out.contents);
+    absl::StatusOr<std::string> path = testkit::WriteFileIn(tls.dir, out.name, out.contents);
     if (!path.ok()) return path.status();
     *out.path = *path;
   }
   return tls;
-}
-
-absl::StatusOr<std::string> MakeTempDir(absl::string_view prefix) {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string templ =
-      absl::StrCat(base != nullptr ? base : "/tmp", "/", prefix, "XXXXXX");
-  if (mkdtemp(templ.data()) == nullptr) {
-    return absl::InternalError(
-        absl::StrCat("mkdtemp ", templ, ": ", std::strerror(errno)));
-  }
-  return templ;
-}
-
-absl::StatusOr<std::string> WriteFile(absl::string_view dir,
-                                      absl::string_view name,
-                                      absl::string_view contents) {
-  const std::string path = absl::StrCat(dir, "/", name);
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::InternalError(
-        absl::StrCat("open ", path, ": ", std::strerror(errno)));
-  }
-  size_t done = 0;
-  while (done < contents.size()) {
-    const ssize_t n = write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      close(fd);
-      return absl::InternalError(
-          absl::StrCat("write ", path, ": ", std::strerror(errno)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  close(fd);
-  return path;
 }
 
 }  // namespace testing

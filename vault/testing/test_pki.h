@@ -63,13 +63,6 @@ struct TestTls {
 };
 absl::StatusOr<TestTls> MakeTestTls(absl::string_view ca_name = "vaultca test CA");
 
-// Creates a fresh directory under TEST_TMPDIR (or /tmp) and returns its path.
-absl::StatusOr<std::string> MakeTempDir(absl::string_view prefix);
-// Writes `contents` to dir/name with mode 0600 and returns the path.
-absl::StatusOr<std::string> WriteFile(absl::string_view dir,
-                                      absl::string_view name,
-                                      absl::string_view contents);
-
 }  // namespace testing
 }  // namespace vault
 }  // namespace vaultca

@@ -16,7 +16,7 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/testing/conformance_checks.h"
 #include "ca/sources/testing/material_source_conformance.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
 
 namespace vaultca {
@@ -26,9 +26,9 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::BadMaterial;
-using testing::MakeTempDir;
-using testing::PublishLikeKubelet;
-using testing::WriteTestFile;
+using testkit::MakeTempDir;
+using testkit::PublishLikeKubelet;
+using testkit::WriteTestFile;
 
 enum class Layout { kIstio, kTls, kKubelet };
 

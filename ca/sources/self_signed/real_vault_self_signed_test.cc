@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "ca/sources/self_signed/self_signed_vault_source.h"
 #include "gtest/gtest.h"
+#include "testing/temp_dir.h"
 #include "vault/client.h"
 #include "vault/testing/real_vault.h"
 #include "vault/testing/test_pki.h"
@@ -45,7 +46,7 @@ class RealVaultSelfSignedTest : public ::testing::Test {
     setup_ = vault::testing::StartSuiteVault(&tls_, &vault_);
     if (!setup_.ok()) return;
     absl::StatusOr<std::string> policy =
-        vault::testing::WriteFile(tls_->dir, "policy.hcl", kPolicy);
+        testkit::WriteFileIn(tls_->dir, "policy.hcl", kPolicy);
     if (!policy.ok()) {
       setup_ = policy.status();
       return;
@@ -191,9 +192,9 @@ TEST_F(RealVaultSelfSignedTest, UnusableStoredRootIsReportedNotReplaced) {
   ASSERT_TRUE(other.ok() && mine.ok());
   // A certificate with somebody else's key.
   const std::string cert =
-      vault::testing::WriteFile(tls_->dir, "cert.pem", mine->cert_pem).value();
+      testkit::WriteFileIn(tls_->dir, "cert.pem", mine->cert_pem).value();
   const std::string key =
-      vault::testing::WriteFile(tls_->dir, "key.pem", other->key_pem.view()).value();
+      testkit::WriteFileIn(tls_->dir, "key.pem", other->key_pem.view()).value();
   ASSERT_TRUE(vault_->Cli({"kv", "put", "secret/vaultca/broken",
                            absl::StrCat("certificate=@", cert),
                            absl::StrCat("privateKey=@", key)})

@@ -18,7 +18,7 @@
 #include "ca/sources/testing/conformance_checks.h"
 #include "ca/sources/testing/fake_clock.h"
 #include "ca/sources/testing/material_source_conformance.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
 
 namespace vaultca {
@@ -28,8 +28,8 @@ namespace {
 using ::testing::HasSubstr;
 using testing::BadMaterial;
 using testing::FakeClock;
-using testing::MakeTempDir;
-using testing::WriteTestFile;
+using testkit::MakeTempDir;
+using testkit::WriteTestFile;
 
 constexpr absl::Duration kTenYears = absl::Hours(24 * 365 * 10);
 

@@ -26,6 +26,7 @@
 #include "ca/sources/testing/signing_checks.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
 #include "ca/testing/test_pki.h"
+#include "testing/temp_dir.h"
 #include "vault/client.h"
 #include "vault/testing/real_vault.h"
 #include "vault/testing/test_pki.h"
@@ -52,7 +53,7 @@ class RealVaultKvTest : public ::testing::Test {
       return;
     }
     const std::string policy =
-        vault::testing::WriteFile(tls_->dir, "policy.hcl", kPolicy).value();
+        testkit::WriteFileIn(tls_->dir, "policy.hcl", kPolicy).value();
     for (const std::vector<std::string>& args :
          std::vector<std::vector<std::string>>{
              {"secrets", "enable", "-path=secret", "-version=2", "kv"},
@@ -89,7 +90,7 @@ class RealVaultKvTest : public ::testing::Test {
     std::vector<std::string> args = {"kv", "put", "secret/pki/istiod"};
     for (const auto& [key, value] : kvs) {
       const std::string file =
-          vault::testing::WriteFile(tls_->dir, absl::StrCat("put-", key), value)
+          testkit::WriteFileIn(tls_->dir, absl::StrCat("put-", key), value)
               .value();
       args.push_back(absl::StrCat(key, "=@", file));
     }
