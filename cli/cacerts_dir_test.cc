@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "ca/sources/files/files_source.h"
-#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
+#include "testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

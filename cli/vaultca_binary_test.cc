@@ -16,13 +16,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
 #include "cli/check.h"
 #include "cli/testing/cli_test_env.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/auth/testing/test_jwt.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace cli {

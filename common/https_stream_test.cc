@@ -13,10 +13,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "testing/temp_dir.h"
 #include "ca/testing/tls_files.h"
 #include "common/internal/https_request.h"
 #include "common/sync.h"
+#include "testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"

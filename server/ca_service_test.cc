@@ -255,6 +255,7 @@ TEST_F(CaServiceTest, DrainHoldsAnswersUntilReleased) {
   // The certificate is issued, its answer kept back: the client cannot
   // send another call yet.
   while (service_->in_flight() > 0) absl::SleepFor(absl::Milliseconds(1));
+  // Real time: an answer that stays held can only be shown by waiting.
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_FALSE(answered.load());
   EXPECT_EQ(service_->IdleRecentCallers(), 0);

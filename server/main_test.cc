@@ -20,11 +20,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/auth/testing/test_jwt.h"
 #include "server/testing/agent_client.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {

@@ -9,13 +9,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "testing/temp_dir.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/auth/testing/test_jwt.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "server/testing/agent_client.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {

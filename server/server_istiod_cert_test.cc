@@ -13,12 +13,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/kube/testing/real_kube.h"
 #include "server/server.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {

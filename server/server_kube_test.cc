@@ -11,7 +11,6 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/testing/log_capture.h"
@@ -19,6 +18,7 @@
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {

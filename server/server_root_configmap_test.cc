@@ -7,10 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "server/kube/testing/real_kube.h"
 #include "server/server.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {

@@ -27,7 +27,6 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
 #include "ca/sources/files/files_source.h"
-#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
 #include "ca/workload_csr.h"
 #include "gmock/gmock.h"
@@ -37,6 +36,8 @@
 #include "server/auth/testing/test_jwt.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace vaultca {
 namespace server {
@@ -312,7 +313,7 @@ TEST_F(ServerTest, RotationUnderLoadFailsNoRequest) {
       }
     });
   }
-  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_TRUE(testkit::WaitFor([&] { return ok.load() > 0; }));
   ASSERT_TRUE(
       testkit::PublishLikeKubelet(cacerts_, CacertsFiles(second)).ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
@@ -321,7 +322,9 @@ TEST_F(ServerTest, RotationUnderLoadFailsNoRequest) {
          absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(50));
   }
-  absl::SleepFor(absl::Milliseconds(1500));
+  // Signing goes on after the rotation.
+  const int at_rotation = ok.load();
+  EXPECT_TRUE(testkit::WaitFor([&] { return ok.load() > at_rotation + 16; }));
   stop = true;
   for (auto& t : threads) t.join();
   EXPECT_EQ(server->ca().Stats().rotations, 1);
@@ -493,7 +496,9 @@ TEST_F(ServerTest, ExpiredCaAnswersInternal) {
   options.plaintext = true;
   AgentClient agent(options);
   ASSERT_EQ(agent.Request().code, grpc::StatusCode::OK);
-  absl::SleepFor(absl::Seconds(4));
+  // The CA expires 3 s after it was made.
+  ASSERT_TRUE(testkit::WaitFor([&] { return !server->Readiness().ok(); },
+                               absl::Seconds(10)));
   AgentResult result = agent.Request();
   EXPECT_EQ(result.code, grpc::StatusCode::INTERNAL);
   EXPECT_THAT(result.message, HasSubstr("not ready"));

@@ -20,7 +20,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
 #include "ca/vault_pki/testing/offline_ca.h"
 #include "gmock/gmock.h"
@@ -30,6 +29,7 @@
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/temp_dir.h"
 #include "vault/testing/real_vault.h"
 #include "vault/testing/test_pki.h"
 

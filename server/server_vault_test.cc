@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "testing/temp_dir.h"
 #include "ca/sources/vault_kv/testing/fake_kv.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
 #include "ca/testing/test_pki.h"
@@ -18,6 +17,8 @@
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace vaultca {
 namespace server {
@@ -79,7 +80,8 @@ TEST(ServerVaultTest, ServesFromVaultAndRotatesOnKvPut) {
 
   // Vault goes down: signing goes on with the last good material.
   kv.SetDown(true);
-  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_TRUE(testkit::WaitFor(
+      [&] { return (*server)->ca().Stats().failures.fetch > 0; }));
   result = agent.Request();
   ASSERT_EQ(result.code, grpc::StatusCode::OK) << result.message;
   EXPECT_GT((*server)->ca().Stats().failures.fetch, 0);

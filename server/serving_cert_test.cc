@@ -15,8 +15,8 @@
 
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
-#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
+#include "testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

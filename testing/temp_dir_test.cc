@@ -1,4 +1,3 @@
-#include "testing/temp_dir.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +7,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace testkit {

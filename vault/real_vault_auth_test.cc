@@ -207,6 +207,7 @@ TEST_F(RealVaultTest, AppRoleTokenPastMaxTtlIsReplacedByReLogin) {
   config.auth.approle_secret_id = SecretData(Trim(*secret_id));
   auto client = Client(config);
   ASSERT_TRUE(client->ReadKv("secret/data/pki/istiod").ok());
+  // Real time: the real Vault must expire the short AppRole token.
   absl::SleepFor(absl::Seconds(9));
   auto later = client->ReadKv("secret/data/pki/istiod");
   ASSERT_TRUE(later.ok()) << later.status();

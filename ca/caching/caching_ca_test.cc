@@ -20,18 +20,19 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/files/files_source.h"
 #include "ca/sources/self_signed/self_signed_source.h"
-#include "ca/sources/testing/fake_clock.h"
 #include "ca/sources/testing/signing_checks.h"
-#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
 #include "common/sync.h"
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace vaultca {
 namespace ca {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::FakeClock;
+using testkit::FakeClock;
 using testing::FakeSource;
 using testing::FakeSourceState;
 using testing::IssuerOf;
@@ -295,10 +296,16 @@ TEST(CachingCaTest, WatchedFilesRotateHotWhileSigningAndWritingPiecemeal) {
   for (int r = 1; r <= kRotations; ++r) {
     // Piecemeal, in the worst order: cert first, key last, with refreshes
     // happening in between.
+    auto refreshed = [&, seen = (*ca)->Stats().refreshes]() mutable {
+      const bool ok =
+          testkit::WaitFor([&] { return (*ca)->Stats().refreshes > seen; });
+      seen = (*ca)->Stats().refreshes;
+      return ok;
+    };
     write("ca-cert.pem", materials[r].cert_pem);
-    absl::SleepFor(absl::Milliseconds(40));
+    ASSERT_TRUE(refreshed());
     write("cert-chain.pem", materials[r].chain_pem);
-    absl::SleepFor(absl::Milliseconds(40));
+    ASSERT_TRUE(refreshed());
     write("ca-key.pem", std::string(materials[r].key_pem.view()));
     const std::string want = MustBundle(materials[r])->serial_hex();
     ASSERT_TRUE(WaitUntil([&] { return (*ca)->Stats().serial_hex == want; }))

@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ca/sources/testing/fake_clock.h"
-#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
 #include "ca/testing/tls_files.h"
 #include "common/sync.h"
@@ -18,6 +17,7 @@
 #include "httplib.h"
 #include "server/auth/jwt_authenticator.h"
 #include "server/auth/testing/test_jwt.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {

@@ -6,10 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "ca/sources/testing/fake_clock.h"
-#include "testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/auth/testing/test_jwt.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {

@@ -8,10 +8,10 @@
 #include <string>
 
 #include "absl/time/clock.h"
-#include "testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/kube/testing/fake_kube_api.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {

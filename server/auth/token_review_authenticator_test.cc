@@ -22,7 +22,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ca/sources/testing/fake_clock.h"
-#include "testing/temp_dir.h"
 #include "ca/testing/tls_files.h"
 #include "common/sync.h"
 #include "gmock/gmock.h"
@@ -30,6 +29,7 @@
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "server/kube/testing/fake_kube_api.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {

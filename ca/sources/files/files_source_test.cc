@@ -16,8 +16,9 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/testing/conformance_checks.h"
 #include "ca/sources/testing/material_source_conformance.h"
-#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
+#include "testing/temp_dir.h"
+#include "testing/wait.h"
 
 namespace vaultca {
 namespace ca {
@@ -259,6 +260,7 @@ TEST(FilesSourceTest, KubeletSymlinkSwapIsReportedOnceAndFollowed) {
   ASSERT_TRUE(PublishLikeKubelet(dir, files(second)).ok());
   ASSERT_TRUE(WaitForCount(*calls, 1));
   // One swap is many inotify events; the debounce folds them into one call.
+  // Real time: no second call may come, so the debounce window must pass.
   absl::SleepFor(absl::Milliseconds(600));
   EXPECT_EQ(calls->load(), 1);
   auto material = source->Fetch();
@@ -275,6 +277,7 @@ TEST(FilesSourceTest, BurstOfWritesIsDebounced) {
     ASSERT_TRUE(WriteTestFile(dir + "/ca-cert.pem", absl::StrCat("v", i)).ok());
   }
   ASSERT_TRUE(WaitForCount(*calls, 1));
+  // Real time: no second call may come, so the debounce window must pass.
   absl::SleepFor(absl::Milliseconds(700));
   EXPECT_EQ(calls->load(), 1);
 }
@@ -284,13 +287,15 @@ TEST(FilesSourceTest, DirectoryAppearingLaterIsWatched) {
   std::unique_ptr<FilesSource> source = NewSource(dir);
   auto calls = std::make_shared<std::atomic<int>>(0);
   ASSERT_TRUE(source->SetChangeCallback([calls] { ++*calls; }).ok());
+  // Real time: the directory must appear after the source found it missing.
   absl::SleepFor(absl::Milliseconds(100));
   ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
   // The watch is acquired within rewatch_interval; then a write reports.
-  absl::SleepFor(absl::Milliseconds(300));
   const int before = calls->load();
-  ASSERT_TRUE(WriteTestFile(dir + "/ca-cert.pem", "x").ok());
-  EXPECT_TRUE(WaitForCount(*calls, before + 1));
+  EXPECT_TRUE(testkit::WaitFor([&] {
+    EXPECT_TRUE(WriteTestFile(dir + "/ca-cert.pem", "x").ok());
+    return WaitForCount(*calls, before + 1, absl::Milliseconds(100));
+  }));
 }
 
 TEST(FilesSourceTest, RemovedCallbackIsNeverCalledAgain) {
@@ -303,6 +308,7 @@ TEST(FilesSourceTest, RemovedCallbackIsNeverCalledAgain) {
   ASSERT_TRUE(source->SetChangeCallback(nullptr).ok());
   const int seen = calls->load();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(WriteTestFile(dir + "/a", "y").ok());
+  // Real time: a call that never comes can only be shown by waiting.
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(calls->load(), seen);
 }

@@ -16,10 +16,10 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/internal/file_io.h"
 #include "ca/sources/testing/conformance_checks.h"
-#include "ca/sources/testing/fake_clock.h"
 #include "ca/sources/testing/material_source_conformance.h"
-#include "testing/temp_dir.h"
 #include "ca/testing/test_pki.h"
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace ca {
@@ -27,7 +27,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::BadMaterial;
-using testing::FakeClock;
+using testkit::FakeClock;
 using testkit::MakeTempDir;
 using testkit::WriteTestFile;
 

@@ -27,6 +27,7 @@
 #include "ca/sources/vault_kv/vault_kv_source.h"
 #include "ca/testing/test_pki.h"
 #include "testing/temp_dir.h"
+#include "testing/wait.h"
 #include "vault/client.h"
 #include "vault/testing/real_vault.h"
 #include "vault/testing/test_pki.h"
@@ -204,8 +205,8 @@ TEST_F(RealVaultKvTest, RotationByKvPutWhileSigningAndEveryFault) {
   });
   auto signing_goes_on = [&] {
     const int before = issued.load();
-    absl::SleepFor(absl::Milliseconds(300));
-    return issued.load() > before;
+    return testkit::WaitFor([&] { return issued.load() > before; },
+                            absl::Seconds(10));
   };
 
   // Rotation: picked up within one refresh interval (plus jitter, the
@@ -263,7 +264,9 @@ TEST_F(RealVaultKvTest, RotationByKvPutWhileSigningAndEveryFault) {
   ASSERT_TRUE(vault_->Cli({"token", "revoke", token}).ok());
   const int64_t fetch_failures = (*ca)->Stats().failures.fetch;
   ASSERT_TRUE(signing_goes_on());
-  absl::SleepFor(absl::Milliseconds(700));
+  EXPECT_TRUE(testkit::WaitFor(
+      [&] { return (*ca)->Stats().failures.fetch > fetch_failures; },
+      absl::Seconds(10)));
   EXPECT_GT((*ca)->Stats().failures.fetch, fetch_failures);
   EXPECT_THAT((*ca)->Stats().last_error, HasSubstr("fetch"));
 

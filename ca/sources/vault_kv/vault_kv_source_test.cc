@@ -23,6 +23,7 @@
 #include "ca/testing/test_pki.h"
 #include "common/sync.h"
 #include "nlohmann/json.hpp"
+#include "testing/wait.h"
 #include "vault/client.h"
 #include "vault/testing/fake_vault.h"
 
@@ -343,7 +344,7 @@ TEST(VaultKvSourceTest, CachingCaRotatesOnKvPutAndRidesOutAnOutage) {
       }
     });
   }
-  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_TRUE(testkit::WaitFor([&] { return issued.load() > 0; }));
   const absl::Time put_at = absl::Now();
   kv.PutMaterial(intermediate(2), true);
   while (by_second.load() == 0 && absl::Now() - put_at < absl::Seconds(10)) {
@@ -358,7 +359,9 @@ TEST(VaultKvSourceTest, CachingCaRotatesOnKvPutAndRidesOutAnOutage) {
   // Vault goes down: signing continues with the last good material.
   kv.SetDown(true);
   const int before = issued.load();
-  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_TRUE(testkit::WaitFor([&] {
+    return issued.load() > before && (*ca)->Stats().failures.fetch > 0;
+  }));
   EXPECT_GT(issued.load(), before);
   EXPECT_GT((*ca)->Stats().failures.fetch, 0);
   EXPECT_TRUE((*ca)->IsReady());  // Within max_staleness.
