@@ -14,10 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "testing/test_pki.h"
 #include "x509/testing/csr_test_util.h"
 #include "x509/pem_codec.h"
 #include "ca/local_ca.h"
-#include "ca/testing/test_pki.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -123,7 +123,7 @@ class LeafProfileTest : public ::testing::TestWithParam<ProfileCase> {};
 TEST_P(LeafProfileTest, IssuesIstiodProfile) {
   const ProfileCase& param = GetParam();
   const absl::Time now = TestNow();
-  const CaMaterialPem material = testing::Root(param.ca_key, absl::Now());
+  const CaMaterialPem material = testkit::Root(param.ca_key, absl::Now());
   auto bundle = KeyCertBundle::Create(material);
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   LocalCaOptions options;
@@ -263,9 +263,9 @@ INSTANTIATE_TEST_SUITE_P(
 // with the response's middle elements as the untrusted chain.
 TEST(LeafCliTest, IntermediateChainVerifiesWithOpensslCli) {
   const absl::Time now = absl::Now();
-  const CaMaterialPem root = testing::Root(KeyType::kRsa, now);
+  const CaMaterialPem root = testkit::Root(KeyType::kRsa, now);
   const CaMaterialPem intermediate =
-      testing::Intermediate(root, KeyType::kEcP384, now);
+      testkit::Intermediate(root, KeyType::kEcP384, now);
   auto bundle = KeyCertBundle::Create(intermediate);
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   auto ca = LocalCertificateAuthority::New(*bundle);
@@ -325,7 +325,7 @@ std::string CommonName(X509* cert, int* type) {
 }
 
 TEST(LeafSubjectTest, CommonNameOnlyWhenTheCsrHasOne) {
-  auto ca = MakeCa(testing::Root(KeyType::kEcP256));
+  auto ca = MakeCa(testkit::Root(KeyType::kEcP256));
   x509::testing::TestCsrOptions with_cn;
   with_cn.common_names = {"anything"};
   int type = 0;
@@ -355,7 +355,7 @@ TEST(LeafSubjectTest, CommonNameOnlyWhenTheCsrHasOne) {
 }
 
 TEST(LeafAkiTest, NoAuthorityKeyIdWhenTheIssuerHasNoSki) {
-  auto ca = MakeCa(testing::RootWithoutSki());
+  auto ca = MakeCa(testkit::RootWithoutSki());
   SslUniquePtr<X509> leaf =
       SignOne(*ca, x509::testing::TestCsrOptions(), {kSpiffeId});
   ASSERT_NE(leaf, nullptr);
@@ -365,7 +365,7 @@ TEST(LeafAkiTest, NoAuthorityKeyIdWhenTheIssuerHasNoSki) {
 }
 
 TEST(LeafSerialTest, UniformOver128Bits) {
-  auto ca = MakeCa(testing::Root(KeyType::kEcP256));
+  auto ca = MakeCa(testkit::Root(KeyType::kEcP256));
   std::set<std::string> serials;
   bool saw_top_bit = false;
   constexpr int kLeaves = 64;

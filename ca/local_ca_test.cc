@@ -15,8 +15,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "testing/test_pki.h"
 #include "x509/testing/csr_test_util.h"
-#include "ca/testing/test_pki.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "common/sync.h"
 #include "gmock/gmock.h"
@@ -82,7 +82,7 @@ class TtlTest : public ::testing::Test {
 };
 
 TEST_F(TtlTest, IstiodMode) {
-  auto ca = MakeCa(testing::Root(KeyType::kEcP256, now_), &now_);
+  auto ca = MakeCa(testkit::Root(KeyType::kEcP256, now_), &now_);
   EXPECT_EQ(*Lifetime(*ca, absl::ZeroDuration()), absl::Hours(24));
   EXPECT_EQ(*Lifetime(*ca, -absl::Seconds(5)), absl::Hours(24));
   EXPECT_EQ(*Lifetime(*ca, absl::Hours(1)), absl::Hours(1));
@@ -101,7 +101,7 @@ TEST_F(TtlTest, ClampMode) {
   options.ttl_mode = TtlMode::kClamp;
   options.default_ttl = absl::Minutes(30);
   options.max_ttl = absl::Hours(1);
-  auto ca = MakeCa(testing::Root(KeyType::kEcP256, now_), &now_, options);
+  auto ca = MakeCa(testkit::Root(KeyType::kEcP256, now_), &now_, options);
   EXPECT_EQ(*Lifetime(*ca, absl::ZeroDuration()), absl::Minutes(30));
   EXPECT_EQ(*Lifetime(*ca, -absl::Hours(1)), absl::Minutes(30));
   EXPECT_EQ(*Lifetime(*ca, absl::Minutes(10)), absl::Minutes(10));
@@ -112,7 +112,7 @@ TEST_F(TtlTest, ClampedToTheSigningCertificate) {
   // The CA expires in 10 hours: the default TTL is lowered to that, and no
   // leaf outlives the CA even when a longer (allowed) TTL is asked for.
   const CaMaterialPem root =
-      testing::Root(KeyType::kEcP256, now_, 0, absl::Hours(10));
+      testkit::Root(KeyType::kEcP256, now_, 0, absl::Hours(10));
   auto ca = MakeCa(root, &now_);
   const absl::Time ca_not_after = absl::FromUnixSeconds(
       UnixSeconds(X509_get0_notAfter(ParseCert(root.cert_pem).get())));
@@ -125,7 +125,7 @@ TEST_F(TtlTest, ClampedToTheSigningCertificate) {
 
 TEST_F(TtlTest, ExpiredSigningCertificate) {
   const CaMaterialPem root =
-      testing::Root(KeyType::kEcP256, now_, 0, absl::Hours(1));
+      testkit::Root(KeyType::kEcP256, now_, 0, absl::Hours(1));
   auto ca = MakeCa(root, &now_);
   now_ += absl::Hours(2);
   absl::StatusOr<SignedChain> chain = ca->Sign(Request());
@@ -139,7 +139,7 @@ TEST_F(TtlTest, ExpiredSigningCertificate) {
 
 TEST(LocalCaChainTest, SelfSignedAnswersLeafAndRoot) {
   const absl::Time now = absl::Now();
-  const CaMaterialPem root = testing::Root(KeyType::kRsa, now);
+  const CaMaterialPem root = testkit::Root(KeyType::kRsa, now);
   auto ca = MakeCa(root, &now);
   absl::StatusOr<SignedChain> chain = ca->Sign(Request());
   ASSERT_TRUE(chain.ok()) << chain.status();
@@ -154,9 +154,9 @@ TEST(LocalCaChainTest, SelfSignedAnswersLeafAndRoot) {
 
 TEST(LocalCaChainTest, PluggedInIntermediateRepeatsTheRoot) {
   const absl::Time now = absl::Now();
-  const CaMaterialPem root = testing::Root(KeyType::kRsa, now);
+  const CaMaterialPem root = testkit::Root(KeyType::kRsa, now);
   const CaMaterialPem intermediate =
-      testing::Intermediate(root, KeyType::kEcP256, now);
+      testkit::Intermediate(root, KeyType::kEcP256, now);
   auto bundle = KeyCertBundle::Create(intermediate, now);
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   ASSERT_FALSE((*bundle)->chain_pems().empty());
@@ -202,7 +202,7 @@ TEST(LocalCaChainTest, PluggedInIntermediateRepeatsTheRoot) {
 
 TEST(LocalCaRefusalTest, BadCsrAndIdentities) {
   const absl::Time now = absl::Now();
-  auto ca = MakeCa(testing::Root(KeyType::kEcP256, now), &now);
+  auto ca = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
 
   SignRequest request = Request();
   request.identities.clear();
@@ -233,14 +233,14 @@ TEST(LocalCaRefusalTest, CsrPolicyComesFromTheOptions) {
   SignRequest request = Request();
   request.csr_pem = x509::testing::TestCsrPem(ed25519);
 
-  auto strict = MakeCa(testing::Root(KeyType::kEcP256, now), &now);
+  auto strict = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
   EXPECT_EQ(strict->Sign(request).status().code(),
             absl::StatusCode::kInvalidArgument);
 
   LocalCaOptions options;
   options.csr_policy.allow_ed25519 = true;
   auto lenient =
-      MakeCa(testing::Root(KeyType::kEcP256, now), &now, options);
+      MakeCa(testkit::Root(KeyType::kEcP256, now), &now, options);
   EXPECT_TRUE(lenient->Sign(request).ok());
 }
 
@@ -257,7 +257,7 @@ TEST(LocalCaRefusalTest, PreParsedCsrIsUsedOnlyUnderTheSamePolicy) {
   request.parsed_csr = std::make_shared<const x509::ParsedCsr>(*parsed);
 
   // A CSR accepted under a laxer policy is parsed again, and refused.
-  auto strict = MakeCa(testing::Root(KeyType::kEcP256, now), &now);
+  auto strict = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
   EXPECT_EQ(strict->Sign(request).status().code(),
             absl::StatusCode::kInvalidArgument);
 
@@ -265,14 +265,14 @@ TEST(LocalCaRefusalTest, PreParsedCsrIsUsedOnlyUnderTheSamePolicy) {
   // no longer parse is not looked at again.
   LocalCaOptions options;
   options.csr_policy = lenient_policy;
-  auto lenient = MakeCa(testing::Root(KeyType::kEcP256, now), &now, options);
+  auto lenient = MakeCa(testkit::Root(KeyType::kEcP256, now), &now, options);
   request.csr_pem = "parsed already";
   EXPECT_TRUE(lenient->Sign(request).ok());
 }
 
 TEST(LocalCaOptionsTest, RefusesInconsistentOptions) {
   const absl::Time now = absl::Now();
-  auto bundle = KeyCertBundle::Create(testing::Root(KeyType::kEcP256, now));
+  auto bundle = KeyCertBundle::Create(testkit::Root(KeyType::kEcP256, now));
   ASSERT_TRUE(bundle.ok());
   EXPECT_EQ(LocalCertificateAuthority::New(nullptr).status().message(),
             "LocalCertificateAuthority needs CA material: the bundle is null");
@@ -291,7 +291,7 @@ TEST(LocalCaOptionsTest, RefusesInconsistentOptions) {
 
 TEST(LocalCaConcurrencyTest, EightThreadsShareOneCa) {
   const absl::Time now = absl::Now();
-  auto ca = MakeCa(testing::Root(KeyType::kEcP256, now), &now);
+  auto ca = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
   // Build the CSRs first: the threads exercise Sign only.
   const std::vector<std::string> csrs = {
       x509::testing::TestCsrPem(), [] {

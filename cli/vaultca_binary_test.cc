@@ -16,13 +16,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/testing/test_pki.h"
 #include "cli/check.h"
 #include "cli/testing/cli_test_env.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/auth/testing/test_jwt.h"
 #include "testing/temp_dir.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace cli {
@@ -178,8 +178,8 @@ TEST_F(VaultcaBinaryTest, CheckServerAgainstServeWithTheCaInVault) {
   VAULTCA_CLI_REQUIRE_PEER(error);
   auto& vault = (*env)->vault();
   ASSERT_TRUE(vault.Cli({"secrets", "enable", "-path=secret", "-version=2", "kv"}).ok());
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
-  ASSERT_TRUE((*env)->PutMaterial("secret/pki/istiod", ca::testing::Intermediate(root)).ok());
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
+  ASSERT_TRUE((*env)->PutMaterial("secret/pki/istiod", testkit::Intermediate(root)).ok());
 
   const server::testing::TestJwtKey key{"k1", "RS256", 0};
   ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/jwks.json", server::testing::JwksJson({key})).ok());

@@ -12,13 +12,13 @@
 #include "absl/time/clock.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
-#include "ca/testing/test_pki.h"
 #include "common/sync.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/testing/log_capture.h"
 #include "ca/workload_csr.h"
 #include "server/testing/agent_client.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace server {
@@ -70,7 +70,7 @@ class GateAuthenticator : public Authenticator {
 class CaServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = ca::testing::Root();
+    root_ = testkit::Root();
     auto bundle = ca::KeyCertBundle::Create(root_);
     ASSERT_TRUE(bundle.ok());
     auto local = ca::LocalCertificateAuthority::New(*bundle);

@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "testing/test_pki.h"
 #include "x509/testing/csr_test_util.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
-#include "ca/testing/test_pki.h"
 #include "ca/workload_csr.h"
 #include "server/testing/log_capture.h"
 #include "gmock/gmock.h"
@@ -155,7 +155,7 @@ class CertificateHandlerTest : public ::testing::Test {
 };
 
 TEST_F(CertificateHandlerTest, SelfSignedChainIsLeafThenRoot) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   auto chain = Make()->Handle(TokenRequest());
   ASSERT_TRUE(chain.ok()) << chain.status();
   ASSERT_EQ(chain->size(), 2u);
@@ -170,8 +170,8 @@ TEST_F(CertificateHandlerTest, SelfSignedChainIsLeafThenRoot) {
 }
 
 TEST_F(CertificateHandlerTest, PluginChainRepeatsTheRoot) {
-  const ca::CaMaterialPem root = ca::testing::Root();
-  UseMaterial(ca::testing::Intermediate(root));
+  const ca::CaMaterialPem root = testkit::Root();
+  UseMaterial(testkit::Intermediate(root));
   auto chain = Make()->Handle(TokenRequest());
   ASSERT_TRUE(chain.ok()) << chain.status();
   // [leaf, intermediate, root (from cert-chain.pem), root bundle].
@@ -188,7 +188,7 @@ TEST_F(CertificateHandlerTest, PluginChainRepeatsTheRoot) {
 }
 
 TEST_F(CertificateHandlerTest, IstiodPolicyIgnoresCsrSans) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   auto chain = Make()->Handle(
       TokenRequest(AgentCsr({"spiffe://cluster.local/ns/kube-system/sa/admin",
                              "evil.example.com"})));
@@ -199,7 +199,7 @@ TEST_F(CertificateHandlerTest, IstiodPolicyIgnoresCsrSans) {
 }
 
 TEST_F(CertificateHandlerTest, StrictPolicyAcceptsMatchingCsr) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateHandlerOptions options;
   options.identity_policy = IdentityPolicy::kStrict;
   auto handler = Make(options);
@@ -214,7 +214,7 @@ TEST_F(CertificateHandlerTest, StrictPolicyAcceptsMatchingCsr) {
 }
 
 TEST_F(CertificateHandlerTest, StrictPolicyRefusesEverythingElse) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateHandlerOptions options;
   options.identity_policy = IdentityPolicy::kStrict;
   auto handler = Make(options);
@@ -254,7 +254,7 @@ TEST_F(CertificateHandlerTest, StrictPolicyRefusesEverythingElse) {
 TEST_F(CertificateHandlerTest, TtlIstiodModeRejectsAboveMaxAndDefaultsZero) {
   ca::LocalCaOptions ca_options;
   ca_options.max_ttl = absl::Hours(48);
-  UseMaterial(ca::testing::Root(), ca_options);
+  UseMaterial(testkit::Root(), ca_options);
   CertificateHandlerOptions options;
   options.max_ttl = absl::Hours(48);
   auto handler = Make(options);
@@ -288,7 +288,7 @@ TEST_F(CertificateHandlerTest, TtlClampModeLowersToMax) {
   ca_options.max_ttl = absl::Hours(1);
   ca_options.default_ttl = absl::Hours(1);
   ca_options.ttl_mode = ca::TtlMode::kClamp;
-  UseMaterial(ca::testing::Root(), ca_options);
+  UseMaterial(testkit::Root(), ca_options);
   CertificateHandlerOptions options;
   options.max_ttl = absl::Hours(1);
   options.ttl_mode = ca::TtlMode::kClamp;
@@ -302,7 +302,7 @@ TEST_F(CertificateHandlerTest, TtlClampModeLowersToMax) {
 }
 
 TEST_F(CertificateHandlerTest, AuthenticationFailuresAreUnauthenticated) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   auto handler = Make();
   CertificateRequest request = TokenRequest();
   request.auth.bearer_token = SecretData("bad-token");
@@ -324,7 +324,7 @@ TEST_F(CertificateHandlerTest, AuthenticationFailuresAreUnauthenticated) {
 }
 
 TEST_F(CertificateHandlerTest, ClusterIdHeaderGatesTokensOnly) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateHandlerOptions options;
   options.cluster_aliases = {"cluster-b"};
   auto handler = Make(options);
@@ -354,7 +354,7 @@ TEST_F(CertificateHandlerTest, ClusterIdHeaderGatesTokensOnly) {
 // Found by //server/fuzz:certificate_handler_fuzzer: the clusterid header
 // was echoed raw into the log line and the status message.
 TEST_F(CertificateHandlerTest, ClusterIdIsEscapedInMessages) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   auto handler = Make();
   CertificateRequest request = TokenRequest();
   request.cluster_id = "x\nI0101 forged log line\xff";
@@ -369,7 +369,7 @@ TEST_F(CertificateHandlerTest, ClusterIdIsEscapedInMessages) {
 }
 
 TEST_F(CertificateHandlerTest, CsrProblemsAreInvalidArgument) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   auto handler = Make();
   x509::testing::TestCsrOptions weak;
   weak.key = "RSA:1024";
@@ -384,7 +384,7 @@ TEST_F(CertificateHandlerTest, CsrProblemsAreInvalidArgument) {
 }
 
 TEST_F(CertificateHandlerTest, CaFailuresAreInternal) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   FailingCa not_ready(absl::UnavailableError("no material loaded yet"));
   auto chain = Make({}, nullptr, SleepCaller(), &not_ready)
                    ->Handle(TokenRequest());
@@ -413,7 +413,7 @@ TEST_F(CertificateHandlerTest, CaFailuresAreInternal) {
 }
 
 TEST_F(CertificateHandlerTest, ImpersonationRefusedWithoutTrustedAccounts) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateRequest request = TokenRequest();
   request.impersonated_identity = kSleep;
   LogCapture log;
@@ -426,7 +426,7 @@ TEST_F(CertificateHandlerTest, ImpersonationRefusedWithoutTrustedAccounts) {
 }
 
 TEST_F(CertificateHandlerTest, ImpersonationByTrustedNodeAccount) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateHandlerOptions options;
   options.trusted_node_accounts = {"istio-system/ztunnel"};
   auto authorizer = std::make_unique<FakeAuthorizer>(absl::OkStatus());
@@ -450,7 +450,7 @@ TEST_F(CertificateHandlerTest, ImpersonationByTrustedNodeAccount) {
 }
 
 TEST_F(CertificateHandlerTest, ImpersonationRefusedForOthers) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateHandlerOptions options;
   options.trusted_node_accounts = {"istio-system/ztunnel"};
   CertificateRequest request = TokenRequest();
@@ -478,7 +478,7 @@ TEST_F(CertificateHandlerTest, ImpersonationRefusedForOthers) {
 TEST_F(CertificateHandlerTest, ImpersonationCheckThatCouldNotBeMadeIsRetryable) {
   // The Kubernetes API could not answer: Unavailable, which Istio's client
   // retries, never a refusal it would give up on.
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateHandlerOptions options;
   options.trusted_node_accounts = {"istio-system/ztunnel"};
   CertificateRequest request = TokenRequest();
@@ -500,7 +500,7 @@ TEST_F(CertificateHandlerTest, CredentialThatCouldNotBeCheckedIsRetryable) {
   // No authenticator accepted and one could not decide (the Kubernetes API
   // did not answer): Unavailable, which Istio's client retries, with a
   // message that names no address; the details are logged.
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   std::vector<std::unique_ptr<Authenticator>> auths;
   auths.push_back(std::make_unique<FakeAuthenticator>(false, ZtunnelCaller()));
   auths.push_back(std::make_unique<UnreachableAuthenticator>());

@@ -24,17 +24,17 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
-#include "ca/testing/test_pki.h"
 #include "gtest/gtest.h"
 #include "server/kube/testing/real_kube.h"
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
 #include "testing/temp_dir.h"
+#include "testing/test_pki.h"
+#include "testing/tls.h"
 #include "vault/client.h"
 #include "vault/config.h"
 #include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace server {
@@ -146,9 +146,9 @@ class ServerRealKubeTest : public ::testing::Test {
       absl::StatusOr<std::string> out = vault_->Cli(args);
       if (!out.ok()) return out.status();
     }
-    const ca::CaMaterialPem root = ca::testing::Root();
+    const ca::CaMaterialPem root = testkit::Root();
     const ca::CaMaterialPem ca =
-        ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
+        testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
     absl::StatusOr<std::string> key =
         testkit::WriteFileIn(tls_->dir, "ca.key", ca.key_pem.view());
     absl::StatusOr<std::string> cert = testkit::WriteFileIn(
@@ -256,14 +256,14 @@ class ServerRealKubeTest : public ::testing::Test {
   }
 
   static absl::Status setup_;
-  static vault::testing::TestTls* tls_;
+  static testkit::TestTls* tls_;
   static RealVault* vault_;
   static RealKube* kube_;
   static std::string* root_bundle_;
 };
 
 absl::Status ServerRealKubeTest::setup_;
-vault::testing::TestTls* ServerRealKubeTest::tls_ = nullptr;
+testkit::TestTls* ServerRealKubeTest::tls_ = nullptr;
 RealVault* ServerRealKubeTest::vault_ = nullptr;
 RealKube* ServerRealKubeTest::kube_ = nullptr;
 std::string* ServerRealKubeTest::root_bundle_ = new std::string();

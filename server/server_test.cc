@@ -27,7 +27,6 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
 #include "ca/sources/files/files_source.h"
-#include "ca/testing/test_pki.h"
 #include "ca/workload_csr.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -37,6 +36,7 @@
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
 #include "testing/temp_dir.h"
+#include "testing/test_pki.h"
 #include "testing/wait.h"
 
 namespace vaultca {
@@ -225,7 +225,7 @@ TEST_F(ServerTest, TlsVerifiesServerNameAndClientCertificates) {
   // A client certificate from a CA the mesh does not trust fails the
   // handshake instead of authenticating.
   auto other = ca::KeyCertBundle::Create(
-      ca::testing::Root(ca::KeyType::kEcP256, absl::Now(), 4));
+      testkit::Root(ca::KeyType::kEcP256, absl::Now(), 4));
   ASSERT_TRUE(other.ok());
   auto other_ca = ca::LocalCertificateAuthority::New(*other);
   ASSERT_TRUE(other_ca.ok());
@@ -244,8 +244,8 @@ TEST_F(ServerTest, TlsVerifiesServerNameAndClientCertificates) {
 }
 
 TEST_F(ServerTest, PluginMaterialAnswersWithTheRootTwice) {
-  const ca::CaMaterialPem root = ca::testing::Root();
-  auto server = StartWithFiles(ca::testing::Intermediate(root), Config());
+  const ca::CaMaterialPem root = testkit::Root();
+  auto server = StartWithFiles(testkit::Intermediate(root), Config());
   ASSERT_NE(server, nullptr);
   EXPECT_EQ(ReadFile(dir_ + "/root-cert.pem"), root.root_bundle_pem);
   AgentResult result = AgentClient(Agent(*server)).Request();
@@ -285,11 +285,11 @@ TEST_F(ServerTest, HttpEndpointsHealthAndMetrics) {
 }
 
 TEST_F(ServerTest, RotationUnderLoadFailsNoRequest) {
-  const ca::CaMaterialPem root = ca::testing::Root();
+  const ca::CaMaterialPem root = testkit::Root();
   const ca::CaMaterialPem first =
-      ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
+      testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
   const ca::CaMaterialPem second =
-      ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
+      testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
   auto server = StartWithFiles(first, Config());
   ASSERT_NE(server, nullptr);
   ASSERT_EQ(server->serving_cert_issues(), 1);
@@ -489,7 +489,7 @@ TEST_F(ServerTest, ExpiredCaAnswersInternal) {
   ServerConfig config = Config();
   config.listen.plaintext = true;
   auto server = StartWithFiles(
-      ca::testing::Root(ca::KeyType::kEcP256, absl::Now(), 6, absl::Seconds(3)),
+      testkit::Root(ca::KeyType::kEcP256, absl::Now(), 6, absl::Seconds(3)),
       config);
   ASSERT_NE(server, nullptr);
   AgentOptions options = Agent(*server);
@@ -571,9 +571,9 @@ TEST_F(ServerTest, StartsWithoutMaterialAndServesWhenItArrives) {
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("vaultca_ca_ready 0\n"));
 
-  const ca::CaMaterialPem root = ca::testing::Root();
+  const ca::CaMaterialPem root = testkit::Root();
   ASSERT_TRUE(testkit::PublishLikeKubelet(
-                  cacerts_, CacertsFiles(ca::testing::Intermediate(root)))
+                  cacerts_, CacertsFiles(testkit::Intermediate(root)))
                   .ok());
   const absl::Time give_up = absl::Now() + absl::Seconds(60);
   while (!server->Readiness().ok() && absl::Now() < give_up) {

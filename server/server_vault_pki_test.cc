@@ -20,7 +20,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "ca/testing/test_pki.h"
 #include "ca/vault_pki/testing/offline_ca.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -30,8 +29,9 @@
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
 #include "testing/temp_dir.h"
+#include "testing/test_pki.h"
+#include "testing/tls.h"
 #include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace server {
@@ -67,7 +67,7 @@ double MetricValue(const std::string& text, const std::string& name) {
 class ServerVaultPkiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    vault::testing::TestTls* tls = nullptr;
+    testkit::TestTls* tls = nullptr;
     vault::testing::RealVault* vault = nullptr;
     absl::Status started = vault::testing::StartSuiteVault(&tls, &vault);
     if (!started.ok()) {
@@ -119,13 +119,13 @@ class ServerVaultPkiTest : public ::testing::Test {
     return set.ok() ? absl::OkStatus() : set.status();
   }
 
-  std::unique_ptr<vault::testing::TestTls> tls_;
+  std::unique_ptr<testkit::TestTls> tls_;
   std::unique_ptr<vault::testing::RealVault> vault_;
   std::string intermediate_pem_;
 };
 
 TEST_F(ServerVaultPkiTest, IssuesThroughVaultPkiUnderAnOfflineRoot) {
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
   ASSERT_TRUE(ConfigurePki(root).ok());
   const std::string dir = testkit::MakeTempDir("server-vault-pki");
   ASSERT_TRUE(

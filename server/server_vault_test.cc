@@ -10,7 +10,6 @@
 #include "absl/time/clock.h"
 #include "ca/sources/vault_kv/testing/fake_kv.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
-#include "ca/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/auth/testing/test_jwt.h"
@@ -18,6 +17,7 @@
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
 #include "testing/temp_dir.h"
+#include "testing/test_pki.h"
 #include "testing/wait.h"
 
 namespace vaultca {
@@ -37,11 +37,11 @@ TEST(ServerVaultTest, ServesFromVaultAndRotatesOnKvPut) {
   ASSERT_TRUE(
       testkit::WriteTestFile(dir + "/jwks.json", testing::JwksJson({key}))
           .ok());
-  const ca::CaMaterialPem root = ca::testing::Root();
+  const ca::CaMaterialPem root = testkit::Root();
   const ca::CaMaterialPem first =
-      ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
+      testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
   const ca::CaMaterialPem second =
-      ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
+      testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
   ca::testing::FakeKv kv;
   kv.PutMaterial(first, /*with_chain_and_root=*/true);
   ca::VaultKvSourceOptions refs;

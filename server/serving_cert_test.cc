@@ -15,8 +15,8 @@
 
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
-#include "ca/testing/test_pki.h"
 #include "testing/temp_dir.h"
+#include "testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -43,7 +43,7 @@ mode_t ModeOf(const std::string& path) {
 // with it (or its key, which sits on disk), a caller could authenticate to
 // a mesh CA as the server's DNS names.
 TEST(ServingCertTest, CertificateIsForServerAuthenticationOnly) {
-  auto bundle = ca::KeyCertBundle::Create(ca::testing::Root());
+  auto bundle = ca::KeyCertBundle::Create(testkit::Root());
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   auto local = ca::LocalCertificateAuthority::New(*bundle);
   ASSERT_TRUE(local.ok()) << local.status();

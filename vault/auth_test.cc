@@ -3,8 +3,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/temp_dir.h"
+#include "testing/tls.h"
 #include "vault/internal/json.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace vault {

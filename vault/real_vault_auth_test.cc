@@ -15,11 +15,11 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "testing/temp_dir.h"
+#include "testing/tls.h"
 #include "vault/client.h"
 #include "vault/testing/fake_vault.h"
 #include "vault/testing/real_vault_fixture.h"
 #include "vault/testing/test_jwt.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace vault {

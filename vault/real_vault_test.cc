@@ -14,12 +14,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "testing/tls.h"
 #include "testing/wait.h"
 #include "vault/client.h"
 #include "vault/testing/fake_vault.h"
 #include "vault/testing/real_vault_fixture.h"
 #include "vault/testing/test_jwt.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace vault {

@@ -7,9 +7,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "testing/test_pki.h"
 #include "x509/testing/csr_test_util.h"
 #include "x509/pem_codec.h"
-#include "ca/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -158,7 +158,7 @@ TEST(CsrRefusalTest, Garbage) {
 }
 
 TEST(CsrRefusalTest, PemOfWrongType) {
-  const ca::CaMaterialPem root = ca::testing::Root(KeyType::kEcP256);
+  const ca::CaMaterialPem root = testkit::Root(KeyType::kEcP256);
   ExpectInvalid(ParsedCsr::Parse(root.cert_pem),
                 "CSR PEM block is \"CERTIFICATE\", expected \"CERTIFICATE "
                 "REQUEST\"");

@@ -17,9 +17,9 @@
 #include "ca/caching/testing/fake_source.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/testing/signing_checks.h"
-#include "ca/testing/test_pki.h"
 #include "common/sync.h"
 #include "testing/fake_clock.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {

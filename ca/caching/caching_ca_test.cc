@@ -21,10 +21,10 @@
 #include "ca/sources/files/files_source.h"
 #include "ca/sources/self_signed/self_signed_source.h"
 #include "ca/sources/testing/signing_checks.h"
-#include "ca/testing/test_pki.h"
 #include "common/sync.h"
 #include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
+#include "testing/test_pki.h"
 #include "testing/wait.h"
 
 namespace vaultca {
@@ -175,10 +175,10 @@ TEST(CachingCaTest, InvalidMaterialIsRejectedLoggedCountedAndOldKept) {
   state->Set(mismatched);
   EXPECT_FALSE(ca->Refresh().ok());
 
-  state->Set(testing::ExpiredCa());
+  state->Set(testkit::ExpiredCa());
   EXPECT_FALSE(ca->Refresh().ok());
 
-  state->Set(testing::NonCaCert());
+  state->Set(testkit::NonCaCert());
   EXPECT_FALSE(ca->Refresh().ok());
 
   state->Set(absl::UnavailableError("vault sealed"));

@@ -10,7 +10,7 @@
 #include "ca/generate.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/testing/signing_checks.h"
-#include "ca/testing/test_pki.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
@@ -24,7 +24,7 @@ absl::StatusOr<ServingMaterial> Validate(const CaMaterialPem& material,
 }
 
 TEST(MaterialValidatorTest, GoodMaterialSignsLeavesThatVerify) {
-  const CaMaterialPem material = testing::Intermediate(testing::Root());
+  const CaMaterialPem material = testkit::Intermediate(testkit::Root());
   RefreshFailureCause cause;
   auto serving = Validate(material, &cause);
   ASSERT_TRUE(serving.ok()) << serving.status();
@@ -36,7 +36,7 @@ TEST(MaterialValidatorTest, GoodMaterialSignsLeavesThatVerify) {
 }
 
 TEST(MaterialValidatorTest, MalformedPartsAreParseFailuresNamingThePart) {
-  const CaMaterialPem good = testing::Intermediate(testing::Root());
+  const CaMaterialPem good = testkit::Intermediate(testkit::Root());
   struct Case {
     const char* part;
     CaMaterialPem material;
@@ -59,9 +59,9 @@ TEST(MaterialValidatorTest, MalformedPartsAreParseFailuresNamingThePart) {
 
 TEST(MaterialValidatorTest, WellFormedButInvalidIsAValidationFailure) {
   for (const CaMaterialPem& material :
-       {testing::MismatchedKey(), testing::ExpiredCa(), testing::NotYetValidCa(),
-        testing::NonCaCert(), testing::CaWithoutCertSign(),
-        testing::ChainNotReachingRoot()}) {
+       {testkit::MismatchedKey(), testkit::ExpiredCa(), testkit::NotYetValidCa(),
+        testkit::NonCaCert(), testkit::CaWithoutCertSign(),
+        testkit::ChainNotReachingRoot()}) {
     RefreshFailureCause cause = RefreshFailureCause::kFetch;
     auto serving = Validate(material, &cause);
     EXPECT_FALSE(serving.ok());
@@ -83,15 +83,15 @@ std::shared_ptr<const KeyCertBundle> Bundle(const CaMaterialPem& material) {
 }
 
 TEST(RootPolicyTest, IntermediateRotationUnderTheSameRootPasses) {
-  const CaMaterialPem root = testing::Root();
-  auto a = Bundle(testing::Intermediate(root, KeyType::kEcP256, absl::Now(), 1));
-  auto b = Bundle(testing::Intermediate(root, KeyType::kEcP256, absl::Now(), 2));
+  const CaMaterialPem root = testkit::Root();
+  auto a = Bundle(testkit::Intermediate(root, KeyType::kEcP256, absl::Now(), 1));
+  auto b = Bundle(testkit::Intermediate(root, KeyType::kEcP256, absl::Now(), 2));
   EXPECT_TRUE(internal::CheckRootTransition(*a, *b, false).ok());
 }
 
 TEST(RootPolicyTest, DroppedRootFailsAndNamesItsFingerprint) {
-  auto a = Bundle(testing::Root(KeyType::kRsa, absl::Now(), 0));
-  auto b = Bundle(testing::Root(KeyType::kRsa, absl::Now(), 1));
+  auto a = Bundle(testkit::Root(KeyType::kRsa, absl::Now(), 0));
+  auto b = Bundle(testkit::Root(KeyType::kRsa, absl::Now(), 1));
   absl::Status status = internal::CheckRootTransition(*a, *b, false);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr(a->root_fingerprints().front()));
@@ -100,8 +100,8 @@ TEST(RootPolicyTest, DroppedRootFailsAndNamesItsFingerprint) {
 }
 
 TEST(RootPolicyTest, BundleGrowingToTrustANewRootPasses) {
-  const CaMaterialPem old_root = testing::Root(KeyType::kRsa, absl::Now(), 0);
-  CaMaterialPem next = testing::Root(KeyType::kRsa, absl::Now(), 1);
+  const CaMaterialPem old_root = testkit::Root(KeyType::kRsa, absl::Now(), 0);
+  CaMaterialPem next = testkit::Root(KeyType::kRsa, absl::Now(), 1);
   next.root_bundle_pem = old_root.cert_pem + next.cert_pem;
   EXPECT_TRUE(internal::KeepsAllRoots(*Bundle(old_root), *Bundle(next)));
 }
@@ -109,7 +109,7 @@ TEST(RootPolicyTest, BundleGrowingToTrustANewRootPasses) {
 TEST(RootPolicyTest, RootReissuedWithTheSameKeyAndSubjectIsKept) {
   const absl::Time now = absl::Now();
   RootOptions options;
-  options.key_pem = testing::CachedKeyPem(KeyType::kEcP256, 4);
+  options.key_pem = testkit::CachedKeyPem(KeyType::kEcP256, 4);
   options.now = now;
   auto first = GenerateSelfSignedRoot(options);
   options.now = now + absl::Hours(1);
@@ -122,7 +122,7 @@ TEST(RootPolicyTest, RootReissuedWithTheSameKeyAndSubjectIsKept) {
   EXPECT_TRUE(internal::KeepsAllRoots(*a, **b));
 
   // Same subject, other key: a different root.
-  options.key_pem = testing::CachedKeyPem(KeyType::kEcP256, 5);
+  options.key_pem = testkit::CachedKeyPem(KeyType::kEcP256, 5);
   auto other = GenerateSelfSignedRoot(options);
   ASSERT_TRUE(other.ok());
   auto c = KeyCertBundle::Create(*other, now + absl::Hours(1));

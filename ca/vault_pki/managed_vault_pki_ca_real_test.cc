@@ -21,9 +21,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "testing/temp_dir.h"
+#include "testing/test_pki.h"
+#include "testing/tls.h"
 #include "x509/csr.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/testing/test_pki.h"
 #include "ca/vault_pki/managed_vault_pki_ca.h"
 #include "ca/vault_pki/testing/chain_checks.h"
 #include "ca/vault_pki/testing/offline_ca.h"
@@ -33,7 +34,6 @@
 #include "nlohmann/json.hpp"
 #include "vault/client.h"
 #include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
@@ -152,7 +152,7 @@ class ManagedVaultPkiRealTest : public ::testing::Test {
   }
 
   static absl::Status Configure() {
-    root_ = new CaMaterialPem(ca::testing::Root(KeyType::kEcP256));
+    root_ = new CaMaterialPem(testkit::Root(KeyType::kEcP256));
     absl::StatusOr<CaMaterialPem> offline_int = testing::OfflineIntermediate(
         *root_, "vaultca offline intermediate", absl::Hours(24 * 60));
     if (!offline_int.ok()) return offline_int.status();
@@ -242,7 +242,7 @@ class ManagedVaultPkiRealTest : public ::testing::Test {
   }
 
   static inline std::string* setup_error_ = nullptr;
-  static inline vault::testing::TestTls* tls_ = nullptr;
+  static inline testkit::TestTls* tls_ = nullptr;
   static inline RealVault* vault_ = nullptr;
   static inline CaMaterialPem* root_ = nullptr;
   static inline CaMaterialPem* offline_int_ = nullptr;
@@ -344,7 +344,7 @@ TEST_F(ManagedVaultPkiRealTest, TwoIntermediatesInPathOrder) {
 
 TEST_F(ManagedVaultPkiRealTest, PinnedRootTheChainDoesNotReachIsRefused) {
   // Another key (the test roots of one key type share a cached key).
-  const CaMaterialPem other = ca::testing::Root(KeyType::kRsa);
+  const CaMaterialPem other = testkit::Root(KeyType::kRsa);
   auto ca = NewCa("pki_offline", other.cert_pem);
   ASSERT_FALSE(ca.ok());
   EXPECT_EQ(ca.status().code(), absl::StatusCode::kFailedPrecondition)

@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "testing/temp_dir.h"
+#include "testing/tls.h"
 #include "x509/csr.h"
 #include "ca/vault_pki/testing/chain_checks.h"
 #include "ca/vault_pki/vault_pki_ca.h"
@@ -26,7 +27,6 @@
 #include "nlohmann/json.hpp"
 #include "vault/client.h"
 #include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
@@ -233,7 +233,7 @@ class RealVaultPkiTest : public ::testing::Test {
   }
 
   static inline std::string* setup_error_ = nullptr;
-  static inline vault::testing::TestTls* tls_ = nullptr;
+  static inline testkit::TestTls* tls_ = nullptr;
   static inline RealVault* vault_ = nullptr;
   static inline std::string* root_pem_ = nullptr;
 };

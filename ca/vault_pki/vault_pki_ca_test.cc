@@ -21,12 +21,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "testing/test_pki.h"
 #include "x509/csr.h"
 #include "ca/generate.h"
 #include "x509/testing/csr_test_util.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
-#include "ca/testing/test_pki.h"
 #include "ca/vault_pki/testing/chain_checks.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "common/secret_data.h"
@@ -94,8 +94,8 @@ class VaultPkiCaTest : public vault::testing::ClientTest {
  protected:
   void SetUp() override {
     ClientTest::SetUp();
-    root_ = testing::Root(KeyType::kRsa);
-    inter_ = testing::Intermediate(root_, KeyType::kEcP256);
+    root_ = testkit::Root(KeyType::kRsa);
+    inter_ = testkit::Intermediate(root_, KeyType::kEcP256);
     signer_ = Signer(inter_);
     inter_pem_ = Blocks(inter_.chain_pem)[0];
   }
@@ -221,9 +221,9 @@ TEST_F(VaultPkiCaTest, CaChainElementWithSeveralBlocks) {
 }
 
 TEST_F(VaultPkiCaTest, DeeperChainInAnyOrderComesOutInPathOrder) {
-  const CaMaterialPem upper = testing::IntermediateWithoutPathLen();
+  const CaMaterialPem upper = testkit::IntermediateWithoutPathLen();
   const CaMaterialPem lower =
-      testing::Intermediate(upper, KeyType::kEcP256, absl::Now(), 3);
+      testkit::Intermediate(upper, KeyType::kEcP256, absl::Now(), 3);
   const std::vector<std::string> blocks = Blocks(lower.chain_pem);
   ASSERT_EQ(blocks.size(), 3u);  // lower, upper, root
   auto signer = Signer(lower);
@@ -258,7 +258,7 @@ TEST_F(VaultPkiCaTest, RootBundleWithSeveralRoots) {
     return json{{"certificate", leaf}, {"ca_chain", {inter_pem_}}};
   });
   VaultPkiCaOptions options = Options();
-  const CaMaterialPem other = testing::Root(KeyType::kEcP256, absl::Now(), 4);
+  const CaMaterialPem other = testkit::Root(KeyType::kEcP256, absl::Now(), 4);
   options.root_bundle_pem = other.cert_pem + root_.cert_pem;
   auto ca = NewCa(options);
   EXPECT_EQ(*ca->RootBundlePem(), options.root_bundle_pem);
@@ -344,7 +344,7 @@ TEST_F(VaultPkiCaTest, ChainToAnotherRootDoesNotVerify) {
   });
   VaultPkiCaOptions options = Options();
   // Same subject, another key: a root Vault's issuer does not chain to.
-  options.root_bundle_pem = testing::Root(KeyType::kRsa, absl::Now(), 1).cert_pem;
+  options.root_bundle_pem = testkit::Root(KeyType::kRsa, absl::Now(), 1).cert_pem;
   auto ca = NewCa(options);
   absl::Status status = SignStatus(*ca);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;

@@ -15,10 +15,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ca/key_cert_bundle.h"
+#include "testing/tls.h"
 #include "vault/config.h"
 #include "server/kube/testing/real_kube.h"
 #include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace cli {
@@ -49,7 +49,7 @@ class VaultEnv {
   ~VaultEnv();
 
   vault::testing::RealVault& vault() const { return *vault_; }
-  const vault::testing::TestTls& tls() const { return *tls_; }
+  const testkit::TestTls& tls() const { return *tls_; }
   const std::string& dir() const { return tls_->dir; }
 
   // --vault-addr and --vault-cacert.
@@ -68,7 +68,7 @@ class VaultEnv {
 
  private:
   VaultEnv() = default;
-  vault::testing::TestTls* tls_ = nullptr;
+  testkit::TestTls* tls_ = nullptr;
   vault::testing::RealVault* vault_ = nullptr;
 };
 

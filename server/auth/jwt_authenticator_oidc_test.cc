@@ -8,16 +8,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/fake_clock.h"
-#include "ca/testing/test_pki.h"
-#include "ca/testing/tls_files.h"
 #include "common/sync.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "server/auth/jwt_authenticator.h"
 #include "server/auth/testing/test_jwt.h"
+#include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
+#include "testing/test_pki.h"
+#include "testing/tls.h"
 
 namespace vaultca {
 namespace server {
@@ -35,7 +35,7 @@ using testing::TestJwtKey;
 class OidcIssuer {
  public:
   explicit OidcIssuer(const std::string& dir)
-      : tls_(ca::testing::WriteLoopbackTlsServerFiles(dir, "issuer")),
+      : tls_(testkit::WriteLoopbackTlsServerFiles(dir, "issuer")),
         server_(tls_.cert_file.c_str(), tls_.key_file.c_str()) {
     server_.Get("/.well-known/openid-configuration",
                 [this](const httplib::Request&, httplib::Response& res) {
@@ -86,7 +86,7 @@ class OidcIssuer {
     res.set_content(body, "application/json");
   }
 
-  ca::testing::TlsServerFiles tls_;
+  testkit::TlsServerFiles tls_;
   httplib::SSLServer server_;
   int port_ = 0;
   std::thread thread_;
@@ -125,7 +125,7 @@ class JwtOidcTest : public ::testing::Test {
 
   std::string dir_ = testkit::MakeTempDir("oidc");
   OidcIssuer issuer_{dir_};
-  ca::testing::FakeClock clock_{absl::Now()};
+  testkit::FakeClock clock_{absl::Now()};
   TestJwtKey old_key_{"old", "RS256", 0};
   TestJwtKey new_key_{"new", "ES256", 1};
 };
@@ -212,7 +212,7 @@ TEST_F(JwtOidcTest, UntrustedIssuerCertificateIsNotUsed) {
   options.jwks_ca_file = dir_ + "/other-ca.crt";
   ASSERT_TRUE(testkit::WriteTestFile(
                   options.jwks_ca_file,
-                  ca::testing::Root(ca::KeyType::kRsa).root_bundle_pem)
+                  testkit::Root(ca::KeyType::kRsa).root_bundle_pem)
                   .ok());
   auto auth = JwtAuthenticator::New(options);
   ASSERT_TRUE(auth.ok()) << auth.status();

@@ -5,10 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "ca/sources/testing/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/auth/testing/test_jwt.h"
+#include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
 
 namespace vaultca {
@@ -59,7 +59,7 @@ class JwtAuthenticatorTest : public ::testing::Test {
     return c;
   }
 
-  ca::testing::FakeClock clock_{absl::FromUnixSeconds(1700000000)};
+  testkit::FakeClock clock_{absl::FromUnixSeconds(1700000000)};
   TestJwtKey rsa_{"rsa-1", "RS256", 0};
   TestJwtKey ec_{"ec-1", "ES256", 0};
   std::string dir_;

@@ -158,7 +158,7 @@ bool MissingVaultAllowed() {
 }
 
 absl::StatusOr<std::unique_ptr<RealVault>> RealVault::Start(
-    const std::string& binary, const TestTls& tls) {
+    const std::string& binary, const testkit::TestTls& tls) {
   std::unique_ptr<RealVault> vault(new RealVault());
   vault->binary_ = binary;
   vault->ca_file_ = tls.ca_file;
@@ -309,12 +309,12 @@ absl::Status RealVault::InitAndUnseal() {
       absl::StrCat("vault did not unseal within 30 s:\n", Log()));
 }
 
-absl::Status StartSuiteVault(TestTls** tls, RealVault** vault) {
+absl::Status StartSuiteVault(testkit::TestTls** tls, RealVault** vault) {
   absl::StatusOr<std::string> binary = VaultBinary();
   if (!binary.ok()) return binary.status();
-  absl::StatusOr<TestTls> made = MakeTestTls();
+  absl::StatusOr<testkit::TestTls> made = testkit::MakeTestTls();
   if (!made.ok()) return made.status();
-  auto owned_tls = std::make_unique<TestTls>(*std::move(made));
+  auto owned_tls = std::make_unique<testkit::TestTls>(*std::move(made));
   absl::StatusOr<std::unique_ptr<RealVault>> started =
       RealVault::Start(*binary, *owned_tls);
   if (!started.ok()) return started.status();

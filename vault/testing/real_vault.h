@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "vault/testing/test_pki.h"
+#include "testing/tls.h"
 
 namespace vaultca {
 namespace vault {
@@ -48,7 +48,7 @@ class RealVault;
 // fresh TLS material, a server initialised and unsealed. On success the
 // suite owns *tls and *vault (set here, freed in its TearDownTestSuite).
 // The error names VAULTCA_VAULT_BIN when the binary is missing.
-absl::Status StartSuiteVault(TestTls** tls, RealVault** vault);
+absl::Status StartSuiteVault(testkit::TestTls** tls, RealVault** vault);
 
 class RealVault {
  public:
@@ -56,7 +56,7 @@ class RealVault {
   // tls.server_cert_file/server_key_file on a free 127.0.0.1 port, waits
   // for it, initialises it (1 share) and unseals it.
   static absl::StatusOr<std::unique_ptr<RealVault>> Start(
-      const std::string& binary, const TestTls& tls);
+      const std::string& binary, const testkit::TestTls& tls);
   // Stops the server (SIGTERM, then SIGKILL after 10 s).
   ~RealVault();
 

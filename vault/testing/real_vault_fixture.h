@@ -15,9 +15,9 @@
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "testing/temp_dir.h"
+#include "testing/tls.h"
 #include "vault/client.h"
 #include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace vault {
@@ -122,7 +122,7 @@ class RealVaultTest : public ::testing::Test {
   }
 
   static inline std::string* setup_error_ = nullptr;
-  static inline TestTls* tls_ = nullptr;
+  static inline testkit::TestTls* tls_ = nullptr;
   static inline RealVault* vault_ = nullptr;
 };
 

@@ -18,10 +18,10 @@
 #include "ca/caching/testing/fake_source.h"
 #include "ca/generate.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/testing/test_pki.h"
 #include "common/log.h"
 #include "common/sync.h"
 #include "testing/fake_clock.h"
+#include "testing/test_pki.h"
 #include "testing/wait.h"
 
 namespace vaultca {
@@ -41,7 +41,7 @@ class Pki {
  public:
   explicit Pki(absl::Time now = absl::Now(), int root_slot = 0)
       : now_(now),
-        root_(::vaultca::ca::testing::Root(KeyType::kRsa, now, root_slot)),
+        root_(::vaultca::testkit::Root(KeyType::kRsa, now, root_slot)),
         root_bundle_(MustBundle(root_, now)) {}
 
   CaMaterialPem Intermediate(int n, absl::Duration ttl = absl::Hours(24 * 365)) {

@@ -16,8 +16,8 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/testing/conformance_checks.h"
 #include "ca/sources/testing/material_source_conformance.h"
-#include "ca/testing/test_pki.h"
 #include "testing/temp_dir.h"
+#include "testing/test_pki.h"
 #include "testing/wait.h"
 
 namespace vaultca {
@@ -43,7 +43,7 @@ class FilesHarness {
   FilesHarness()
       : dir_(MakeTempDir("cacerts")),
         now_(absl::Now()),
-        root_(testing::Root(KeyType::kRsa, now_)) {
+        root_(testkit::Root(KeyType::kRsa, now_)) {
     EXPECT_TRUE(Install(NextIntermediate()).ok());
   }
 
@@ -68,7 +68,7 @@ class FilesHarness {
         bad.chain_pem = bad.cert_pem;
       }
     } else {
-      bad.key_pem = testing::CachedKeyPem(KeyType::kEcP256, 99);
+      bad.key_pem = testkit::CachedKeyPem(KeyType::kEcP256, 99);
     }
     return Write(bad);
   }
@@ -77,7 +77,7 @@ class FilesHarness {
 
  private:
   CaMaterialPem NextIntermediate() {
-    return testing::Intermediate(root_, KeyType::kEcP256, now_, ++slot_);
+    return testkit::Intermediate(root_, KeyType::kEcP256, now_, ++slot_);
   }
 
   absl::Status Install(const CaMaterialPem& material) {
@@ -181,7 +181,7 @@ TEST(FilesSourceTest, MissingDirectoryIsNotFound) {
 
 TEST(FilesSourceTest, PartialIstioSetNamesExactlyTheMissingFiles) {
   const std::string dir = MakeTempDir("partial");
-  const CaMaterialPem root = testing::Root();
+  const CaMaterialPem root = testkit::Root();
   ASSERT_TRUE(WriteTestFile(dir + "/ca-cert.pem", root.cert_pem).ok());
   ASSERT_TRUE(WriteTestFile(dir + "/ca-key.pem", std::string(root.key_pem.view())).ok());
   auto material = NewSource(dir)->Fetch();
@@ -194,7 +194,7 @@ TEST(FilesSourceTest, PartialIstioSetNamesExactlyTheMissingFiles) {
 
 TEST(FilesSourceTest, PartialTlsSetNamesTheMissingFile) {
   const std::string dir = MakeTempDir("partial_tls");
-  const CaMaterialPem root = testing::Root();
+  const CaMaterialPem root = testkit::Root();
   ASSERT_TRUE(WriteTestFile(dir + "/tls.crt", root.cert_pem).ok());
   ASSERT_TRUE(WriteTestFile(dir + "/tls.key", std::string(root.key_pem.view())).ok());
   auto material = NewSource(dir)->Fetch();
@@ -205,8 +205,8 @@ TEST(FilesSourceTest, PartialTlsSetNamesTheMissingFile) {
 
 TEST(FilesSourceTest, IstioLayoutIsReadVerbatim) {
   const std::string dir = MakeTempDir("istio");
-  const CaMaterialPem root = testing::Root();
-  const CaMaterialPem inter = testing::Intermediate(root);
+  const CaMaterialPem root = testkit::Root();
+  const CaMaterialPem inter = testkit::Intermediate(root);
   ASSERT_TRUE(WriteTestFile(dir + "/ca-cert.pem", inter.cert_pem).ok());
   ASSERT_TRUE(WriteTestFile(dir + "/ca-key.pem", std::string(inter.key_pem.view())).ok());
   ASSERT_TRUE(WriteTestFile(dir + "/cert-chain.pem", inter.chain_pem).ok());
@@ -221,8 +221,8 @@ TEST(FilesSourceTest, IstioLayoutIsReadVerbatim) {
 
 TEST(FilesSourceTest, TlsLayoutSignsWithFirstBlockAndChainsThroughCaCrt) {
   const std::string dir = MakeTempDir("tls");
-  const CaMaterialPem root = testing::Root();
-  const CaMaterialPem inter = testing::Intermediate(root);
+  const CaMaterialPem root = testkit::Root();
+  const CaMaterialPem inter = testkit::Intermediate(root);
   // No trailing newline: the chain must still split cleanly.
   std::string tls_crt = inter.cert_pem;
   while (!tls_crt.empty() && tls_crt.back() == '\n') tls_crt.pop_back();
@@ -242,9 +242,9 @@ TEST(FilesSourceTest, TlsLayoutSignsWithFirstBlockAndChainsThroughCaCrt) {
 
 TEST(FilesSourceTest, KubeletSymlinkSwapIsReportedOnceAndFollowed) {
   const std::string dir = MakeTempDir("kubelet");
-  const CaMaterialPem root = testing::Root();
-  const CaMaterialPem first = testing::Intermediate(root, KeyType::kEcP256, absl::Now(), 1);
-  const CaMaterialPem second = testing::Intermediate(root, KeyType::kEcP256, absl::Now(), 2);
+  const CaMaterialPem root = testkit::Root();
+  const CaMaterialPem first = testkit::Intermediate(root, KeyType::kEcP256, absl::Now(), 1);
+  const CaMaterialPem second = testkit::Intermediate(root, KeyType::kEcP256, absl::Now(), 2);
   auto files = [](const CaMaterialPem& m) {
     return std::map<std::string, std::string>{
         {"ca-cert.pem", m.cert_pem},

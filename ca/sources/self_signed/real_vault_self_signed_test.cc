@@ -21,9 +21,9 @@
 #include "ca/sources/self_signed/self_signed_vault_source.h"
 #include "gtest/gtest.h"
 #include "testing/temp_dir.h"
+#include "testing/tls.h"
 #include "vault/client.h"
 #include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
@@ -135,13 +135,13 @@ class RealVaultSelfSignedTest : public ::testing::Test {
   }
 
   static absl::Status setup_;
-  static vault::testing::TestTls* tls_;
+  static testkit::TestTls* tls_;
   static RealVault* vault_;
   static std::string* token_;
 };
 
 absl::Status RealVaultSelfSignedTest::setup_;
-vault::testing::TestTls* RealVaultSelfSignedTest::tls_ = nullptr;
+testkit::TestTls* RealVaultSelfSignedTest::tls_ = nullptr;
 RealVault* RealVaultSelfSignedTest::vault_ = nullptr;
 std::string* RealVaultSelfSignedTest::token_ = new std::string();
 

@@ -25,12 +25,12 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/testing/signing_checks.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
-#include "ca/testing/test_pki.h"
 #include "testing/temp_dir.h"
+#include "testing/test_pki.h"
+#include "testing/tls.h"
 #include "testing/wait.h"
 #include "vault/client.h"
 #include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
@@ -140,12 +140,12 @@ class RealVaultKvTest : public ::testing::Test {
   }
 
   static std::string* setup_error_;
-  static vault::testing::TestTls* tls_;
+  static testkit::TestTls* tls_;
   static RealVault* vault_;
 };
 
 std::string* RealVaultKvTest::setup_error_ = nullptr;
-vault::testing::TestTls* RealVaultKvTest::tls_ = nullptr;
+testkit::TestTls* RealVaultKvTest::tls_ = nullptr;
 RealVault* RealVaultKvTest::vault_ = nullptr;
 
 CaMaterialPem NamedIntermediate(const CaMaterialPem& root, int n) {
@@ -160,7 +160,7 @@ CaMaterialPem NamedIntermediate(const CaMaterialPem& root, int n) {
 
 TEST_F(RealVaultKvTest, SeedStepsThenLoad) {
   // vault kv put secret/pki/istiod privateKey=@vault-ca.key certificate=@vault-ca.crt
-  const CaMaterialPem root = testing::Root(KeyType::kRsa);
+  const CaMaterialPem root = testkit::Root(KeyType::kRsa);
   KvPut({{"privateKey", std::string(root.key_pem.view())},
          {"certificate", root.cert_pem}});
   auto ca = CachingCertificateAuthority::New(Source(PolicyToken(), false),
@@ -173,7 +173,7 @@ TEST_F(RealVaultKvTest, SeedStepsThenLoad) {
 }
 
 TEST_F(RealVaultKvTest, RotationByKvPutWhileSigningAndEveryFault) {
-  const CaMaterialPem root = testing::Root(KeyType::kRsa);
+  const CaMaterialPem root = testkit::Root(KeyType::kRsa);
   const CaMaterialPem first = NamedIntermediate(root, 1);
   const CaMaterialPem second = NamedIntermediate(root, 2);
   PutMaterial(first);

@@ -11,8 +11,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "ca/testing/test_pki.h"
 #include "common/internal/ssl_unique_ptr.h"
+#include "testing/test_pki.h"
 #include "nlohmann/json.hpp"
 
 namespace vaultca {
@@ -31,7 +31,7 @@ using Json = nlohmann::json;
 SslUniquePtr<EVP_PKEY> LoadKey(const TestJwtKey& key) {
   const ca::KeyType type =
       key.alg == "ES256" ? ca::KeyType::kEcP256 : ca::KeyType::kRsa;
-  const SecretData& pem = ca::testing::CachedKeyPem(type, key.slot);
+  const SecretData& pem = testkit::CachedKeyPem(type, key.slot);
   SslUniquePtr<BIO> bio(BIO_new_mem_buf(pem.data(), pem.size()));
   SslUniquePtr<EVP_PKEY> pkey(
       PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));

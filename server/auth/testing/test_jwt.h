@@ -15,7 +15,7 @@ namespace server {
 namespace testing {
 
 // A signing key: "RS256" (RSA 2048) or "ES256" (P-256). `slot` picks a
-// different cached key (ca/testing/test_pki.h).
+// different cached key (testing/test_pki.h).
 struct TestJwtKey {
   std::string kid;
   std::string alg = "RS256";
