@@ -18,11 +18,11 @@
 #include "absl/time/clock.h"
 #include "cli/check.h"
 #include "cli/testing/cli_test_env.h"
+#include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
+#include "testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth/testing/test_jwt.h"
-#include "testing/temp_dir.h"
-#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace cli {
@@ -181,8 +181,8 @@ TEST_F(VaultcaBinaryTest, CheckServerAgainstServeWithTheCaInVault) {
   const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
   ASSERT_TRUE((*env)->PutMaterial("secret/pki/istiod", testkit::Intermediate(root)).ok());
 
-  const server::testing::TestJwtKey key{"k1", "RS256", 0};
-  ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/jwks.json", server::testing::JwksJson({key})).ok());
+  const testkit::TestJwtKey key{"k1", "RS256", 0};
+  ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/jwks.json", testkit::JwksJson({key})).ok());
   const std::string ref = "vault:secret/data/pki/istiod";
   ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/vaultca.yaml", absl::StrCat(R"(
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
@@ -213,7 +213,7 @@ limits: {shutdown_grace: 2s}
   ASSERT_GT(port, 0) << Slurp(server.err);
 
   const std::string jwt = (*env)->WriteFile(
-      "istio-ca.jwt", server::testing::SignJwt(key, server::testing::SaClaimsJson({})));
+      "istio-ca.jwt", testkit::SignJwt(key, testkit::SaClaimsJson({})));
   std::vector<std::string> args = (*env)->TokenArgs();
   args.push_back(absl::StrCat("--server=127.0.0.1:", port));
   args.push_back("--server-token-file=" + jwt);

@@ -22,9 +22,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth/testing/test_jwt.h"
 #include "server/testing/agent_client.h"
 #include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
 
 namespace vaultca {
 namespace server {
@@ -99,7 +99,7 @@ class MainTest : public ::testing::Test {
   void SetUp() override {
     dir_ = testkit::MakeTempDir("main");
     ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/jwks.json",
-                                           testing::JwksJson({key_}))
+                                           testkit::JwksJson({key_}))
                     .ok());
     config_ = dir_ + "/vaultca.yaml";
     ASSERT_TRUE(testkit::WriteTestFile(
@@ -119,7 +119,7 @@ limits: {shutdown_grace: 5s}
                     .ok());
   }
 
-  testing::TestJwtKey key_{"k1", "RS256", 0};
+  testkit::TestJwtKey key_{"k1", "RS256", 0};
   std::string dir_;
   std::string config_;
 };
@@ -163,7 +163,7 @@ TEST_F(MainTest, ServesAndExitsZeroOnSigtermUnderLoad) {
   testing::AgentOptions options;
   options.address = absl::StrCat("127.0.0.1:", grpc_port);
   options.root_cert_pem = ReadFile(dir_ + "/root-cert.pem");
-  options.token = testing::SignJwt(key_, testing::SaClaimsJson({}));
+  options.token = testkit::SignJwt(key_, testkit::SaClaimsJson({}));
   options.key_type = ca::KeyType::kEcP256;
   ASSERT_EQ(testing::AgentClient(options).Request().code,
             grpc::StatusCode::OK);

@@ -32,10 +32,10 @@
 #include "gtest/gtest.h"
 #include "server/testing/log_capture.h"
 #include "httplib.h"
-#include "server/auth/testing/test_jwt.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
 #include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
 #include "testing/test_pki.h"
 #include "testing/wait.h"
 
@@ -48,8 +48,8 @@ using ::testing::HasSubstr;
 using testing::AgentClient;
 using testing::AgentOptions;
 using testing::AgentResult;
-using testing::SaClaims;
-using testing::TestJwtKey;
+using testkit::SaClaims;
+using testkit::TestJwtKey;
 
 constexpr char kIssuer[] = "https://kubernetes.default.svc.cluster.local";
 constexpr char kSleep[] = "spiffe://cluster.local/ns/default/sa/sleep";
@@ -73,7 +73,7 @@ class ServerTest : public ::testing::Test {
   void SetUp() override {
     dir_ = testkit::MakeTempDir("server");
     ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/jwks.json",
-                                           testing::JwksJson({key_}))
+                                           testkit::JwksJson({key_}))
                     .ok());
   }
 
@@ -112,7 +112,7 @@ class ServerTest : public ::testing::Test {
 
   std::string Token(SaClaims claims = SaClaims(), TestJwtKey key = {}) {
     if (key.kid.empty()) key = key_;
-    return testing::SignJwt(key, testing::SaClaimsJson(claims));
+    return testkit::SignJwt(key, testkit::SaClaimsJson(claims));
   }
 
   AgentOptions Agent(const VaultcaServer& server) {

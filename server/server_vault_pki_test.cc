@@ -23,12 +23,12 @@
 #include "ca/vault_pki/testing/offline_ca.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth/testing/test_jwt.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
 #include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
 #include "testing/test_pki.h"
 #include "testing/tls.h"
 #include "vault/testing/real_vault.h"
@@ -130,9 +130,9 @@ TEST_F(ServerVaultPkiTest, IssuesThroughVaultPkiUnderAnOfflineRoot) {
   const std::string dir = testkit::MakeTempDir("server-vault-pki");
   ASSERT_TRUE(
       testkit::WriteTestFile(dir + "/offline-root.pem", root.cert_pem).ok());
-  testing::TestJwtKey key{"k1", "RS256", 0};
+  testkit::TestJwtKey key{"k1", "RS256", 0};
   ASSERT_TRUE(
-      testkit::WriteTestFile(dir + "/jwks.json", testing::JwksJson({key}))
+      testkit::WriteTestFile(dir + "/jwks.json", testkit::JwksJson({key}))
           .ok());
 
   // As an operator writes it; the Vault connection from VAULT_*.
@@ -188,7 +188,7 @@ auth:
   testing::AgentOptions options;
   options.address = absl::StrCat("127.0.0.1:", (*server)->grpc_port());
   options.root_cert_pem = root.cert_pem;  // The TLS handshake verifies too.
-  options.token = testing::SignJwt(key, testing::SaClaimsJson({}));
+  options.token = testkit::SignJwt(key, testkit::SaClaimsJson({}));
   options.key_type = ca::KeyType::kEcP256;
   testing::AgentClient agent(options);
   testing::AgentResult result = agent.Request();

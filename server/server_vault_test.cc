@@ -12,11 +12,11 @@
 #include "ca/sources/vault_kv/vault_kv_source.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth/testing/test_jwt.h"
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
 #include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
 #include "testing/test_pki.h"
 #include "testing/wait.h"
 
@@ -33,9 +33,9 @@ std::string ReadFile(const std::string& path) {
 
 TEST(ServerVaultTest, ServesFromVaultAndRotatesOnKvPut) {
   const std::string dir = testkit::MakeTempDir("server-vault");
-  testing::TestJwtKey key{"k1", "RS256", 0};
+  testkit::TestJwtKey key{"k1", "RS256", 0};
   ASSERT_TRUE(
-      testkit::WriteTestFile(dir + "/jwks.json", testing::JwksJson({key}))
+      testkit::WriteTestFile(dir + "/jwks.json", testkit::JwksJson({key}))
           .ok());
   const ca::CaMaterialPem root = testkit::Root();
   const ca::CaMaterialPem first =
@@ -71,7 +71,7 @@ TEST(ServerVaultTest, ServesFromVaultAndRotatesOnKvPut) {
   testing::AgentOptions options;
   options.address = absl::StrCat("127.0.0.1:", (*server)->grpc_port());
   options.root_cert_pem = ReadFile(dir + "/root-cert.pem");
-  options.token = testing::SignJwt(key, testing::SaClaimsJson({}));
+  options.token = testkit::SignJwt(key, testkit::SaClaimsJson({}));
   options.key_type = ca::KeyType::kEcP256;
   testing::AgentClient agent(options);
   testing::AgentResult result = agent.Request();

@@ -19,7 +19,6 @@
 #include "vault/client.h"
 #include "vault/testing/fake_vault.h"
 #include "vault/testing/real_vault_fixture.h"
-#include "vault/testing/test_jwt.h"
 
 namespace vaultca {
 namespace vault {

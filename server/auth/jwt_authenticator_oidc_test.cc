@@ -13,9 +13,9 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "server/auth/jwt_authenticator.h"
-#include "server/auth/testing/test_jwt.h"
 #include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
 #include "testing/test_pki.h"
 #include "testing/tls.h"
 
@@ -24,11 +24,11 @@ namespace server {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::JwksJson;
-using testing::SaClaims;
-using testing::SaClaimsJson;
-using testing::SignJwt;
-using testing::TestJwtKey;
+using testkit::JwksJson;
+using testkit::SaClaims;
+using testkit::SaClaimsJson;
+using testkit::SignJwt;
+using testkit::TestJwtKey;
 
 // An OIDC issuer on 127.0.0.1: /.well-known/openid-configuration and
 // /keys, whose key set the test swaps and whose outages it switches on.

@@ -7,9 +7,9 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth/testing/test_jwt.h"
 #include "testing/fake_clock.h"
 #include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
 
 namespace vaultca {
 namespace server {
@@ -17,11 +17,11 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using testing::JwksJson;
-using testing::SaClaims;
-using testing::SaClaimsJson;
-using testing::SignJwt;
-using testing::TestJwtKey;
+using testkit::JwksJson;
+using testkit::SaClaims;
+using testkit::SaClaimsJson;
+using testkit::SignJwt;
+using testkit::TestJwtKey;
 
 constexpr char kIssuer[] = "https://kubernetes.default.svc.cluster.local";
 
