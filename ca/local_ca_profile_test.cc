@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "testing/csr.h"
 #include "testing/test_pki.h"
-#include "x509/testing/csr_test_util.h"
 #include "x509/pem_codec.h"
 #include "ca/local_ca.h"
 #include "common/internal/ssl_unique_ptr.h"
@@ -131,7 +131,7 @@ TEST_P(LeafProfileTest, IssuesIstiodProfile) {
   auto ca = LocalCertificateAuthority::New(*bundle, options);
   ASSERT_TRUE(ca.ok()) << ca.status();
 
-  x509::testing::TestCsrOptions csr;
+  testkit::TestCsrOptions csr;
   csr.key = param.csr_key;
   csr.with_organization = true;
   // The CSR's own SANs and extensions are ignored, as istiod ignores them.
@@ -139,7 +139,7 @@ TEST_P(LeafProfileTest, IssuesIstiodProfile) {
   csr.extensions = {{NID_basic_constraints, "critical,CA:TRUE"},
                     {NID_key_usage, "critical,keyCertSign"}};
   SignRequest request;
-  request.csr_pem = x509::testing::TestCsrPem(csr);
+  request.csr_pem = testkit::TestCsrPem(csr);
   request.identities = {kSpiffeId, "10.1.2.3", "2001:db8::1",
                         "::ffff:10.0.0.9", "sleep.default.svc"};
   absl::StatusOr<SignedChain> chain = (*ca)->Sign(request);
@@ -169,7 +169,7 @@ TEST_P(LeafProfileTest, IssuesIstiodProfile) {
   EXPECT_EQ(ASN1_STRING_type(X509_get0_notAfter(leaf.get())), V_ASN1_UTCTIME);
 
   EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(leaf.get()),
-                        x509::testing::CachedCsrKey(param.csr_key)),
+                        testkit::CachedCsrKey(param.csr_key)),
             1);
   EXPECT_EQ(X509_get_signature_nid(leaf.get()), param.signature_nid);
 
@@ -271,7 +271,7 @@ TEST(LeafCliTest, IntermediateChainVerifiesWithOpensslCli) {
   auto ca = LocalCertificateAuthority::New(*bundle);
   ASSERT_TRUE(ca.ok()) << ca.status();
   SignRequest request;
-  request.csr_pem = x509::testing::TestCsrPem();
+  request.csr_pem = testkit::TestCsrPem();
   request.identities = {kSpiffeId};
   absl::StatusOr<SignedChain> chain = (*ca)->Sign(request);
   ASSERT_TRUE(chain.ok()) << chain.status();
@@ -303,10 +303,10 @@ std::unique_ptr<LocalCertificateAuthority> MakeCa(const CaMaterialPem& m) {
 }
 
 SslUniquePtr<X509> SignOne(LocalCertificateAuthority& ca,
-                           const x509::testing::TestCsrOptions& csr,
+                           const testkit::TestCsrOptions& csr,
                            std::vector<std::string> identities) {
   SignRequest request;
-  request.csr_pem = x509::testing::TestCsrPem(csr);
+  request.csr_pem = testkit::TestCsrPem(csr);
   request.identities = std::move(identities);
   absl::StatusOr<SignedChain> chain = ca.Sign(request);
   EXPECT_TRUE(chain.ok()) << chain.status();
@@ -326,7 +326,7 @@ std::string CommonName(X509* cert, int* type) {
 
 TEST(LeafSubjectTest, CommonNameOnlyWhenTheCsrHasOne) {
   auto ca = MakeCa(testkit::Root(KeyType::kEcP256));
-  x509::testing::TestCsrOptions with_cn;
+  testkit::TestCsrOptions with_cn;
   with_cn.common_names = {"anything"};
   int type = 0;
 
@@ -349,7 +349,7 @@ TEST(LeafSubjectTest, CommonNameOnlyWhenTheCsrHasOne) {
   ASSERT_NE(leaf, nullptr);
   EXPECT_EQ(X509_NAME_entry_count(X509_get_subject_name(leaf.get())), 0);
 
-  leaf = SignOne(*ca, x509::testing::TestCsrOptions(), {kSpiffeId});
+  leaf = SignOne(*ca, testkit::TestCsrOptions(), {kSpiffeId});
   ASSERT_NE(leaf, nullptr);
   EXPECT_EQ(X509_NAME_entry_count(X509_get_subject_name(leaf.get())), 0);
 }
@@ -357,7 +357,7 @@ TEST(LeafSubjectTest, CommonNameOnlyWhenTheCsrHasOne) {
 TEST(LeafAkiTest, NoAuthorityKeyIdWhenTheIssuerHasNoSki) {
   auto ca = MakeCa(testkit::RootWithoutSki());
   SslUniquePtr<X509> leaf =
-      SignOne(*ca, x509::testing::TestCsrOptions(), {kSpiffeId});
+      SignOne(*ca, testkit::TestCsrOptions(), {kSpiffeId});
   ASSERT_NE(leaf, nullptr);
   EXPECT_EQ(X509_get_ext_count(leaf.get()), 4);
   EXPECT_EQ(X509_get_ext_by_NID(leaf.get(), NID_authority_key_identifier, -1),
@@ -371,7 +371,7 @@ TEST(LeafSerialTest, UniformOver128Bits) {
   constexpr int kLeaves = 64;
   for (int i = 0; i < kLeaves; ++i) {
     SslUniquePtr<X509> leaf =
-        SignOne(*ca, x509::testing::TestCsrOptions(), {kSpiffeId});
+        SignOne(*ca, testkit::TestCsrOptions(), {kSpiffeId});
     ASSERT_NE(leaf, nullptr);
     SslUniquePtr<BIGNUM> serial(
         ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf.get()), nullptr));

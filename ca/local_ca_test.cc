@@ -15,10 +15,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "testing/test_pki.h"
-#include "x509/testing/csr_test_util.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "common/sync.h"
+#include "testing/csr.h"
+#include "testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -57,7 +57,7 @@ std::unique_ptr<LocalCertificateAuthority> MakeCa(
 
 SignRequest Request(absl::Duration ttl = absl::ZeroDuration()) {
   SignRequest request;
-  request.csr_pem = x509::testing::TestCsrPem();
+  request.csr_pem = testkit::TestCsrPem();
   request.identities = {kSpiffeId};
   request.requested_ttl = ttl;
   return request;
@@ -219,7 +219,7 @@ TEST(LocalCaRefusalTest, BadCsrAndIdentities) {
             "CSR is empty: send a PEM \"CERTIFICATE REQUEST\" block");
 
   request = Request();
-  request.csr_pem = x509::testing::WithBrokenSignature(request.csr_pem);
+  request.csr_pem = testkit::WithBrokenSignature(request.csr_pem);
   chain = ca->Sign(request);
   EXPECT_EQ(chain.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(chain.status().message()),
@@ -228,10 +228,10 @@ TEST(LocalCaRefusalTest, BadCsrAndIdentities) {
 
 TEST(LocalCaRefusalTest, CsrPolicyComesFromTheOptions) {
   const absl::Time now = absl::Now();
-  x509::testing::TestCsrOptions ed25519;
+  testkit::TestCsrOptions ed25519;
   ed25519.key = "ED25519";
   SignRequest request = Request();
-  request.csr_pem = x509::testing::TestCsrPem(ed25519);
+  request.csr_pem = testkit::TestCsrPem(ed25519);
 
   auto strict = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
   EXPECT_EQ(strict->Sign(request).status().code(),
@@ -246,10 +246,10 @@ TEST(LocalCaRefusalTest, CsrPolicyComesFromTheOptions) {
 
 TEST(LocalCaRefusalTest, PreParsedCsrIsUsedOnlyUnderTheSamePolicy) {
   const absl::Time now = absl::Now();
-  x509::testing::TestCsrOptions ed25519;
+  testkit::TestCsrOptions ed25519;
   ed25519.key = "ED25519";
   SignRequest request = Request();
-  request.csr_pem = x509::testing::TestCsrPem(ed25519);
+  request.csr_pem = testkit::TestCsrPem(ed25519);
   x509::CsrPolicy lenient_policy;
   lenient_policy.allow_ed25519 = true;
   auto parsed = x509::ParsedCsr::Parse(request.csr_pem, lenient_policy);
@@ -294,10 +294,10 @@ TEST(LocalCaConcurrencyTest, EightThreadsShareOneCa) {
   auto ca = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
   // Build the CSRs first: the threads exercise Sign only.
   const std::vector<std::string> csrs = {
-      x509::testing::TestCsrPem(), [] {
-        x509::testing::TestCsrOptions rsa;
+      testkit::TestCsrPem(), [] {
+        testkit::TestCsrOptions rsa;
         rsa.key = "RSA:2048";
-        return x509::testing::TestCsrPem(rsa);
+        return testkit::TestCsrPem(rsa);
       }()};
   constexpr int kThreads = 8;
   constexpr int kPerThread = 25;

@@ -6,15 +6,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "testing/test_pki.h"
-#include "x509/testing/csr_test_util.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
-#include "ca/workload_csr.h"
 #include "server/testing/log_capture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/csr.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace server {
@@ -106,12 +105,7 @@ Caller ZtunnelCaller() {
 }
 
 std::string AgentCsr(const std::vector<std::string>& identities = {kSleep}) {
-  ca::WorkloadCsrOptions options;
-  options.identities = identities;
-  options.key_type = ca::KeyType::kEcP256;
-  auto csr = ca::GenerateWorkloadCsr(options);
-  EXPECT_TRUE(csr.ok()) << csr.status();
-  return csr->csr_pem;
+  return testkit::AgentCsrPem(identities);
 }
 
 class CertificateHandlerTest : public ::testing::Test {
@@ -205,11 +199,11 @@ TEST_F(CertificateHandlerTest, StrictPolicyAcceptsMatchingCsr) {
   auto handler = Make(options);
   EXPECT_TRUE(handler->Handle(TokenRequest()).ok());
 
-  x509::testing::TestCsrOptions csr;
+  testkit::TestCsrOptions csr;
   csr.sans = {absl::StrCat("URI:", kSleep)};
   csr.extensions = {{NID_key_usage, "critical,digitalSignature,keyEncipherment"},
                     {NID_ext_key_usage, "serverAuth,clientAuth"}};
-  auto chain = handler->Handle(TokenRequest(x509::testing::TestCsrPem(csr)));
+  auto chain = handler->Handle(TokenRequest(testkit::TestCsrPem(csr)));
   EXPECT_TRUE(chain.ok()) << chain.status();
 }
 
@@ -221,7 +215,7 @@ TEST_F(CertificateHandlerTest, StrictPolicyRefusesEverythingElse) {
   const std::string uri = absl::StrCat("URI:", kSleep);
   struct Case {
     const char* name;
-    x509::testing::TestCsrOptions csr;
+    testkit::TestCsrOptions csr;
   };
   std::vector<Case> cases(7);
   cases[0] = {"other identity", {}};
@@ -243,7 +237,7 @@ TEST_F(CertificateHandlerTest, StrictPolicyRefusesEverythingElse) {
   cases[6].csr.sans = {uri};
   cases[6].csr.extensions = {{NID_basic_constraints, "CA:TRUE"}};
   for (const Case& c : cases) {
-    auto chain = handler->Handle(TokenRequest(x509::testing::TestCsrPem(c.csr)));
+    auto chain = handler->Handle(TokenRequest(testkit::TestCsrPem(c.csr)));
     EXPECT_EQ(chain.status().code(), absl::StatusCode::kInvalidArgument)
         << c.name;
     EXPECT_THAT(chain.status().message(), HasSubstr("strict")) << c.name;
@@ -371,12 +365,12 @@ TEST_F(CertificateHandlerTest, ClusterIdIsEscapedInMessages) {
 TEST_F(CertificateHandlerTest, CsrProblemsAreInvalidArgument) {
   UseMaterial(testkit::Root());
   auto handler = Make();
-  x509::testing::TestCsrOptions weak;
+  testkit::TestCsrOptions weak;
   weak.key = "RSA:1024";
   for (const std::string& csr :
        {std::string(""), std::string("not a csr"),
-        x509::testing::WithBrokenSignature(AgentCsr()),
-        x509::testing::TestCsrPem(weak)}) {
+        testkit::WithBrokenSignature(AgentCsr()),
+        testkit::TestCsrPem(weak)}) {
     auto chain = handler->Handle(TokenRequest(csr));
     EXPECT_EQ(chain.status().code(), absl::StatusCode::kInvalidArgument);
   }

@@ -21,10 +21,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "testing/csr.h"
 #include "testing/test_pki.h"
 #include "x509/csr.h"
 #include "ca/generate.h"
-#include "x509/testing/csr_test_util.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
 #include "ca/vault_pki/testing/chain_checks.h"
@@ -50,12 +50,7 @@ constexpr char kSignPath[] = "/v1/pki_int/sign/istio";
 constexpr char kSpiffeId[] = "spiffe://cluster.local/ns/default/sa/sleep";
 
 std::string CsrPem(const std::string& key, int slot = 0) {
-  x509::testing::TestCsrOptions options;
-  options.key = key;
-  options.key_slot = slot;
-  options.with_organization = true;
-  options.sans = {absl::StrCat("URI:", kSpiffeId)};
-  return x509::testing::TestCsrPem(options);
+  return testkit::AgentCsrPem({kSpiffeId}, key, slot);
 }
 
 std::string KeyOf(const std::string& csr_pem) {
@@ -315,7 +310,7 @@ TEST_F(VaultPkiCaTest, LeafThatIsACaIsRefused) {
   // signer could return.
   SslUniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
   ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(),
-                                          x509::testing::CachedCsrKey("EC:P-256"),
+                                          testkit::CachedCsrKey("EC:P-256"),
                                           nullptr, nullptr, 0, nullptr,
                                           nullptr),
             1);
@@ -505,7 +500,7 @@ TEST_F(VaultPkiCaTest, LocalPolicyRunsBeforeVaultIsAsked) {
   auto ca = NewCa(options);
 
   SignRequest bad_csr = Request();
-  bad_csr.csr_pem = x509::testing::WithBrokenSignature(bad_csr.csr_pem);
+  bad_csr.csr_pem = testkit::WithBrokenSignature(bad_csr.csr_pem);
   EXPECT_EQ(ca->Sign(bad_csr).status().code(),
             absl::StatusCode::kInvalidArgument);
   SignRequest weak_key = Request("RSA:1024");

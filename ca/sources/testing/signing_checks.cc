@@ -1,14 +1,13 @@
 #include "ca/sources/testing/signing_checks.h"
 
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <utility>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "testing/csr.h"
 #include "x509/chain_verify.h"
 #include "x509/pem.h"
 #include "x509/x509_util.h"
@@ -17,43 +16,12 @@
 namespace vaultca {
 namespace ca {
 namespace testing {
-namespace {
 
 using ::vaultca::internal::SslUniquePtr;
 
-struct TestKey {
-  SslUniquePtr<EVP_PKEY> key;
-  std::string csr_pem;
-};
-
-const TestKey& Key() {
-  static const TestKey* const key = [] {
-    auto* k = new TestKey;
-    k->key.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
-    SslUniquePtr<X509_REQ> req(X509_REQ_new());
-    SslUniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
-    if (k->key == nullptr || req == nullptr || bio == nullptr ||
-        X509_REQ_set_pubkey(req.get(), k->key.get()) != 1 ||
-        X509_REQ_sign(req.get(), k->key.get(), EVP_sha256()) <= 0 ||
-        PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) {
-      std::fprintf(stderr, "signing_checks: cannot build the test CSR\n");
-      std::abort();
-    }
-    char* data = nullptr;
-    const long size = BIO_get_mem_data(bio.get(), &data);
-    k->csr_pem.assign(data, static_cast<size_t>(size));
-    return k;
-  }();
-  return *key;
-}
-
-}  // namespace
-
-const std::string& TestCsrPem() { return Key().csr_pem; }
-
 SignRequest TestSignRequest(const std::string& ns, const std::string& sa) {
   SignRequest request;
-  request.csr_pem = TestCsrPem();
+  request.csr_pem = testkit::TestCsrPem();
   request.identities = {absl::StrCat("spiffe://cluster.local/ns/", ns, "/sa/", sa)};
   request.requested_ttl = absl::Hours(1);
   return request;
@@ -68,7 +36,8 @@ absl::Status VerifyIssued(const SignedChain& chain,
   }
   auto leaf = x509::ParseCertificate(pems.front(), "leaf");
   if (!leaf.ok()) return leaf.status();
-  if (EVP_PKEY_eq(X509_get0_pubkey(leaf->get()), Key().key.get()) != 1) {
+  if (EVP_PKEY_eq(X509_get0_pubkey(leaf->get()),
+                  testkit::CachedCsrKey("EC:P-256")) != 1) {
     return absl::InvalidArgumentError("leaf does not carry the CSR's key");
   }
   SslUniquePtr<STACK_OF(X509)> untrusted(sk_X509_new_null());

@@ -15,16 +15,13 @@ namespace vaultca {
 namespace ca {
 namespace testing {
 
-// A PEM CSR for a P-256 key, generated once per process (thread-safe).
-const std::string& TestCsrPem();
-
-// A request for TestCsrPem() with identity spiffe://cluster.local/ns/<ns>/sa/<sa>.
+// A request for testkit::TestCsrPem() (testing/csr.h) with identity spiffe://cluster.local/ns/<ns>/sa/<sa>.
 SignRequest TestSignRequest(const std::string& ns = "default",
                             const std::string& sa = "test");
 
 // OK when `chain` has the Istio shape and its leaf verifies at `now`
 // through the chain's middle elements to the roots in `root_bundle_pem`
-// (the trust bundle a workload holds), and carries TestCsrPem()'s key.
+// (the trust bundle a workload holds), and carries testkit::TestCsrPem()'s key.
 absl::Status VerifyIssued(const SignedChain& chain,
                           const std::string& root_bundle_pem,
                           absl::Time now = absl::Now());
