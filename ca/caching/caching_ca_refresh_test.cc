@@ -16,9 +16,9 @@
 #include "ca/caching/testing/caching_test_util.h"
 #include "ca/caching/testing/fake_source.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/sources/testing/signing_checks.h"
 #include "common/sync.h"
 #include "testing/fake_clock.h"
+#include "testing/signing.h"
 #include "testing/test_pki.h"
 
 namespace vaultca {
@@ -34,8 +34,8 @@ using testing::ManualOptions;
 using testing::MustBundle;
 using testing::MustNew;
 using testing::Pki;
-using testing::TestSignRequest;
-using testing::VerifyIssued;
+using testkit::TestSignRequest;
+using testkit::VerifyIssued;
 using testing::WaitUntil;
 
 TEST(CachingCaTest, ChangeEventTriggersRefreshWithoutWaitingForInterval) {

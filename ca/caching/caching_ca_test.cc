@@ -20,9 +20,9 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/files/files_source.h"
 #include "ca/sources/self_signed/self_signed_source.h"
-#include "ca/sources/testing/signing_checks.h"
 #include "common/sync.h"
 #include "testing/fake_clock.h"
+#include "testing/signing.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
 #include "testing/wait.h"
@@ -35,14 +35,14 @@ using ::testing::HasSubstr;
 using testkit::FakeClock;
 using testing::FakeSource;
 using testing::FakeSourceState;
-using testing::IssuerOf;
+using testkit::IssuerOf;
 using testing::LogCapture;
 using testing::ManualOptions;
 using testing::MustBundle;
 using testing::MustNew;
 using testing::Pki;
-using testing::TestSignRequest;
-using testing::VerifyIssued;
+using testkit::TestSignRequest;
+using testkit::VerifyIssued;
 using testing::WaitUntil;
 
 TEST(CachingCaTest, LoadsSignsAndReportsStats) {

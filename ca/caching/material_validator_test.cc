@@ -9,7 +9,7 @@
 #include "ca/caching/internal/root_policy.h"
 #include "ca/generate.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/sources/testing/signing_checks.h"
+#include "testing/signing.h"
 #include "testing/test_pki.h"
 
 namespace vaultca {
@@ -30,9 +30,9 @@ TEST(MaterialValidatorTest, GoodMaterialSignsLeavesThatVerify) {
   ASSERT_TRUE(serving.ok()) << serving.status();
   ASSERT_NE(serving->bundle, nullptr);
   ASSERT_NE(serving->ca, nullptr);
-  auto chain = serving->ca->Sign(testing::TestSignRequest());
+  auto chain = serving->ca->Sign(testkit::TestSignRequest());
   ASSERT_TRUE(chain.ok()) << chain.status();
-  EXPECT_TRUE(testing::VerifyIssued(*chain, material.root_bundle_pem).ok());
+  EXPECT_TRUE(testkit::VerifyIssued(*chain, material.root_bundle_pem).ok());
 }
 
 TEST(MaterialValidatorTest, MalformedPartsAreParseFailuresNamingThePart) {

@@ -23,8 +23,8 @@
 #include "ca/caching/caching_ca.h"
 #include "ca/generate.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/sources/testing/signing_checks.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
+#include "testing/signing.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
 #include "testing/tls.h"
@@ -166,9 +166,9 @@ TEST_F(RealVaultKvTest, SeedStepsThenLoad) {
   auto ca = CachingCertificateAuthority::New(Source(PolicyToken(), false),
                                              CachingCaOptions());
   ASSERT_TRUE(ca.ok()) << ca.status();
-  auto chain = (*ca)->Sign(testing::TestSignRequest());
+  auto chain = (*ca)->Sign(testkit::TestSignRequest());
   ASSERT_TRUE(chain.ok()) << chain.status();
-  EXPECT_TRUE(testing::VerifyIssued(*chain, root.cert_pem).ok());
+  EXPECT_TRUE(testkit::VerifyIssued(*chain, root.cert_pem).ok());
   EXPECT_EQ(*(*ca)->RootBundlePem(), root.cert_pem);
 }
 
@@ -191,14 +191,14 @@ TEST_F(RealVaultKvTest, RotationByKvPutWhileSigningAndEveryFault) {
   std::atomic<int64_t> first_second_nanos{0};
   std::thread signer([&] {
     while (!stop.load()) {
-      auto chain = (*ca)->Sign(testing::TestSignRequest());
-      if (!chain.ok() || !testing::VerifyIssued(*chain, root.cert_pem).ok()) {
+      auto chain = (*ca)->Sign(testkit::TestSignRequest());
+      if (!chain.ok() || !testkit::VerifyIssued(*chain, root.cert_pem).ok()) {
         failures.fetch_add(1);
         continue;
       }
       issued.fetch_add(1);
       if (first_second_nanos.load() == 0 &&
-          absl::StrContains(*testing::IssuerOf(*chain), "vault-inter-2")) {
+          absl::StrContains(*testkit::IssuerOf(*chain), "vault-inter-2")) {
         first_second_nanos = absl::ToUnixNanos(absl::Now());
       }
     }

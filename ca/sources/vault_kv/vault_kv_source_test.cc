@@ -18,10 +18,10 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/testing/conformance_checks.h"
 #include "ca/sources/testing/material_source_conformance.h"
-#include "ca/sources/testing/signing_checks.h"
 #include "ca/sources/vault_kv/testing/fake_kv.h"
 #include "common/sync.h"
 #include "nlohmann/json.hpp"
+#include "testing/signing.h"
 #include "testing/test_pki.h"
 #include "testing/wait.h"
 #include "vault/client.h"
@@ -332,13 +332,13 @@ TEST(VaultKvSourceTest, CachingCaRotatesOnKvPutAndRidesOutAnOutage) {
   for (int t = 0; t < 4; ++t) {
     signers.emplace_back([&] {
       while (!stop.load()) {
-        auto chain = (*ca)->Sign(testing::TestSignRequest());
-        if (!chain.ok() || !testing::VerifyIssued(*chain, root.cert_pem).ok()) {
+        auto chain = (*ca)->Sign(testkit::TestSignRequest());
+        if (!chain.ok() || !testkit::VerifyIssued(*chain, root.cert_pem).ok()) {
           failures.fetch_add(1);
           continue;
         }
         issued.fetch_add(1);
-        if (absl::StrContains(*testing::IssuerOf(*chain), "vault-inter-2")) {
+        if (absl::StrContains(*testkit::IssuerOf(*chain), "vault-inter-2")) {
           by_second.fetch_add(1);
         }
       }
