@@ -29,19 +29,19 @@
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/real_vault.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
 #include "testing/tls.h"
 #include "vault/client.h"
 #include "vault/config.h"
-#include "vault/testing/real_vault.h"
 
 namespace vaultca {
 namespace server {
 namespace {
 
 using testing::RealKube;
-using vault::testing::RealVault;
+using testkit::RealVault;
 
 // The seed's names.
 constexpr char kIstiodNs[] = "istio-system";
@@ -60,7 +60,7 @@ std::string ReadFile(const std::string& path) {
 class ServerRealKubeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    setup_ = vault::testing::StartSuiteVault(&tls_, &vault_);
+    setup_ = testkit::StartSuiteVault(&tls_, &vault_);
     if (!setup_.ok()) return;
     setup_ = testing::StartSuiteKube(&kube_);
     if (!setup_.ok()) return;
@@ -79,7 +79,7 @@ class ServerRealKubeTest : public ::testing::Test {
   void SetUp() override {
     if (!setup_.ok() &&
         ((absl::StrContains(setup_.message(), "VAULTCA_VAULT_BIN") &&
-          vault::testing::MissingVaultAllowed()) ||
+          testkit::MissingVaultAllowed()) ||
          (absl::StrContains(setup_.message(), "VAULTCA_KUBE_BIN_DIR") &&
           testing::MissingKubeAllowed()))) {
       GTEST_SKIP() << setup_;

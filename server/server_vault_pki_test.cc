@@ -27,11 +27,11 @@
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/real_vault.h"
 #include "testing/temp_dir.h"
 #include "testing/test_jwt.h"
 #include "testing/test_pki.h"
 #include "testing/tls.h"
-#include "vault/testing/real_vault.h"
 
 namespace vaultca {
 namespace server {
@@ -68,10 +68,10 @@ class ServerVaultPkiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     testkit::TestTls* tls = nullptr;
-    vault::testing::RealVault* vault = nullptr;
-    absl::Status started = vault::testing::StartSuiteVault(&tls, &vault);
+    testkit::RealVault* vault = nullptr;
+    absl::Status started = testkit::StartSuiteVault(&tls, &vault);
     if (!started.ok()) {
-      if (vault::testing::MissingVaultAllowed() &&
+      if (testkit::MissingVaultAllowed() &&
           absl::StrContains(started.message(), "VAULTCA_VAULT_BIN")) {
         GTEST_SKIP() << started;
       }
@@ -120,7 +120,7 @@ class ServerVaultPkiTest : public ::testing::Test {
   }
 
   std::unique_ptr<testkit::TestTls> tls_;
-  std::unique_ptr<vault::testing::RealVault> vault_;
+  std::unique_ptr<testkit::RealVault> vault_;
   std::string intermediate_pem_;
 };
 

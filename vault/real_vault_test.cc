@@ -14,19 +14,19 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "testing/real_vault_fixture.h"
 #include "testing/tls.h"
 #include "testing/wait.h"
 #include "vault/client.h"
 #include "vault/testing/fake_vault.h"
-#include "vault/testing/real_vault_fixture.h"
 
 namespace vaultca {
 namespace vault {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::RealVaultTest;
-using testing::Trim;
+using testkit::RealVaultTest;
+using testkit::Trim;
 
 #define ASSERT_OK VAULTCA_ASSERT_OK
 

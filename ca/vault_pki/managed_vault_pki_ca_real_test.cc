@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "testing/real_vault.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
 #include "testing/tls.h"
@@ -33,14 +34,13 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "vault/client.h"
-#include "vault/testing/real_vault.h"
 
 namespace vaultca {
 namespace ca {
 namespace {
 
 using ::testing::HasSubstr;
-using vault::testing::RealVault;
+using testkit::RealVault;
 
 constexpr char kSpiffeId[] = "spiffe://cluster.local/ns/default/sa/sleep";
 
@@ -62,7 +62,7 @@ std::string Trimmed(const std::string& pem) {
 class ManagedVaultPkiRealTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::Status started = vault::testing::StartSuiteVault(&tls_, &vault_);
+    absl::Status started = testkit::StartSuiteVault(&tls_, &vault_);
     if (started.ok()) started = Configure();
     if (!started.ok()) setup_error_ = new std::string(started.ToString());
   }
@@ -82,7 +82,7 @@ class ManagedVaultPkiRealTest : public ::testing::Test {
 
   void SetUp() override {
     if (setup_error_ != nullptr) {
-      if (vault::testing::MissingVaultAllowed() &&
+      if (testkit::MissingVaultAllowed() &&
           absl::StrContains(*setup_error_, "VAULTCA_VAULT_BIN")) {
         GTEST_SKIP() << *setup_error_;
       }

@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "testing/real_vault.h"
 #include "testing/temp_dir.h"
 #include "testing/tls.h"
 #include "x509/csr.h"
@@ -26,14 +27,13 @@
 #include "ca/workload_csr.h"
 #include "nlohmann/json.hpp"
 #include "vault/client.h"
-#include "vault/testing/real_vault.h"
 
 namespace vaultca {
 namespace ca {
 namespace {
 
 using ::testing::HasSubstr;
-using vault::testing::RealVault;
+using testkit::RealVault;
 
 constexpr char kSpiffeId[] = "spiffe://cluster.local/ns/default/sa/sleep";
 
@@ -53,7 +53,7 @@ const std::vector<std::string> kRoleArgs = {
 class RealVaultPkiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::Status started = vault::testing::StartSuiteVault(&tls_, &vault_);
+    absl::Status started = testkit::StartSuiteVault(&tls_, &vault_);
     if (!started.ok()) {
       setup_error_ = new std::string(started.ToString());
       return;
@@ -145,7 +145,7 @@ class RealVaultPkiTest : public ::testing::Test {
 
   void SetUp() override {
     if (setup_error_ != nullptr) {
-      if (vault::testing::MissingVaultAllowed() &&
+      if (testkit::MissingVaultAllowed() &&
           absl::StrContains(*setup_error_, "VAULTCA_VAULT_BIN")) {
         GTEST_SKIP() << *setup_error_;
       }

@@ -32,7 +32,7 @@ RunResult RunCli(const Command& command, const std::vector<std::string>& args,
 
 absl::StatusOr<std::unique_ptr<VaultEnv>> VaultEnv::Start() {
   std::unique_ptr<VaultEnv> env(new VaultEnv());
-  if (absl::Status s = vault::testing::StartSuiteVault(&env->tls_, &env->vault_); !s.ok()) {
+  if (absl::Status s = testkit::StartSuiteVault(&env->tls_, &env->vault_); !s.ok()) {
     return s;
   }
   return env;

@@ -20,16 +20,16 @@
 #include "absl/time/clock.h"
 #include "ca/sources/self_signed/self_signed_vault_source.h"
 #include "gtest/gtest.h"
+#include "testing/real_vault.h"
 #include "testing/temp_dir.h"
 #include "testing/tls.h"
 #include "vault/client.h"
-#include "vault/testing/real_vault.h"
 
 namespace vaultca {
 namespace ca {
 namespace {
 
-using vault::testing::RealVault;
+using testkit::RealVault;
 
 constexpr int kReplicas = 3;
 constexpr int kRounds = 20;
@@ -43,7 +43,7 @@ constexpr char kPolicy[] = R"(path "secret/data/vaultca/*" {
 class RealVaultSelfSignedTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    setup_ = vault::testing::StartSuiteVault(&tls_, &vault_);
+    setup_ = testkit::StartSuiteVault(&tls_, &vault_);
     if (!setup_.ok()) return;
     absl::StatusOr<std::string> policy =
         testkit::WriteFileIn(tls_->dir, "policy.hcl", kPolicy);
@@ -78,7 +78,7 @@ class RealVaultSelfSignedTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (!setup_.ok() && vault::testing::MissingVaultAllowed() &&
+    if (!setup_.ok() && testkit::MissingVaultAllowed() &&
         absl::StrContains(setup_.message(), "VAULTCA_VAULT_BIN")) {
       GTEST_SKIP() << setup_;
     }

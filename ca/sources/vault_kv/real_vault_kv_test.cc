@@ -24,20 +24,20 @@
 #include "ca/generate.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
+#include "testing/real_vault.h"
 #include "testing/signing.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
 #include "testing/tls.h"
 #include "testing/wait.h"
 #include "vault/client.h"
-#include "vault/testing/real_vault.h"
 
 namespace vaultca {
 namespace ca {
 namespace {
 
 using ::testing::HasSubstr;
-using vault::testing::RealVault;
+using testkit::RealVault;
 
 // The seed's policy for istiod.
 constexpr char kPolicy[] = R"(path "secret/data/pki/istiod" {
@@ -48,7 +48,7 @@ constexpr char kPolicy[] = R"(path "secret/data/pki/istiod" {
 class RealVaultKvTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::Status started = vault::testing::StartSuiteVault(&tls_, &vault_);
+    absl::Status started = testkit::StartSuiteVault(&tls_, &vault_);
     if (!started.ok()) {
       setup_error_ = new std::string(started.ToString());
       return;
@@ -78,7 +78,7 @@ class RealVaultKvTest : public ::testing::Test {
 
   void SetUp() override {
     if (setup_error_ != nullptr) {
-      if (vault::testing::MissingVaultAllowed() &&
+      if (testkit::MissingVaultAllowed() &&
           absl::StrContains(*setup_error_, "VAULTCA_VAULT_BIN")) {
         GTEST_SKIP() << *setup_error_;
       }

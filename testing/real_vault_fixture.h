@@ -1,5 +1,5 @@
-#ifndef VAULTCA_VAULT_TESTING_REAL_VAULT_FIXTURE_H_
-#define VAULTCA_VAULT_TESTING_REAL_VAULT_FIXTURE_H_
+#ifndef VAULTCA_TESTING_REAL_VAULT_FIXTURE_H_
+#define VAULTCA_TESTING_REAL_VAULT_FIXTURE_H_
 
 // Test-only GoogleTest fixture: one real Vault per test suite (see
 // real_vault.h), configured like the seed (KV v2 at secret/, KV v1 at kv1/,
@@ -14,14 +14,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "testing/real_vault.h"
 #include "testing/temp_dir.h"
 #include "testing/tls.h"
 #include "vault/client.h"
-#include "vault/testing/real_vault.h"
 
 namespace vaultca {
-namespace vault {
-namespace testing {
+namespace testkit {
 
 inline constexpr char kPolicy[] = R"(path "secret/data/pki/istiod" {
   capabilities = ["read", "list"]
@@ -41,7 +40,7 @@ inline std::string Trim(const std::string& s) {
 class RealVaultTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::Status started = ::vaultca::vault::testing::StartSuiteVault(&tls_, &vault_);
+    absl::Status started = ::vaultca::testkit::StartSuiteVault(&tls_, &vault_);
     if (!started.ok()) {
       setup_error_ = new std::string(started.ToString());
       return;
@@ -61,12 +60,12 @@ class RealVaultTest : public ::testing::Test {
 
   // Mounts and material shared by the tests, like the seed's setup.
   static absl::Status Configure() {
-    const std::string cert = testkit::WriteFileIn(tls_->dir, "vault-ca.crt",
+    const std::string cert = WriteFileIn(tls_->dir, "vault-ca.crt",
                                                 "-----CERT-----\n").value();
-    const std::string key = testkit::WriteFileIn(tls_->dir, "vault-ca.key",
+    const std::string key = WriteFileIn(tls_->dir, "vault-ca.key",
                                                "-----KEY-----\n").value();
     const std::string policy =
-        testkit::WriteFileIn(tls_->dir, "policy.hcl", kPolicy).value();
+        WriteFileIn(tls_->dir, "policy.hcl", kPolicy).value();
     for (const std::vector<std::string>& args :
          std::vector<std::vector<std::string>>{
              {"secrets", "enable", "-path=secret", "-version=2", "kv"},
@@ -84,7 +83,7 @@ class RealVaultTest : public ::testing::Test {
 
   void SetUp() override {
     if (setup_error_ != nullptr) {
-      if (::vaultca::vault::testing::MissingVaultAllowed() &&
+      if (::vaultca::testkit::MissingVaultAllowed() &&
           absl::StrContains(*setup_error_, "VAULTCA_VAULT_BIN")) {
         GTEST_SKIP() << *setup_error_;
       }
@@ -92,8 +91,8 @@ class RealVaultTest : public ::testing::Test {
     }
   }
 
-  VaultConfig Config(const std::string& token = "") const {
-    VaultConfig config;
+  vault::VaultConfig Config(const std::string& token = "") const {
+    vault::VaultConfig config;
     config.address = vault_->address();
     config.tls.ca_cert_file = tls_->ca_file;
     config.auth.token = SecretData(token.empty() ? vault_->root_token() : token);
@@ -103,10 +102,11 @@ class RealVaultTest : public ::testing::Test {
     return config;
   }
 
-  std::unique_ptr<VaultClient> Client(const VaultConfig& config) const {
-    ClientOptions options;
+  std::unique_ptr<vault::VaultClient> Client(
+      const vault::VaultConfig& config) const {
+    vault::ClientOptions options;
     options.warn = [](absl::string_view) {};
-    auto client = VaultClient::New(config, std::move(options));
+    auto client = vault::VaultClient::New(config, std::move(options));
     EXPECT_TRUE(client.ok()) << client.status();
     return client.ok() ? *std::move(client) : nullptr;
   }
@@ -122,13 +122,12 @@ class RealVaultTest : public ::testing::Test {
   }
 
   static inline std::string* setup_error_ = nullptr;
-  static inline testkit::TestTls* tls_ = nullptr;
+  static inline TestTls* tls_ = nullptr;
   static inline RealVault* vault_ = nullptr;
 };
 
 
-}  // namespace testing
-}  // namespace vault
+}  // namespace testkit
 }  // namespace vaultca
 
-#endif  // VAULTCA_VAULT_TESTING_REAL_VAULT_FIXTURE_H_
+#endif  // VAULTCA_TESTING_REAL_VAULT_FIXTURE_H_

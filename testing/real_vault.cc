@@ -1,4 +1,3 @@
-#include "vault/testing/real_vault.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,11 +17,11 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
+#include "testing/real_vault.h"
 #include "testing/temp_dir.h"
 
 namespace vaultca {
-namespace vault {
-namespace testing {
+namespace testkit {
 namespace {
 
 std::string ReadAll(const std::string& path) {
@@ -115,10 +114,10 @@ absl::StatusOr<CommandResult> RunCommand(
     const std::vector<std::string>& argv,
     const std::map<std::string, std::string>& env,
     const std::string& stdin_data) {
-  const std::string dir = testkit::MakeTempDir("cmd");
+  const std::string dir = MakeTempDir("cmd");
   std::string in_path;
   if (!stdin_data.empty()) {
-    absl::StatusOr<std::string> p = testkit::WriteFileIn(dir, "stdin", stdin_data);
+    absl::StatusOr<std::string> p = WriteFileIn(dir, "stdin", stdin_data);
     if (!p.ok()) return p.status();
     in_path = *p;
   }
@@ -158,11 +157,11 @@ bool MissingVaultAllowed() {
 }
 
 absl::StatusOr<std::unique_ptr<RealVault>> RealVault::Start(
-    const std::string& binary, const testkit::TestTls& tls) {
+    const std::string& binary, const TestTls& tls) {
   std::unique_ptr<RealVault> vault(new RealVault());
   vault->binary_ = binary;
   vault->ca_file_ = tls.ca_file;
-  vault->dir_ = testkit::MakeTempDir("real_vault");
+  vault->dir_ = MakeTempDir("real_vault");
   absl::StatusOr<int> port = FreePort();
   if (!port.ok()) return port.status();
   vault->port_ = *port;
@@ -178,7 +177,7 @@ absl::StatusOr<std::unique_ptr<RealVault>> RealVault::Start(
       "  tls_min_version = \"tls12\"\n"
       "}\n");
   absl::StatusOr<std::string> config_path =
-      testkit::WriteFileIn(vault->dir_, "vault.hcl", config);
+      WriteFileIn(vault->dir_, "vault.hcl", config);
   if (!config_path.ok()) return config_path.status();
   absl::StatusOr<pid_t> pid = Spawn(
       {binary, "server", absl::StrCat("-config=", *config_path)},
@@ -309,12 +308,12 @@ absl::Status RealVault::InitAndUnseal() {
       absl::StrCat("vault did not unseal within 30 s:\n", Log()));
 }
 
-absl::Status StartSuiteVault(testkit::TestTls** tls, RealVault** vault) {
+absl::Status StartSuiteVault(TestTls** tls, RealVault** vault) {
   absl::StatusOr<std::string> binary = VaultBinary();
   if (!binary.ok()) return binary.status();
-  absl::StatusOr<testkit::TestTls> made = testkit::MakeTestTls();
+  absl::StatusOr<TestTls> made = MakeTestTls();
   if (!made.ok()) return made.status();
-  auto owned_tls = std::make_unique<testkit::TestTls>(*std::move(made));
+  auto owned_tls = std::make_unique<TestTls>(*std::move(made));
   absl::StatusOr<std::unique_ptr<RealVault>> started =
       RealVault::Start(*binary, *owned_tls);
   if (!started.ok()) return started.status();
@@ -323,6 +322,5 @@ absl::Status StartSuiteVault(testkit::TestTls** tls, RealVault** vault) {
   return absl::OkStatus();
 }
 
-}  // namespace testing
-}  // namespace vault
+}  // namespace testkit
 }  // namespace vaultca

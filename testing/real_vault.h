@@ -1,5 +1,5 @@
-#ifndef VAULTCA_VAULT_TESTING_REAL_VAULT_H_
-#define VAULTCA_VAULT_TESTING_REAL_VAULT_H_
+#ifndef VAULTCA_TESTING_REAL_VAULT_H_
+#define VAULTCA_TESTING_REAL_VAULT_H_
 
 // Test-only: runs the real HashiCorp Vault binary (VAULTCA_VAULT_BIN) as a
 // TLS server on 127.0.0.1 with in-memory storage, initialised and unsealed
@@ -17,8 +17,7 @@
 #include "testing/tls.h"
 
 namespace vaultca {
-namespace vault {
-namespace testing {
+namespace testkit {
 
 // Result of one command.
 struct CommandResult {
@@ -48,7 +47,7 @@ class RealVault;
 // fresh TLS material, a server initialised and unsealed. On success the
 // suite owns *tls and *vault (set here, freed in its TearDownTestSuite).
 // The error names VAULTCA_VAULT_BIN when the binary is missing.
-absl::Status StartSuiteVault(testkit::TestTls** tls, RealVault** vault);
+absl::Status StartSuiteVault(TestTls** tls, RealVault** vault);
 
 class RealVault {
  public:
@@ -56,7 +55,7 @@ class RealVault {
   // tls.server_cert_file/server_key_file on a free 127.0.0.1 port, waits
   // for it, initialises it (1 share) and unseals it.
   static absl::StatusOr<std::unique_ptr<RealVault>> Start(
-      const std::string& binary, const testkit::TestTls& tls);
+      const std::string& binary, const TestTls& tls);
   // Stops the server (SIGTERM, then SIGKILL after 10 s).
   ~RealVault();
 
@@ -96,8 +95,7 @@ class RealVault {
   std::string unseal_key_;
 };
 
-}  // namespace testing
-}  // namespace vault
+}  // namespace testkit
 }  // namespace vaultca
 
-#endif  // VAULTCA_VAULT_TESTING_REAL_VAULT_H_
+#endif  // VAULTCA_TESTING_REAL_VAULT_H_
