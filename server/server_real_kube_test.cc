@@ -29,7 +29,7 @@
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
-#include "testing/real_vault.h"
+#include "testing/real_vault_fixture.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
 #include "testing/tls.h"
@@ -41,14 +41,10 @@ namespace server {
 namespace {
 
 using testing::RealKube;
-using testkit::RealVault;
 
 // The seed's names.
 constexpr char kIstiodNs[] = "istio-system";
 constexpr char kIstiodSa[] = "istiod-service-account-cp-v115x";
-// The seed's policy, as its Vault CR writes it.
-constexpr char kPolicy[] =
-    R"(path "secret/data/pki/istiod" { capabilities = ["read", "list"] })";
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -57,39 +53,31 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-class ServerRealKubeTest : public ::testing::Test {
+// The seed's Vault (RealVaultSuite: KV v2 at secret/, the policy
+// allow_istiod_secrets) and a real kube-apiserver.
+class ServerRealKubeTest : public testkit::RealVaultSuite {
  protected:
-  static void SetUpTestSuite() {
-    setup_ = testkit::StartSuiteVault(&tls_, &vault_);
-    if (!setup_.ok()) return;
-    setup_ = testing::StartSuiteKube(&kube_);
-    if (!setup_.ok()) return;
-    setup_ = ConfigureClusterAndVault();
-  }
+  static void SetUpTestSuite() { StartSuite(&ConfigureClusterAndVault); }
 
   static void TearDownTestSuite() {
     delete kube_;
     kube_ = nullptr;
-    delete vault_;
-    vault_ = nullptr;
-    delete tls_;
-    tls_ = nullptr;
+    RealVaultSuite::TearDownTestSuite();
   }
 
   void SetUp() override {
-    if (!setup_.ok() &&
-        ((absl::StrContains(setup_.message(), "VAULTCA_VAULT_BIN") &&
-          testkit::MissingVaultAllowed()) ||
-         (absl::StrContains(setup_.message(), "VAULTCA_KUBE_BIN_DIR") &&
-          testing::MissingKubeAllowed()))) {
-      GTEST_SKIP() << setup_;
+    if (setup_error_ != nullptr &&
+        absl::StrContains(*setup_error_, "VAULTCA_KUBE_BIN_DIR") &&
+        testing::MissingKubeAllowed()) {
+      GTEST_SKIP() << *setup_error_;
     }
-    ASSERT_TRUE(setup_.ok()) << setup_;
+    RealVaultSuite::SetUp();
   }
 
   // The cluster side (namespaces, service accounts, pods, the reviewer's
   // binding) and the seed's Vault configuration.
   static absl::Status ConfigureClusterAndVault() {
+    if (absl::Status s = testing::StartSuiteKube(&kube_); !s.ok()) return s;
     for (const char* ns : {kIstiodNs, "sleep"}) {
       if (absl::Status s = kube_->CreateNamespace(ns); !s.ok()) return s;
     }
@@ -124,15 +112,10 @@ class ServerRealKubeTest : public ::testing::Test {
     absl::StatusOr<std::string> reviewer = PodToken("default", "vault", "vault-0", {});
     if (!reviewer.ok()) return reviewer.status();
 
-    absl::StatusOr<std::string> policy =
-        testkit::WriteFileIn(tls_->dir, "policy.hcl", kPolicy);
     absl::StatusOr<std::string> kube_ca =
         testkit::WriteFileIn(tls_->dir, "kube-ca.crt", ReadFile(kube_->ca_file()));
-    if (!policy.ok()) return policy.status();
     if (!kube_ca.ok()) return kube_ca.status();
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-             {"secrets", "enable", "-path=secret", "-version=2", "kv"},
-             {"policy", "write", "allow_istiod_secrets", *policy},
              {"auth", "enable", "kubernetes"},
              {"write", "auth/kubernetes/config",
               absl::StrCat("kubernetes_host=", kube_->address()),
@@ -255,16 +238,10 @@ class ServerRealKubeTest : public ::testing::Test {
     return options;
   }
 
-  static absl::Status setup_;
-  static testkit::TestTls* tls_;
-  static RealVault* vault_;
   static RealKube* kube_;
   static std::string* root_bundle_;
 };
 
-absl::Status ServerRealKubeTest::setup_;
-testkit::TestTls* ServerRealKubeTest::tls_ = nullptr;
-RealVault* ServerRealKubeTest::vault_ = nullptr;
 RealKube* ServerRealKubeTest::kube_ = nullptr;
 std::string* ServerRealKubeTest::root_bundle_ = new std::string();
 

@@ -1,9 +1,10 @@
 #ifndef VAULTCA_TESTING_REAL_VAULT_FIXTURE_H_
 #define VAULTCA_TESTING_REAL_VAULT_FIXTURE_H_
 
-// Test-only GoogleTest fixture: one real Vault per test suite (see
-// real_vault.h), configured like the seed (KV v2 at secret/, KV v1 at kv1/,
-// the material at secret/pki/istiod, policy allow_istiod_secrets).
+// Test-only GoogleTest fixtures: one real Vault per test suite (see
+// real_vault.h), configured like the seed: RealVaultSuite (KV v2 at
+// secret/, policy allow_istiod_secrets) and RealVaultTest (plus KV v1 at
+// kv1/ and material at secret/pki/istiod).
 // Fails when VAULTCA_VAULT_BIN is missing unless VAULTCA_ALLOW_NO_VAULT=1.
 
 #include <memory>
@@ -37,18 +38,12 @@ inline std::string Trim(const std::string& s) {
   return std::string(absl::StripAsciiWhitespace(s));
 }
 
-class RealVaultTest : public ::testing::Test {
+// One real Vault per test suite with the seed's base configuration: KV v2
+// at secret/ and the policy allow_istiod_secrets (kPolicy). A suite that
+// needs more set-up passes it to StartSuite from its own SetUpTestSuite.
+class RealVaultSuite : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    absl::Status started = ::vaultca::testkit::StartSuiteVault(&tls_, &vault_);
-    if (!started.ok()) {
-      setup_error_ = new std::string(started.ToString());
-      return;
-    }
-    absl::Status configured = Configure();
-    if (!configured.ok()) setup_error_ = new std::string(configured.ToString());
-  }
-
+  static void SetUpTestSuite() { StartSuite(); }
   static void TearDownTestSuite() {
     delete vault_;
     vault_ = nullptr;
@@ -58,32 +53,34 @@ class RealVaultTest : public ::testing::Test {
     setup_error_ = nullptr;
   }
 
-  // Mounts and material shared by the tests, like the seed's setup.
-  static absl::Status Configure() {
-    const std::string cert = WriteFileIn(tls_->dir, "vault-ca.crt",
-                                                "-----CERT-----\n").value();
-    const std::string key = WriteFileIn(tls_->dir, "vault-ca.key",
-                                               "-----KEY-----\n").value();
-    const std::string policy =
-        WriteFileIn(tls_->dir, "policy.hcl", kPolicy).value();
+  // Starts the suite's Vault, applies the base configuration, then
+  // `configure`. A failure is kept for SetUp to report in every test.
+  static void StartSuite(absl::Status (*configure)() = nullptr) {
+    absl::Status started = StartSuiteVault(&tls_, &vault_);
+    if (started.ok()) started = ConfigureBase();
+    if (started.ok() && configure != nullptr) started = configure();
+    if (!started.ok()) setup_error_ = new std::string(started.ToString());
+  }
+
+  static absl::Status ConfigureBase() {
+    absl::StatusOr<std::string> policy =
+        WriteFileIn(tls_->dir, "policy.hcl", kPolicy);
+    if (!policy.ok()) return policy.status();
     for (const std::vector<std::string>& args :
          std::vector<std::vector<std::string>>{
              {"secrets", "enable", "-path=secret", "-version=2", "kv"},
-             {"secrets", "enable", "-path=kv1", "-version=1", "kv"},
-             {"kv", "put", "secret/pki/istiod", "privateKey=@" + key,
-              "certificate=@" + cert},
-             {"kv", "put", "secret/other", "x=y"},
-             {"kv", "put", "kv1/pki/istiod", "certificate=v1cert"},
-             {"policy", "write", "allow_istiod_secrets", policy}}) {
+             {"policy", "write", "allow_istiod_secrets", *policy}}) {
       absl::StatusOr<std::string> out = vault_->Cli(args);
       if (!out.ok()) return out.status();
     }
     return absl::OkStatus();
   }
 
+  // Skips when the suite could not start because the Vault binary is
+  // missing and VAULTCA_ALLOW_NO_VAULT=1; fails on any other set-up error.
   void SetUp() override {
     if (setup_error_ != nullptr) {
-      if (::vaultca::testkit::MissingVaultAllowed() &&
+      if (MissingVaultAllowed() &&
           absl::StrContains(*setup_error_, "VAULTCA_VAULT_BIN")) {
         GTEST_SKIP() << *setup_error_;
       }
@@ -124,6 +121,31 @@ class RealVaultTest : public ::testing::Test {
   static inline std::string* setup_error_ = nullptr;
   static inline TestTls* tls_ = nullptr;
   static inline RealVault* vault_ = nullptr;
+};
+
+// RealVaultSuite plus the seed's material: KV v1 at kv1/, placeholder
+// material at secret/pki/istiod, an unrelated secret/other.
+class RealVaultTest : public RealVaultSuite {
+ protected:
+  static void SetUpTestSuite() { StartSuite(&Configure); }
+
+  static absl::Status Configure() {
+    const std::string cert =
+        WriteFileIn(tls_->dir, "vault-ca.crt", "-----CERT-----\n").value();
+    const std::string key =
+        WriteFileIn(tls_->dir, "vault-ca.key", "-----KEY-----\n").value();
+    for (const std::vector<std::string>& args :
+         std::vector<std::vector<std::string>>{
+             {"secrets", "enable", "-path=kv1", "-version=1", "kv"},
+             {"kv", "put", "secret/pki/istiod", "privateKey=@" + key,
+              "certificate=@" + cert},
+             {"kv", "put", "secret/other", "x=y"},
+             {"kv", "put", "kv1/pki/istiod", "certificate=v1cert"}}) {
+      absl::StatusOr<std::string> out = vault_->Cli(args);
+      if (!out.ok()) return out.status();
+    }
+    return absl::OkStatus();
+  }
 };
 
 

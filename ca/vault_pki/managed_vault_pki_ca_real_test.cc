@@ -15,12 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "testing/real_vault.h"
+#include "testing/real_vault_fixture.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
 #include "testing/tls.h"
@@ -40,7 +39,6 @@ namespace ca {
 namespace {
 
 using ::testing::HasSubstr;
-using testkit::RealVault;
 
 constexpr char kSpiffeId[] = "spiffe://cluster.local/ns/default/sa/sleep";
 
@@ -59,35 +57,16 @@ std::string Trimmed(const std::string& pem) {
   return std::string(absl::StripAsciiWhitespace(pem)) + "\n";
 }
 
-class ManagedVaultPkiRealTest : public ::testing::Test {
+class ManagedVaultPkiRealTest : public testkit::RealVaultSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::Status started = testkit::StartSuiteVault(&tls_, &vault_);
-    if (started.ok()) started = Configure();
-    if (!started.ok()) setup_error_ = new std::string(started.ToString());
-  }
+  static void SetUpTestSuite() { StartSuite(&Configure); }
 
   static void TearDownTestSuite() {
-    delete vault_;
-    vault_ = nullptr;
-    delete tls_;
-    tls_ = nullptr;
-    delete setup_error_;
-    setup_error_ = nullptr;
     delete root_;
     root_ = nullptr;
     delete offline_int_;
     offline_int_ = nullptr;
-  }
-
-  void SetUp() override {
-    if (setup_error_ != nullptr) {
-      if (testkit::MissingVaultAllowed() &&
-          absl::StrContains(*setup_error_, "VAULTCA_VAULT_BIN")) {
-        GTEST_SKIP() << *setup_error_;
-      }
-      FAIL() << *setup_error_;
-    }
+    RealVaultSuite::TearDownTestSuite();
   }
 
   static absl::StatusOr<std::string> Cli(const std::vector<std::string>& args) {
@@ -241,9 +220,6 @@ class ManagedVaultPkiRealTest : public ::testing::Test {
     return chain;
   }
 
-  static inline std::string* setup_error_ = nullptr;
-  static inline testkit::TestTls* tls_ = nullptr;
-  static inline RealVault* vault_ = nullptr;
   static inline CaMaterialPem* root_ = nullptr;
   static inline CaMaterialPem* offline_int_ = nullptr;
 };

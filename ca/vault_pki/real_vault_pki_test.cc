@@ -13,12 +13,11 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "testing/real_vault.h"
+#include "testing/real_vault_fixture.h"
 #include "testing/temp_dir.h"
 #include "testing/tls.h"
 #include "x509/csr.h"
@@ -33,7 +32,6 @@ namespace ca {
 namespace {
 
 using ::testing::HasSubstr;
-using testkit::RealVault;
 
 constexpr char kSpiffeId[] = "spiffe://cluster.local/ns/default/sa/sleep";
 
@@ -50,27 +48,14 @@ const std::vector<std::string> kRoleArgs = {
     "use_csr_common_name=false",
     "max_ttl=720h"};
 
-class RealVaultPkiTest : public ::testing::Test {
+class RealVaultPkiTest : public testkit::RealVaultSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::Status started = testkit::StartSuiteVault(&tls_, &vault_);
-    if (!started.ok()) {
-      setup_error_ = new std::string(started.ToString());
-      return;
-    }
-    absl::Status status = ConfigurePki();
-    if (!status.ok()) setup_error_ = new std::string(status.ToString());
-  }
+  static void SetUpTestSuite() { StartSuite(&ConfigurePki); }
 
   static void TearDownTestSuite() {
-    delete vault_;
-    vault_ = nullptr;
-    delete tls_;
-    tls_ = nullptr;
-    delete setup_error_;
-    setup_error_ = nullptr;
     delete root_pem_;
     root_pem_ = nullptr;
+    RealVaultSuite::TearDownTestSuite();
   }
 
   static absl::StatusOr<std::string> Cli(const std::vector<std::string>& args) {
@@ -141,16 +126,6 @@ class RealVaultPkiTest : public ::testing::Test {
     }
     absl::StatusOr<std::string> out = Cli(csr_sans);
     return out.ok() ? absl::OkStatus() : out.status();
-  }
-
-  void SetUp() override {
-    if (setup_error_ != nullptr) {
-      if (testkit::MissingVaultAllowed() &&
-          absl::StrContains(*setup_error_, "VAULTCA_VAULT_BIN")) {
-        GTEST_SKIP() << *setup_error_;
-      }
-      FAIL() << *setup_error_;
-    }
   }
 
   static std::shared_ptr<vault::VaultClient> Client(
@@ -232,9 +207,6 @@ class RealVaultPkiTest : public ::testing::Test {
     return chain;
   }
 
-  static inline std::string* setup_error_ = nullptr;
-  static inline testkit::TestTls* tls_ = nullptr;
-  static inline RealVault* vault_ = nullptr;
   static inline std::string* root_pem_ = nullptr;
 };
 

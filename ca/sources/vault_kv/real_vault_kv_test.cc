@@ -17,14 +17,13 @@
 #include "gtest/gtest.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "ca/caching/caching_ca.h"
 #include "ca/generate.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
-#include "testing/real_vault.h"
+#include "testing/real_vault_fixture.h"
 #include "testing/signing.h"
 #include "testing/temp_dir.h"
 #include "testing/test_pki.h"
@@ -37,55 +36,10 @@ namespace ca {
 namespace {
 
 using ::testing::HasSubstr;
-using testkit::RealVault;
 
-// The seed's policy for istiod.
-constexpr char kPolicy[] = R"(path "secret/data/pki/istiod" {
-  capabilities = ["read", "list"]
-}
-)";
-
-class RealVaultKvTest : public ::testing::Test {
+// A real Vault with KV v2 at secret/ and the seed's policy for istiod.
+class RealVaultKvTest : public testkit::RealVaultSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::Status started = testkit::StartSuiteVault(&tls_, &vault_);
-    if (!started.ok()) {
-      setup_error_ = new std::string(started.ToString());
-      return;
-    }
-    const std::string policy =
-        testkit::WriteFileIn(tls_->dir, "policy.hcl", kPolicy).value();
-    for (const std::vector<std::string>& args :
-         std::vector<std::vector<std::string>>{
-             {"secrets", "enable", "-path=secret", "-version=2", "kv"},
-             {"policy", "write", "allow_istiod_secrets", policy}}) {
-      absl::StatusOr<std::string> out = vault_->Cli(args);
-      if (!out.ok()) {
-        setup_error_ = new std::string(out.status().ToString());
-        return;
-      }
-    }
-  }
-
-  static void TearDownTestSuite() {
-    delete vault_;
-    vault_ = nullptr;
-    delete tls_;
-    tls_ = nullptr;
-    delete setup_error_;
-    setup_error_ = nullptr;
-  }
-
-  void SetUp() override {
-    if (setup_error_ != nullptr) {
-      if (testkit::MissingVaultAllowed() &&
-          absl::StrContains(*setup_error_, "VAULTCA_VAULT_BIN")) {
-        GTEST_SKIP() << *setup_error_;
-      }
-      FAIL() << *setup_error_;
-    }
-  }
-
   // `vault kv put secret/pki/istiod k=@file ...` for each (key, value).
   static void KvPut(const std::vector<std::pair<std::string, std::string>>& kvs) {
     std::vector<std::string> args = {"kv", "put", "secret/pki/istiod"};
@@ -104,14 +58,6 @@ class RealVaultKvTest : public ::testing::Test {
            {"certificate", m.cert_pem},
            {"certChain", m.chain_pem},
            {"rootCert", m.root_bundle_pem}});
-  }
-
-  // A token with the seed's policy.
-  static std::string PolicyToken() {
-    absl::StatusOr<std::string> token = vault_->Cli(
-        {"token", "create", "-field=token", "-policy=allow_istiod_secrets"});
-    EXPECT_TRUE(token.ok()) << token.status();
-    return token.ok() ? std::string(absl::StripAsciiWhitespace(*token)) : "";
   }
 
   static std::unique_ptr<VaultKvSource> Source(const std::string& token,
@@ -138,15 +84,7 @@ class RealVaultKvTest : public ::testing::Test {
     EXPECT_TRUE(source.ok()) << source.status();
     return *std::move(source);
   }
-
-  static std::string* setup_error_;
-  static testkit::TestTls* tls_;
-  static RealVault* vault_;
 };
-
-std::string* RealVaultKvTest::setup_error_ = nullptr;
-testkit::TestTls* RealVaultKvTest::tls_ = nullptr;
-RealVault* RealVaultKvTest::vault_ = nullptr;
 
 CaMaterialPem NamedIntermediate(const CaMaterialPem& root, int n) {
   auto root_bundle = KeyCertBundle::Create(root);
