@@ -10,7 +10,6 @@
 #include "ca/internal/key_cert_bundle_access.h"
 #include "ca/internal/leaf_profile.h"
 #include "x509/pem_codec.h"
-#include "ca/internal/request_policy.h"
 #include "common/internal/ssl_error.h"
 #include "common/internal/ssl_unique_ptr.h"
 
@@ -81,47 +80,59 @@ absl::Status SelfTest(const internal::LeafSigner& signer, X509* ca_cert,
 
 absl::StatusOr<std::unique_ptr<LocalCertificateAuthority>>
 LocalCertificateAuthority::New(std::shared_ptr<const KeyCertBundle> bundle,
-                               LocalCaOptions options) {
+                               IssuancePolicyOptions options) {
+  absl::StatusOr<std::shared_ptr<const IssuancePolicy>> policy =
+      IssuancePolicy::New(std::move(options));
+  if (!policy.ok()) return policy.status();
+  return New(std::move(bundle), *std::move(policy));
+}
+
+absl::StatusOr<std::unique_ptr<LocalCertificateAuthority>>
+LocalCertificateAuthority::New(std::shared_ptr<const KeyCertBundle> bundle,
+                               std::shared_ptr<const IssuancePolicy> policy) {
   if (bundle == nullptr) {
     return absl::InvalidArgumentError("LocalCertificateAuthority needs CA "
                                       "material: the bundle is null");
   }
-  absl::Status valid = internal::ValidateTtlOptions(options);
-  if (!valid.ok()) return valid;
-  if (!options.clock) options.clock = [] { return absl::Now(); };
-
+  if (policy == nullptr) {
+    return absl::InvalidArgumentError(
+        "LocalCertificateAuthority needs an issuance policy: it is null");
+  }
   X509* ca_cert = KeyCertBundleAccess::SigningCert(*bundle);
   absl::StatusOr<std::unique_ptr<internal::LeafSigner>> signer =
       internal::LeafSigner::Create(ca_cert,
                                    KeyCertBundleAccess::SigningKey(*bundle),
                                    bundle->key_type());
   if (!signer.ok()) return signer.status();
-  absl::Status status = SelfTest(**signer, ca_cert, options.clock());
+  absl::Status status = SelfTest(**signer, ca_cert, policy->Now());
   if (!status.ok()) return status;
   return std::unique_ptr<LocalCertificateAuthority>(
-      new LocalCertificateAuthority(std::move(bundle), std::move(options),
+      new LocalCertificateAuthority(std::move(bundle), std::move(policy),
                                     *std::move(signer)));
 }
 
 LocalCertificateAuthority::LocalCertificateAuthority(
-    std::shared_ptr<const KeyCertBundle> bundle, LocalCaOptions options,
+    std::shared_ptr<const KeyCertBundle> bundle,
+    std::shared_ptr<const IssuancePolicy> policy,
     std::unique_ptr<internal::LeafSigner> signer)
     : bundle_(std::move(bundle)),
-      options_(std::move(options)),
+      policy_(std::move(policy)),
       signer_(std::move(signer)) {}
 
 LocalCertificateAuthority::~LocalCertificateAuthority() = default;
 
 absl::StatusOr<SignedChain> LocalCertificateAuthority::Sign(
     const SignRequest& request) {
-  absl::StatusOr<internal::CheckedRequest> checked =
-      internal::CheckRequest(request, options_, bundle_->not_after());
+  absl::StatusOr<Issuance> checked =
+      policy_->Check(request.csr, request.identities, request.requested_ttl,
+                     bundle_->not_after());
   if (!checked.ok()) return checked.status();
 
+  const x509::ParsedCsr& csr = request.csr->parsed();
   internal::LeafRequest leaf;
-  leaf.public_key_der = checked->csr.public_key_der();
+  leaf.public_key_der = csr.public_key_der();
   leaf.identities = &request.identities;
-  leaf.dual_use_common_name = !checked->csr.common_name().empty();
+  leaf.dual_use_common_name = !csr.common_name().empty();
   leaf.not_before = checked->now - kClockSkewGrace;
   leaf.not_after =
       std::min(checked->now + checked->ttl, bundle_->not_after());

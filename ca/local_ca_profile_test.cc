@@ -14,13 +14,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "testing/csr.h"
-#include "testing/test_pki.h"
-#include "x509/pem_codec.h"
 #include "ca/local_ca.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/csr.h"
+#include "testing/test_pki.h"
+#include "x509/pem_codec.h"
 
 namespace vaultca {
 namespace ca {
@@ -126,7 +126,7 @@ TEST_P(LeafProfileTest, IssuesIstiodProfile) {
   const CaMaterialPem material = testkit::Root(param.ca_key, absl::Now());
   auto bundle = KeyCertBundle::Create(material);
   ASSERT_TRUE(bundle.ok()) << bundle.status();
-  LocalCaOptions options;
+  IssuancePolicyOptions options;
   options.clock = [now] { return now; };
   auto ca = LocalCertificateAuthority::New(*bundle, options);
   ASSERT_TRUE(ca.ok()) << ca.status();
@@ -138,8 +138,11 @@ TEST_P(LeafProfileTest, IssuesIstiodProfile) {
   csr.sans = {"DNS:ignored.example.com"};
   csr.extensions = {{NID_basic_constraints, "critical,CA:TRUE"},
                     {NID_key_usage, "critical,keyCertSign"}};
+  absl::StatusOr<VerifiedCsr> verified =
+      (*ca)->policy().VerifyCsr(testkit::TestCsrPem(csr));
+  ASSERT_TRUE(verified.ok()) << verified.status();
   SignRequest request;
-  request.csr_pem = testkit::TestCsrPem(csr);
+  request.csr = *std::move(verified);
   request.identities = {kSpiffeId, "10.1.2.3", "2001:db8::1",
                         "::ffff:10.0.0.9", "sleep.default.svc"};
   absl::StatusOr<SignedChain> chain = (*ca)->Sign(request);
@@ -270,8 +273,11 @@ TEST(LeafCliTest, IntermediateChainVerifiesWithOpensslCli) {
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   auto ca = LocalCertificateAuthority::New(*bundle);
   ASSERT_TRUE(ca.ok()) << ca.status();
+  absl::StatusOr<VerifiedCsr> verified =
+      (*ca)->policy().VerifyCsr(testkit::TestCsrPem());
+  ASSERT_TRUE(verified.ok()) << verified.status();
   SignRequest request;
-  request.csr_pem = testkit::TestCsrPem();
+  request.csr = *std::move(verified);
   request.identities = {kSpiffeId};
   absl::StatusOr<SignedChain> chain = (*ca)->Sign(request);
   ASSERT_TRUE(chain.ok()) << chain.status();
@@ -305,8 +311,12 @@ std::unique_ptr<LocalCertificateAuthority> MakeCa(const CaMaterialPem& m) {
 SslUniquePtr<X509> SignOne(LocalCertificateAuthority& ca,
                            const testkit::TestCsrOptions& csr,
                            std::vector<std::string> identities) {
+  absl::StatusOr<VerifiedCsr> verified =
+      ca.policy().VerifyCsr(testkit::TestCsrPem(csr));
+  EXPECT_TRUE(verified.ok()) << verified.status();
+  if (!verified.ok()) return nullptr;
   SignRequest request;
-  request.csr_pem = testkit::TestCsrPem(csr);
+  request.csr = *std::move(verified);
   request.identities = std::move(identities);
   absl::StatusOr<SignedChain> chain = ca.Sign(request);
   EXPECT_TRUE(chain.ok()) << chain.status();

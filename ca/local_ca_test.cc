@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include <atomic>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -17,10 +18,11 @@
 #include "absl/strings/str_join.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "common/sync.h"
-#include "testing/csr.h"
-#include "testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/csr.h"
+#include "testing/signing.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
@@ -46,7 +48,7 @@ int64_t UnixSeconds(const ASN1_TIME* t) {
 // A CA over `material` whose clock reads `*now`.
 std::unique_ptr<LocalCertificateAuthority> MakeCa(
     const CaMaterialPem& material, const absl::Time* now,
-    LocalCaOptions options = LocalCaOptions()) {
+    IssuancePolicyOptions options = IssuancePolicyOptions()) {
   auto bundle = KeyCertBundle::Create(material, *now);
   EXPECT_TRUE(bundle.ok()) << bundle.status();
   options.clock = [now] { return *now; };
@@ -57,7 +59,7 @@ std::unique_ptr<LocalCertificateAuthority> MakeCa(
 
 SignRequest Request(absl::Duration ttl = absl::ZeroDuration()) {
   SignRequest request;
-  request.csr_pem = testkit::TestCsrPem();
+  request.csr = testkit::MustVerify(testkit::TestCsrPem());
   request.identities = {kSpiffeId};
   request.requested_ttl = ttl;
   return request;
@@ -97,7 +99,7 @@ TEST_F(TtlTest, IstiodMode) {
 }
 
 TEST_F(TtlTest, ClampMode) {
-  LocalCaOptions options;
+  IssuancePolicyOptions options;
   options.ttl_mode = TtlMode::kClamp;
   options.default_ttl = absl::Minutes(30);
   options.max_ttl = absl::Hours(1);
@@ -212,17 +214,22 @@ TEST(LocalCaRefusalTest, BadCsrAndIdentities) {
             "no identities to certify: the request must name at least one");
 
   request = Request();
-  request.csr_pem = "";
-  chain = ca->Sign(request);
-  EXPECT_EQ(chain.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(chain.status().message(),
-            "CSR is empty: send a PEM \"CERTIFICATE REQUEST\" block");
-
-  request = Request();
-  request.csr_pem = testkit::WithBrokenSignature(request.csr_pem);
+  request.csr.reset();
   chain = ca->Sign(request);
   EXPECT_EQ(chain.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(chain.status().message()),
+              ::testing::HasSubstr("carries no CSR"));
+
+  // A bad CSR never becomes a request: the CA's policy refuses it.
+  absl::StatusOr<VerifiedCsr> csr = ca->policy().VerifyCsr("");
+  EXPECT_EQ(csr.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(csr.status().message(),
+            "CSR is empty: send a PEM \"CERTIFICATE REQUEST\" block");
+
+  csr = ca->policy().VerifyCsr(
+      testkit::WithBrokenSignature(testkit::TestCsrPem()));
+  EXPECT_EQ(csr.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(csr.status().message()),
               ::testing::StartsWith("CSR signature does not verify"));
 }
 
@@ -230,60 +237,62 @@ TEST(LocalCaRefusalTest, CsrPolicyComesFromTheOptions) {
   const absl::Time now = absl::Now();
   testkit::TestCsrOptions ed25519;
   ed25519.key = "ED25519";
-  SignRequest request = Request();
-  request.csr_pem = testkit::TestCsrPem(ed25519);
+  const std::string pem = testkit::TestCsrPem(ed25519);
 
   auto strict = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
-  EXPECT_EQ(strict->Sign(request).status().code(),
+  EXPECT_EQ(strict->policy().VerifyCsr(pem).status().code(),
             absl::StatusCode::kInvalidArgument);
 
-  LocalCaOptions options;
-  options.csr_policy.allow_ed25519 = true;
+  IssuancePolicyOptions options;
+  options.csr.allow_ed25519 = true;
   auto lenient =
       MakeCa(testkit::Root(KeyType::kEcP256, now), &now, options);
+  SignRequest request = Request();
+  request.csr = testkit::MustVerify(pem, &lenient->policy());
   EXPECT_TRUE(lenient->Sign(request).ok());
 }
 
-TEST(LocalCaRefusalTest, PreParsedCsrIsUsedOnlyUnderTheSamePolicy) {
+TEST(LocalCaRefusalTest, CsrVerifiedUnderALaxerPolicyIsRefused) {
   const absl::Time now = absl::Now();
   testkit::TestCsrOptions ed25519;
   ed25519.key = "ED25519";
+  IssuancePolicyOptions lenient_options;
+  lenient_options.csr.allow_ed25519 = true;
+  auto lenient_policy = IssuancePolicy::New(lenient_options);
+  ASSERT_TRUE(lenient_policy.ok()) << lenient_policy.status();
   SignRequest request = Request();
-  request.csr_pem = testkit::TestCsrPem(ed25519);
-  x509::CsrPolicy lenient_policy;
-  lenient_policy.allow_ed25519 = true;
-  auto parsed = x509::ParsedCsr::Parse(request.csr_pem, lenient_policy);
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
-  request.parsed_csr = std::make_shared<const x509::ParsedCsr>(*parsed);
+  request.csr =
+      testkit::MustVerify(testkit::TestCsrPem(ed25519), lenient_policy->get());
+  ASSERT_TRUE(request.csr.has_value());
 
-  // A CSR accepted under a laxer policy is parsed again, and refused.
+  // The strict CA's own key policy refuses it, with Parse's message.
   auto strict = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
-  EXPECT_EQ(strict->Sign(request).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  absl::Status refused = strict->Sign(request).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused, strict->policy()
+                         .VerifyCsr(testkit::TestCsrPem(ed25519))
+                         .status());
 
-  // Under the same policy the parse is reused: even a csr_pem that would
-  // no longer parse is not looked at again.
-  LocalCaOptions options;
-  options.csr_policy = lenient_policy;
-  auto lenient = MakeCa(testkit::Root(KeyType::kEcP256, now), &now, options);
-  request.csr_pem = "parsed already";
+  // A CA whose policy allows the key signs the verified CSR as it is.
+  auto lenient =
+      MakeCa(testkit::Root(KeyType::kEcP256, now), &now, lenient_options);
   EXPECT_TRUE(lenient->Sign(request).ok());
 }
 
-TEST(LocalCaOptionsTest, RefusesInconsistentOptions) {
+TEST(LocalCaPolicyTest, RefusesInconsistentOptions) {
   const absl::Time now = absl::Now();
   auto bundle = KeyCertBundle::Create(testkit::Root(KeyType::kEcP256, now));
   ASSERT_TRUE(bundle.ok());
   EXPECT_EQ(LocalCertificateAuthority::New(nullptr).status().message(),
             "LocalCertificateAuthority needs CA material: the bundle is null");
-  LocalCaOptions options;
+  IssuancePolicyOptions options;
   options.default_ttl = absl::Hours(48);
   options.max_ttl = absl::Hours(24);
   absl::Status status =
       LocalCertificateAuthority::New(*bundle, options).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
-            "LocalCaOptions: default_ttl (48h) and max_ttl (24h) must be "
+            "issuance policy: default_ttl (48h) and max_ttl (24h) must be "
             "positive with default_ttl <= max_ttl");
   options.default_ttl = absl::ZeroDuration();
   EXPECT_FALSE(LocalCertificateAuthority::New(*bundle, options).ok());
@@ -293,12 +302,12 @@ TEST(LocalCaConcurrencyTest, EightThreadsShareOneCa) {
   const absl::Time now = absl::Now();
   auto ca = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
   // Build the CSRs first: the threads exercise Sign only.
-  const std::vector<std::string> csrs = {
-      testkit::TestCsrPem(), [] {
+  const std::vector<std::optional<VerifiedCsr>> csrs = {
+      testkit::MustVerify(testkit::TestCsrPem()), testkit::MustVerify([] {
         testkit::TestCsrOptions rsa;
         rsa.key = "RSA:2048";
         return testkit::TestCsrPem(rsa);
-      }()};
+      }())};
   constexpr int kThreads = 8;
   constexpr int kPerThread = 25;
   Mutex mu;
@@ -309,7 +318,7 @@ TEST(LocalCaConcurrencyTest, EightThreadsShareOneCa) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         SignRequest request;
-        request.csr_pem = csrs[(t + i) % csrs.size()];
+        request.csr = csrs[(t + i) % csrs.size()];
         request.identities = {absl::StrCat(kSpiffeId, "-", t)};
         absl::StatusOr<SignedChain> chain = ca->Sign(request);
         if (!chain.ok()) {

@@ -138,7 +138,8 @@ std::optional<ca::ServingMaterial> CheckMaterial(
 
   ca::RefreshFailureCause cause = ca::RefreshFailureCause::kFetch;
   absl::StatusOr<ca::ServingMaterial> serving =
-      ca::ValidateMaterial(material, ca::LocalCaOptions(), options.now, &cause);
+      ca::ValidateMaterial(material, ca::IssuancePolicy::Default(),
+                           options.now, &cause);
   if (!serving.ok()) {
     report->Fail("chain and signing probe",
                  absl::StrCat(serving.status().message()));
@@ -157,11 +158,17 @@ std::optional<ca::ServingMaterial> CheckMaterial(
   absl::StatusOr<ca::WorkloadCsr> csr = ca::GenerateWorkloadCsr(csr_options);
   absl::StatusOr<ca::SignedChain> signed_chain;
   if (csr.ok()) {
-    ca::SignRequest request;
-    request.csr_pem = csr->csr_pem;
-    request.identities = {kProbeIdentity};
-    request.requested_ttl = absl::Hours(1);
-    signed_chain = serving->ca->Sign(request);
+    absl::StatusOr<ca::VerifiedCsr> verified =
+        serving->ca->policy().VerifyCsr(csr->csr_pem);
+    if (verified.ok()) {
+      ca::SignRequest request;
+      request.csr = *std::move(verified);
+      request.identities = {kProbeIdentity};
+      request.requested_ttl = absl::Hours(1);
+      signed_chain = serving->ca->Sign(request);
+    } else {
+      signed_chain = verified.status();
+    }
   }
   if (!csr.ok() || !signed_chain.ok()) {
     report->Fail("test CSR", absl::StrCat("signing a test CSR failed: ",

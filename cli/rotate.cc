@@ -45,7 +45,9 @@ rotate root: a new root without a split mesh:
                   + new root while the old intermediate keeps signing; the
                   new intermediate is staged beside it in Vault
   wait-bundle     every namespace's istio-ca-root-cert holds both roots
-                  (Kubernetes API), and --server serves both (writes nothing)
+                  (Kubernetes API; --publisher istiod when istiod is the CA,
+                  fed by vaultca sync --multi-root), and --server serves both
+                  (writes nothing)
   switch-signing  (needs wait-bundle's condition) the staged intermediate
                   signs; the bundle keeps both roots
   drop-old-root   after --grace (the longest workload certificate TTL), the
@@ -228,6 +230,11 @@ int RunRotate(const std::vector<std::string>& args, const vault::EnvLookup& env,
                "only namespaces matching this label selector get the root "
                "ConfigMap (mesh.root_configmap.namespace_selector)");
   flags.String("configmap", &o.trust.configmap_name, "the root ConfigMap's name");
+  std::string publisher = o.trust.publisher;
+  flags.String("publisher", &publisher,
+               "who writes the root ConfigMap: vaultca (vaultca-server, every "
+               "namespace) or istiod (istiod as the CA fed by vaultca sync; it "
+               "skips kube-public, kube-node-lease and local-path-storage)");
   flags.Duration("wait", &o.wait,
                  "poll a step's precondition this long before refusing (0: look once)");
   flags.Duration("confirm-timeout", &o.confirm_timeout,
@@ -257,6 +264,10 @@ int RunRotate(const std::vector<std::string>& args, const vault::EnvLookup& env,
     return kExitUsage;
   }
   o.flow = flags.positional()[0];
+  if (absl::Status s = SetTrustPublisher(publisher, &o.trust); !s.ok()) {
+    err << "vaultca rotate: " << s.message() << "\n";
+    return kExitUsage;
+  }
   if (absl::StatusOr<std::string> mount = KvMount(o.path); !mount.ok()) {
     err << "vaultca rotate: --path " << mount.status().message() << "\n";
     return kExitUsage;

@@ -58,6 +58,23 @@ absl::Status ListAll(const server::KubeApiClient& kube, const std::string& path,
 
 }  // namespace
 
+absl::Status SetTrustPublisher(absl::string_view publisher, TrustBundleTarget* target) {
+  if (publisher == "vaultca") {
+    target->skip_namespaces.clear();
+  } else if (publisher == "istiod") {
+    // istiod's namespace controller skips inject.IgnoredNamespaces except
+    // kube-system (pilot/pkg/serviceregistry/kube/controller/
+    // namespacecontroller.go); waiting for those would never end.
+    target->skip_namespaces = {"kube-node-lease", "kube-public", "local-path-storage"};
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--publisher ", publisher, ": use vaultca (vaultca-server writes ",
+        target->configmap_name, ") or istiod (istiod is the CA and writes it)"));
+  }
+  target->publisher = std::string(publisher);
+  return absl::OkStatus();
+}
+
 std::string TrustPropagation::Summary() const {
   if (lagging.empty()) return absl::StrCat(namespaces, " namespaces");
   std::vector<std::string> shown(lagging.begin(),
@@ -80,7 +97,13 @@ absl::StatusOr<TrustPropagation> CheckTrustPropagation(
         const std::string phase =
             ns.value("status", nlohmann::json::object()).value("phase", "");
         if (phase == "Terminating") return;
-        live.insert(ns.value("metadata", nlohmann::json::object()).value("name", ""));
+        const std::string name =
+            ns.value("metadata", nlohmann::json::object()).value("name", "");
+        if (std::find(target.skip_namespaces.begin(), target.skip_namespaces.end(), name) !=
+            target.skip_namespaces.end()) {
+          return;
+        }
+        live.insert(name);
       });
       !s.ok()) {
     return s;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "server/kube/kube_api.h"
 
@@ -18,7 +19,21 @@ struct TrustBundleTarget {
   std::string data_key = "root-cert.pem";
   // Label selector of the namespaces the publisher serves; empty: all.
   std::string namespace_selector;
+  // Who writes the ConfigMap (kPublishers): it decides which namespaces
+  // are waited for and what a lagging one is told.
+  std::string publisher = "vaultca";
+  // Namespaces the publisher never writes to, so never waited for.
+  std::vector<std::string> skip_namespaces;
 };
+
+// The publishers `vaultca rotate root --publisher` knows: "vaultca"
+// (vaultca-server's mesh.root_configmap: every selected namespace) and
+// "istiod" (istiod as the CA: every namespace but the system ones its
+// namespace controller leaves alone: kube-public, kube-node-lease,
+// local-path-storage).
+// Sets target's publisher and skip_namespaces; InvalidArgument naming the
+// choices for any other name.
+absl::Status SetTrustPublisher(absl::string_view publisher, TrustBundleTarget* target);
 
 // What the cluster's workloads trust right now.
 struct TrustPropagation {

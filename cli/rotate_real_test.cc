@@ -14,14 +14,17 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "ca/sources/vault_kv/vault_kv_factory.h"
 #include "cli/ca_probe.h"
 #include "cli/internal/cert_checks.h"
 #include "cli/rotate.h"
+#include "cli/rotate_kube.h"
 #include "cli/rotate_state.h"
 #include "cli/testing/cli_test_env.h"
 #include "cli/vault_flags.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "server/config.h"
 #include "server/kube/testing/real_kube.h"
 #include "server/server.h"
@@ -94,16 +97,18 @@ class RotateRealTest : public ::testing::Test {
     server::ServerConfig config;
     config.listen.grpc_address = "127.0.0.1:0";
     config.listen.http_address = "";
-    config.ca.source = server::CaSourceKind::kVault;
-    config.ca.vault.cert_ref = absl::StrCat("vault:", api_path, "#certificate");
-    config.ca.vault.key_ref = absl::StrCat("vault:", api_path, "#privateKey");
-    config.ca.vault.chain_ref = absl::StrCat("vault:", api_path, "#certChain");
-    config.ca.vault.root_ref = absl::StrCat("vault:", api_path, "#rootCert");
+    config.ca.source = "vault";
+    ca::VaultKvSourceConfig& refs =
+        config.ca.source_options.Mutable<ca::VaultKvSourceConfig>();
+    refs.cert_ref = absl::StrCat("vault:", api_path, "#certificate");
+    refs.key_ref = absl::StrCat("vault:", api_path, "#privateKey");
+    refs.chain_ref = absl::StrCat("vault:", api_path, "#certChain");
+    refs.root_ref = absl::StrCat("vault:", api_path, "#rootCert");
     const std::map<std::string, std::string> vars = {
         {"VAULT_ADDR", env_->vault().address()},
         {"VAULT_CACERT", env_->tls().ca_file},
         {"VAULT_TOKEN", env_->vault().root_token()}};
-    config.ca.vault.environment = testing::MapEnv(vars);
+    config.ca.vault_environment = testing::MapEnv(vars);
     config.ca.refresh_interval = absl::Milliseconds(200);
     config.ca.multi_root = multi_root;
     std::string dir = env_->dir() + "/serving-XXXXXX";
@@ -374,6 +379,52 @@ TEST_F(RotateRealTest, RootInFourStepsWithRefusalsBetweenThem) {
   RunResult inter = Run({"intermediate", "--path=secret/data/rotate/root", "--force",
                          "--root-key=" + key_out, addr, token});
   EXPECT_EQ(inter.code, 0) << inter.out << inter.err;
+}
+
+// istiod as the CA writes istio-ca-root-cert into every namespace but
+// kube-public, kube-node-lease and local-path-storage; wait-bundle must
+// not wait for those, nor miss any other.
+TEST_F(RotateRealTest, IstiodAsPublisherIsNotWaitedForWhereItNeverWrites) {
+  const std::string root = testkit::Root(ca::KeyType::kEcP256, absl::Now(), 6).cert_pem;
+  absl::StatusOr<nlohmann::json> namespaces = kube_->Call("GET", "/api/v1/namespaces");
+  ASSERT_TRUE(namespaces.ok()) << namespaces.status();
+  std::vector<std::string> written;
+  for (const nlohmann::json& ns : (*namespaces)["items"]) {
+    const std::string name = ns["metadata"].value("name", "");
+    if (name == "kube-public" || name == "kube-node-lease") continue;
+    const nlohmann::json cm = {
+        {"apiVersion", "v1"}, {"kind", "ConfigMap"},
+        {"metadata", {{"name", "istiod-root"}, {"namespace", name}}},
+        {"data", {{"root-cert.pem", root}}}};
+    ASSERT_TRUE(kube_->Call("POST", absl::StrCat("/api/v1/namespaces/", name, "/configmaps"), &cm)
+                    .ok());
+    written.push_back(name);
+  }
+  ASSERT_GE(written.size(), 4u);  // default, kube-system and the suite's own.
+
+  TrustBundleTarget target;
+  target.configmap_name = "istiod-root";
+  absl::StatusOr<TrustPropagation> seen = CheckTrustPropagation(*kube_->admin(), target, root);
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  EXPECT_EQ(seen->lagging, (std::vector<std::string>{"kube-node-lease", "kube-public"}));
+
+  ASSERT_TRUE(SetTrustPublisher("istiod", &target).ok());
+  seen = CheckTrustPropagation(*kube_->admin(), target, root);
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  EXPECT_TRUE(seen->complete()) << seen->Summary();
+  EXPECT_EQ(seen->namespaces, static_cast<int>(written.size()));
+  // One namespace it does write to, missing: waited for.
+  ASSERT_TRUE(kube_->Call("DELETE", "/api/v1/namespaces/kube-system/configmaps/istiod-root").ok());
+  seen = CheckTrustPropagation(*kube_->admin(), target, root);
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  EXPECT_EQ(seen->lagging, std::vector<std::string>{"kube-system"});
+
+  absl::Status unknown = SetTrustPublisher("cert-manager", &target);
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(target.publisher, "istiod");
+  RunResult bad = RunCli(Rotate, {"root", "--publisher=cert-manager"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--publisher cert-manager: use vaultca"));
 }
 
 TEST_F(RotateRealTest, UsageErrors) {

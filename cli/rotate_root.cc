@@ -161,8 +161,14 @@ class RootRotation {
       if (!seen->complete()) {
         return absl::FailedPreconditionError(absl::StrCat(
             "not yet: wait until ", ctx_.o.trust.configmap_name, " holds both roots in ",
-            seen->Summary(), " (vaultca-server publishes the bundle after its next "
-            "ca.refresh_interval; is mesh.root_configmap on?)"));
+            seen->Summary(),
+            ctx_.o.trust.publisher == "istiod"
+                ? " (istiod rewrites it when it reloads cacerts with the new "
+                  "root-cert.pem, which it takes only with ISTIO_MULTIROOT_MESH=true "
+                  "and vaultca sync writes only with --multi-root)"
+                : " (vaultca-server publishes the bundle after its next "
+                  "ca.refresh_interval; is mesh.root_configmap on? With istiod as "
+                  "the CA: --publisher istiod)"));
       }
       *summary = absl::StrCat("both roots in ", ctx_.o.trust.configmap_name, " of ",
                               seen->Summary());

@@ -29,8 +29,10 @@ replacing the seed's vault-env. Logs in to Vault like istiod did (kubernetes
 auth, role istiod, the pod's service-account token), reads the references
 (--config vaultca.yaml's ca.vault block, or the flags), and checks the
 material as `vaultca check` does. Then, when it differs from what is
-written and keeps every root in service (the caching CA's root-transition
-guard; --multi-root allows dropping one), writes it:
+written, passes the caching CA's root-transition guard (every root in
+service kept, unless --multi-root) and is what a running istiod reloads (a changed root-cert.pem only
+with --multi-root, i.e. ISTIO_MULTIROOT_MESH=true, and only when one bundle
+holds every root of the other: a root rotation's steps), writes it:
   --dir DIR   as kubelet writes a mounted Secret: a new timestamped
               directory, `..data` swapped to it in one rename, the four
               names links into `..data` (point istiod's ROOT_CA_DIR or
@@ -121,9 +123,14 @@ absl::StatusOr<SyncOutcome> SyncOnce(
   if (current->has_value()) {
     absl::StatusOr<ca::CaMaterialPem> previous = MaterialFromEntries(**current);
     if (previous.ok()) {
-      if (absl::Status guard =
-              CheckRootTransition(*previous, *material, multi_root, absl::Now());
-          !guard.ok()) {
+      absl::Status guard = CheckRootTransition(*previous, *material, multi_root, absl::Now());
+      // istiod, the reader, is stricter about a changed root bundle than
+      // the caching CA: what it would not reload is not written either.
+      if (guard.ok()) {
+        guard = CheckIstiodReload(previous->root_bundle_pem, material->root_bundle_pem,
+                                  multi_root);
+      }
+      if (!guard.ok()) {
         return absl::Status(guard.code(),
                             absl::StrCat("the CA in Vault would replace the one in ",
                                          target->Description(), ": ", guard.message()));
@@ -154,8 +161,9 @@ int RunSync(const std::vector<std::string>& args, const vault::EnvLookup& env,
   flags.Bool("once", &o.once, "one round, then exit (init container)");
   flags.Duration("interval", &o.interval, "time between rounds");
   flags.Bool("multi-root", &o.multi_root,
-             "accept material that drops a root in service "
-             "(ISTIO_MULTIROOT_MESH: trust distributed out of band)");
+             "istiod runs with ISTIO_MULTIROOT_MESH=true: write a changed root "
+             "bundle when one bundle holds every root of the other (a root "
+             "rotation's steps)");
   if (absl::Status s = flags.Parse(args); !s.ok()) {
     err << "vaultca sync: " << s.message() << "\n";
     return kExitUsage;

@@ -219,17 +219,42 @@ TEST_F(SyncRealTest, BadMaterialOrARootChangeKeepsTheOldFiles) {
                                " left as it was: FAIL  private key"));
   EXPECT_EQ(Link(dir + "/..data"), before);
 
-  const ca::CaMaterialPem other_root = testkit::Intermediate(
-      testkit::Root(ca::KeyType::kEcP256, absl::Now(), 8), ca::KeyType::kEcP256, absl::Now(), 3);
+  const ca::CaMaterialPem new_root = testkit::Root(ca::KeyType::kEcP256, absl::Now(), 8);
+  const ca::CaMaterialPem other_root =
+      testkit::Intermediate(new_root, ca::KeyType::kEcP256, absl::Now(), 3);
   ASSERT_TRUE(env_->PutMaterial("secret/pki/bad", other_root).ok());
   r = SyncAsRoot("secret/pki/bad", {"--once", "--dir=" + dir});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("would replace the one in dir:" + dir));
   EXPECT_EQ(Link(dir + "/..data"), before);
   EXPECT_EQ(Slurp(dir + "/ca-cert.pem"), good.cert_pem);
-  // ISTIO_MULTIROOT_MESH operators may take it.
-  EXPECT_EQ(SyncAsRoot("secret/pki/bad", {"--once", "--multi-root", "--dir=" + dir}).code, 0);
-  EXPECT_EQ(Slurp(dir + "/ca-cert.pem"), other_root.cert_pem);
+  // Not even for ISTIO_MULTIROOT_MESH: a running istiod ignores a bundle
+  // unrelated to its own.
+  r = SyncAsRoot("secret/pki/bad", {"--once", "--multi-root", "--dir=" + dir});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("Updating new ROOT-CA not supported"));
+  EXPECT_EQ(Link(dir + "/..data"), before);
+
+  // A root rotation's steps are what it takes, with --multi-root only:
+  // the bundle grows, the new intermediate signs, the old root goes.
+  const std::string both = good.root_bundle_pem + new_root.cert_pem;
+  ca::CaMaterialPem published = good;
+  published.root_bundle_pem = both;
+  ASSERT_TRUE(env_->PutMaterial("secret/pki/bad", published).ok());
+  r = SyncAsRoot("secret/pki/bad", {"--once", "--dir=" + dir});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("ISTIO_MULTIROOT_MESH=true"));
+  EXPECT_EQ(Link(dir + "/..data"), before);
+  ca::CaMaterialPem switched = other_root;
+  switched.root_bundle_pem = both;
+  for (const ca::CaMaterialPem* step :
+       std::vector<const ca::CaMaterialPem*>{&published, &switched, &other_root}) {
+    ASSERT_TRUE(env_->PutMaterial("secret/pki/bad", *step).ok());
+    r = SyncAsRoot("secret/pki/bad", {"--once", "--multi-root", "--dir=" + dir});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(Slurp(dir + "/ca-cert.pem"), step->cert_pem);
+    EXPECT_EQ(Slurp(dir + "/root-cert.pem"), step->root_bundle_pem);
+  }
 
   RunResult denied = RunCli(SyncCommand, [&] {
     auto token = env_->PolicyToken("allow_istiod_secrets");

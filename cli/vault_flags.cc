@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "ca/sources/vault_kv/vault_kv_factory.h"
 #include "server/config.h"
 #include "vault/reference.h"
 
@@ -99,10 +100,12 @@ absl::StatusOr<MaterialLocation> ResolveMaterialLocation(const VaultFlags& flags
       return absl::InvalidArgumentError(absl::StrCat(
           "--config ", flags.config_file, ": ", config.status().message()));
     }
-    location.refs.cert_ref = config->ca.vault.cert_ref;
-    location.refs.key_ref = config->ca.vault.key_ref;
-    location.refs.chain_ref = config->ca.vault.chain_ref;
-    location.refs.root_ref = config->ca.vault.root_ref;
+    const ca::VaultKvSourceConfig& vault =
+        config->ca.source_options.Get<ca::VaultKvSourceConfig>();
+    location.refs.cert_ref = vault.cert_ref;
+    location.refs.key_ref = vault.key_ref;
+    location.refs.chain_ref = vault.chain_ref;
+    location.refs.root_ref = vault.root_ref;
   }
   auto set = [](const std::string& value, std::string* field) {
     if (!value.empty()) *field = value;

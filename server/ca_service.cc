@@ -194,6 +194,23 @@ void CaService::Refuse(const OpenCall& call) {
                             "against another replica"));
 }
 
+void CaService::Work(const OpenCall& call, const CertificateRequest& request,
+                     grpc::ByteBuffer* response_bytes) {
+  absl::StatusOr<std::vector<std::string>> chain = handler_->Handle(request);
+  if (!chain.ok()) {
+    Answer(call, ToGrpc(chain.status()));
+    return;
+  }
+  istio::v1::auth::IstioCertificateResponse response;
+  for (std::string& element : *chain) {
+    response.add_cert_chain(std::move(element));
+  }
+  bool own_buffer = false;
+  Answer(call,
+         grpc::SerializationTraits<istio::v1::auth::IstioCertificateResponse>::
+             Serialize(response, response_bytes, &own_buffer));
+}
+
 grpc::ServerUnaryReactor* CaService::CreateCertificate(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
@@ -228,32 +245,25 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(
       return call->reactor;
     }
   }
-  auto certificate_request =
-      std::make_shared<CertificateRequest>(ReadCall(*context, request));
-  const bool admitted = queue_->TrySubmit([this, call, response_bytes,
-                                           certificate_request] {
-    if (call->context->IsCancelled()) {
-      metrics_->Rejected(Rejection::kCancelled);
-      Answer(*call, grpc::Status(grpc::StatusCode::CANCELLED,
-                                 "the caller gave up while the request was "
-                                 "queued"));
-      return;
-    }
-    absl::StatusOr<std::vector<std::string>> chain =
-        handler_->Handle(*certificate_request);
-    if (!chain.ok()) {
-      Answer(*call, ToGrpc(chain.status()));
-      return;
-    }
-    istio::v1::auth::IstioCertificateResponse response;
-    for (std::string& element : *chain) {
-      response.add_cert_chain(std::move(element));
-    }
-    bool own_buffer = false;
-    Answer(*call,
-           grpc::SerializationTraits<istio::v1::auth::IstioCertificateResponse>::
-               Serialize(response, response_bytes, &own_buffer));
-  });
+  CertificateRequest certificate_request = ReadCall(*context, request);
+  if (options_.inline_when_non_blocking &&
+      !handler_->MayBlock(certificate_request)) {
+    Work(*call, certificate_request, response_bytes);
+    return call->reactor;
+  }
+  auto queued =
+      std::make_shared<CertificateRequest>(std::move(certificate_request));
+  const bool admitted =
+      queue_->TrySubmit([this, call, response_bytes, queued] {
+        if (call->context->IsCancelled()) {
+          metrics_->Rejected(Rejection::kCancelled);
+          Answer(*call, grpc::Status(grpc::StatusCode::CANCELLED,
+                                     "the caller gave up while the request "
+                                     "was queued"));
+          return;
+        }
+        Work(*call, *queued, response_bytes);
+      });
   if (!admitted) {
     metrics_->Rejected(Rejection::kOverload);
     Answer(*call, grpc::Status(

@@ -29,13 +29,18 @@ struct CaServiceOptions {
   // Requests admitted at once (running plus queued); beyond it the answer
   // is RESOURCE_EXHAUSTED, which istio-agent retries with backoff.
   int max_concurrent_requests = 4096;
+  // Run the handler on gRPC's thread, skipping the pool, for requests it
+  // answers without waiting on another process (CertificateHandler::
+  // MayBlock): a client certificate or a JWKS file, and a local CA.
+  bool inline_when_non_blocking = true;
 };
 
 // istio.v1.auth.IstioCertificateService on gRPC's callback API. Reads the
 // call (CSR, validity, metadata ImpersonatedIdentity, "authorization:
 // Bearer", "clusterid", the verified TLS peer certificate) on the gRPC
 // thread, and runs the handler on its own bounded worker pool so a slow
-// authenticator never blocks gRPC's threads. Requests beyond the bound
+// authenticator never blocks gRPC's threads (or, when the handler says it
+// cannot block, on gRPC's thread at once). Requests beyond the bound
 // answer RESOURCE_EXHAUSTED; requests whose caller gave up while queued
 // answer CANCELLED without work; during a drain new requests and the
 // answers of running ones are held, then sent (see StartDraining). absl
@@ -129,6 +134,9 @@ class CaService final
   void ClosedLocked(const std::string& peer)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(drain_mu_);
   void Refuse(const OpenCall& call) ABSL_LOCKS_EXCLUDED(drain_mu_);
+  // Runs the handler for an admitted call and answers it.
+  void Work(const OpenCall& call, const CertificateRequest& request,
+            grpc::ByteBuffer* response_bytes) ABSL_LOCKS_EXCLUDED(drain_mu_);
 
   CertificateHandler* const handler_;
   ServerMetrics* const metrics_;

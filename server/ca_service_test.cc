@@ -30,10 +30,14 @@ using testing::AgentOptions;
 using testing::AgentResult;
 
 // Accepts the bearer token "good"; can be made to block until released.
+// `may_block` is what it declares: the gate stands for a wait on a remote
+// check when true, and for a long local computation when false.
 class GateAuthenticator : public Authenticator {
  public:
+  explicit GateAuthenticator(bool may_block) : may_block_(may_block) {}
   absl::string_view Name() const override { return "gate"; }
   bool UsesBearerToken() const override { return true; }
+  bool MayBlock() const override { return may_block_; }
   absl::StatusOr<Caller> Authenticate(const AuthRequest& request) override {
     MutexLock lock(&mu_);
     ++entered_;
@@ -61,6 +65,7 @@ class GateAuthenticator : public Authenticator {
   }
 
  private:
+  const bool may_block_;
   Mutex mu_;
   CondVar cv_;
   int entered_ ABSL_GUARDED_BY(mu_) = 0;
@@ -76,7 +81,7 @@ class CaServiceTest : public ::testing::Test {
     auto local = ca::LocalCertificateAuthority::New(*bundle);
     ASSERT_TRUE(local.ok());
     ca_ = *std::move(local);
-    auto gate = std::make_unique<GateAuthenticator>();
+    auto gate = std::make_unique<GateAuthenticator>(GateMayBlock());
     gate_ = gate.get();
     std::vector<std::unique_ptr<Authenticator>> auths;
     auths.push_back(std::move(gate));
@@ -84,7 +89,7 @@ class CaServiceTest : public ::testing::Test {
         CertificateHandlerOptions(), std::move(auths), ca_.get(), &metrics_,
         nullptr);
     service_ = std::make_unique<CaService>(handler_.get(), &metrics_,
-                                           CaServiceOptions{1, 2});
+                                           ServiceOptions());
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port_);
@@ -99,6 +104,11 @@ class CaServiceTest : public ::testing::Test {
     server_->Shutdown();
     server_.reset();
     service_.reset();
+  }
+
+  virtual bool GateMayBlock() const { return true; }
+  virtual CaServiceOptions ServiceOptions() const {
+    return CaServiceOptions{1, 2};
   }
 
   AgentOptions Options() {
@@ -296,6 +306,67 @@ TEST_F(CaServiceTest, DrainAnswersAtOnceACallThatCannotWait) {
   AgentResult result = AgentClient(options).Request();
   EXPECT_EQ(result.code, grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(service_->ReleaseHeld().refused, 0);
+}
+
+// A handler that cannot block: every authenticator and the CA are local.
+class NonBlockingCaServiceTest : public CaServiceTest {
+ protected:
+  bool GateMayBlock() const override { return false; }
+};
+
+TEST_F(NonBlockingCaServiceTest, RunsOnGrpcsThreadWithoutThePool) {
+  gate_->Close();
+  AgentResult result;
+  std::thread call([&] { result = AgentClient(Options()).Request(); });
+  gate_->WaitEntered(1);
+  // Inside the handler, yet never admitted to the worker pool.
+  EXPECT_EQ(service_->in_flight(), 0);
+  gate_->Open();
+  call.join();
+  EXPECT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+}
+
+TEST_F(NonBlockingCaServiceTest, ImpersonationStillGoesToThePool) {
+  // The node check behind impersonation asks the Kubernetes API: such a
+  // request must not run on gRPC's thread even when the rest is local.
+  CertificateRequest plain;
+  EXPECT_FALSE(handler_->MayBlock(plain));
+  CertificateRequest impersonating;
+  impersonating.impersonated_identity =
+      "spiffe://cluster.local/ns/default/sa/other";
+  EXPECT_TRUE(handler_->MayBlock(impersonating));
+}
+
+class NonBlockingPooledCaServiceTest : public NonBlockingCaServiceTest {
+ protected:
+  CaServiceOptions ServiceOptions() const override {
+    CaServiceOptions options{1, 2};
+    options.inline_when_non_blocking = false;
+    return options;
+  }
+};
+
+TEST_F(NonBlockingPooledCaServiceTest, TheOptionKeepsEveryCallInThePool) {
+  gate_->Close();
+  AgentResult result;
+  std::thread call([&] { result = AgentClient(Options()).Request(); });
+  gate_->WaitEntered(1);
+  EXPECT_EQ(service_->in_flight(), 1);
+  gate_->Open();
+  call.join();
+  EXPECT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+}
+
+TEST_F(CaServiceTest, AHandlerThatMayBlockUsesThePool) {
+  EXPECT_TRUE(handler_->MayBlock(CertificateRequest()));
+  gate_->Close();
+  AgentResult result;
+  std::thread call([&] { result = AgentClient(Options()).Request(); });
+  gate_->WaitEntered(1);
+  EXPECT_EQ(service_->in_flight(), 1);
+  gate_->Open();
+  call.join();
+  EXPECT_EQ(result.code, grpc::StatusCode::OK) << result.message;
 }
 
 }  // namespace

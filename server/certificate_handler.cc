@@ -1,5 +1,6 @@
 #include "server/certificate_handler.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,9 +44,19 @@ CertificateHandler::CertificateHandler(
       authenticators_(std::move(authenticators)),
       ca_(ca),
       metrics_(metrics),
-      impersonation_(std::move(impersonation)) {}
+      impersonation_(std::move(impersonation)),
+      never_blocks_(!ca->SignMayBlock() &&
+                    std::none_of(authenticators_.begin(), authenticators_.end(),
+                                 [](const std::unique_ptr<Authenticator>& a) {
+                                   return a->MayBlock();
+                                 })) {}
 
 CertificateHandler::~CertificateHandler() = default;
+
+bool CertificateHandler::MayBlock(const CertificateRequest& request) const {
+  // The node check behind impersonation asks the Kubernetes API.
+  return !never_blocks_ || !request.impersonated_identity.empty();
+}
 
 absl::StatusOr<Caller> CertificateHandler::Authenticate(
     const CertificateRequest& request) {
@@ -159,33 +170,30 @@ absl::StatusOr<std::vector<std::string>> CertificateHandler::Handle(
     identities = *std::move(impersonated);
   }
 
-  absl::StatusOr<x509::ParsedCsr> csr =
-      x509::ParsedCsr::Parse(request.csr_pem, options_.csr_policy);
+  const ca::IssuancePolicy& policy = ca_->policy();
+  absl::StatusOr<ca::VerifiedCsr> csr = policy.VerifyCsr(request.csr_pem);
   if (!csr.ok()) {
     return Fail(SignError::kCsrError, csr.status());
   }
-  // Handed to the CA so that it does not verify the signature again.
-  auto parsed = std::make_shared<const x509::ParsedCsr>(*std::move(csr));
   absl::StatusOr<std::vector<std::string>> sans = ResolveIdentities(
-      options_.identity_policy, *parsed, request.csr_pem, identities);
+      options_.identity_policy, csr->parsed(), identities);
   if (!sans.ok()) return Fail(SignError::kCsrError, sans.status());
 
   const absl::Duration ttl = absl::Seconds(request.validity_seconds);
-  if (options_.ttl_mode == ca::TtlMode::kIstiod && ttl > options_.max_ttl) {
+  if (policy.RefusesTtl(ttl)) {
     return Fail(SignError::kTtlError,
                 absl::InvalidArgumentError(absl::StrCat(
                     "requested TTL ", absl::FormatDuration(ttl),
                     " is greater than the max allowed TTL ",
-                    absl::FormatDuration(options_.max_ttl),
+                    absl::FormatDuration(policy.options().max_ttl),
                     "; lower SECRET_TTL on the workload or raise "
                     "MAX_WORKLOAD_CERT_TTL")));
   }
 
   ca::SignRequest sign;
-  sign.csr_pem = request.csr_pem;
+  sign.csr = *std::move(csr);
   sign.identities = *std::move(sans);
   sign.requested_ttl = ttl;
-  sign.parsed_csr = std::move(parsed);
   const absl::Time start = absl::Now();
   absl::StatusOr<ca::SignedChain> chain = ca_->Sign(sign);
   const absl::Duration latency = absl::Now() - start;

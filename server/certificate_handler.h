@@ -10,8 +10,6 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ca/certificate_authority.h"
-#include "x509/csr.h"
-#include "ca/local_ca.h"
 #include "server/auth/authenticator.h"
 #include "server/auth/spiffe.h"
 #include "server/config.h"
@@ -53,11 +51,8 @@ struct CertificateHandlerOptions {
   std::string cluster_id = "Kubernetes";
   std::vector<std::string> cluster_aliases;
   IdentityPolicy identity_policy = IdentityPolicy::kIstiod;
-  // The CA's TTL policy, checked here first so a TTL error is reported as
-  // one (istiod's TTLError).
-  absl::Duration max_ttl = absl::Hours(24 * 90);
-  ca::TtlMode ttl_mode = ca::TtlMode::kIstiod;
-  x509::CsrPolicy csr_policy;
+  // The CSR and TTL policy are the CA's (ca->policy()), asked here, not
+  // copied.
   // "<ns>/<sa>" accounts allowed to impersonate (CA_TRUSTED_NODE_ACCOUNTS).
   std::vector<std::string> trusted_node_accounts;
 };
@@ -69,7 +64,10 @@ struct CertificateHandlerOptions {
 //  2. impersonation (metadata ImpersonatedIdentity): only for trusted node
 //     accounts approved by the ImpersonationAuthorizer; the certificate
 //     then carries exactly the impersonated identity;
-//  3. CSR and identity policy, TTL;
+//  3. the CA's issuance policy verifies the CSR (once: the CA signs the
+//     verified CSR without parsing it again), the identity policy reads
+//     it, and the issuance policy is asked whether the TTL is refused, so
+//     that a TTL error is reported as one (istiod's TTLError);
 //  4. sign.
 // Status codes as istiod answers: Unauthenticated for authentication and
 // impersonation failures, with istiod's opaque messages ("request
@@ -96,6 +94,11 @@ class CertificateHandler {
   absl::StatusOr<std::vector<std::string>> Handle(
       const CertificateRequest& request);
 
+  // False when Handle(request) will not wait on another process or the
+  // network: every authenticator and the CA work locally, and the request
+  // does not ask to impersonate.
+  bool MayBlock(const CertificateRequest& request) const;
+
  private:
   absl::StatusOr<Caller> Authenticate(const CertificateRequest& request);
   absl::StatusOr<std::vector<std::string>> Impersonate(
@@ -107,6 +110,7 @@ class CertificateHandler {
   ca::CertificateAuthority* const ca_;
   ServerMetrics* const metrics_;
   const std::unique_ptr<ImpersonationAuthorizer> impersonation_;
+  const bool never_blocks_;
 };
 
 }  // namespace server

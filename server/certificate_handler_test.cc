@@ -83,9 +83,12 @@ class FailingCa : public ca::CertificateAuthority {
     return result_;
   }
   absl::StatusOr<std::string> RootBundlePem() override { return ""; }
+  const ca::IssuancePolicy& policy() const override { return *policy_; }
 
  private:
   absl::StatusOr<ca::SignedChain> result_;
+  const std::shared_ptr<const ca::IssuancePolicy> policy_ =
+      ca::IssuancePolicy::Default();
 };
 
 Caller SleepCaller() {
@@ -111,7 +114,7 @@ std::string AgentCsr(const std::vector<std::string>& identities = {kSleep}) {
 class CertificateHandlerTest : public ::testing::Test {
  protected:
   void UseMaterial(const ca::CaMaterialPem& material,
-                   ca::LocalCaOptions ca_options = {}) {
+                   ca::IssuancePolicyOptions ca_options = {}) {
     material_ = material;
     auto bundle = ca::KeyCertBundle::Create(material);
     ASSERT_TRUE(bundle.ok()) << bundle.status();
@@ -246,12 +249,11 @@ TEST_F(CertificateHandlerTest, StrictPolicyRefusesEverythingElse) {
 }
 
 TEST_F(CertificateHandlerTest, TtlIstiodModeRejectsAboveMaxAndDefaultsZero) {
-  ca::LocalCaOptions ca_options;
+  ca::IssuancePolicyOptions ca_options;
   ca_options.max_ttl = absl::Hours(48);
   UseMaterial(testkit::Root(), ca_options);
-  CertificateHandlerOptions options;
-  options.max_ttl = absl::Hours(48);
-  auto handler = Make(options);
+  // The handler asks the CA's policy: nothing TTL-related to configure.
+  auto handler = Make();
 
   CertificateRequest request = TokenRequest();
   request.validity_seconds = 49 * 3600;
@@ -278,17 +280,14 @@ TEST_F(CertificateHandlerTest, TtlIstiodModeRejectsAboveMaxAndDefaultsZero) {
 }
 
 TEST_F(CertificateHandlerTest, TtlClampModeLowersToMax) {
-  ca::LocalCaOptions ca_options;
+  ca::IssuancePolicyOptions ca_options;
   ca_options.max_ttl = absl::Hours(1);
   ca_options.default_ttl = absl::Hours(1);
   ca_options.ttl_mode = ca::TtlMode::kClamp;
   UseMaterial(testkit::Root(), ca_options);
-  CertificateHandlerOptions options;
-  options.max_ttl = absl::Hours(1);
-  options.ttl_mode = ca::TtlMode::kClamp;
   CertificateRequest request = TokenRequest();
   request.validity_seconds = 86400;
-  auto chain = Make(options)->Handle(request);
+  auto chain = Make()->Handle(request);
   ASSERT_TRUE(chain.ok()) << chain.status();
   auto leaf = testing::InspectLeaf((*chain)[0]);
   EXPECT_EQ(leaf->not_after - leaf->not_before,

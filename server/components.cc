@@ -1,15 +1,9 @@
 #include "server/components.h"
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
-#include "ca/sources/files/files_source.h"
-#include "ca/sources/self_signed/self_signed_source.h"
-#include "ca/sources/self_signed/self_signed_vault_source.h"
 #include "absl/strings/str_cat.h"
-#include "ca/sources/vault_kv/vault_kv_source.h"
-#include "ca/vault_pki/managed_vault_pki_ca.h"
+#include "ca/registry/builtin_ca_sources.h"
 #include "vault/client.h"
 #include "vault/config.h"
 #include "server/auth/client_cert_authenticator.h"
@@ -23,16 +17,12 @@ namespace vaultca {
 namespace server {
 namespace {
 
-vault::EnvLookup VaultEnvironment(const ServerConfig& config) {
-  if (config.ca.vault.environment) return config.ca.vault.environment;
-  return vault::ProcessEnvironment();
-}
-
 // The Vault client every Vault-backed source uses: address, TLS and auth
 // follow the Vault CLI / vault-env variables.
 absl::StatusOr<std::shared_ptr<vault::VaultClient>> VaultClientFor(
-    const ServerConfig& config) {
-  auto vault_config = vault::ConfigFromEnvironment(VaultEnvironment(config));
+    const EnvLookup& environment) {
+  auto vault_config = vault::ConfigFromEnvironment(
+      environment ? environment : vault::ProcessEnvironment());
   if (!vault_config.ok()) return vault_config.status();
   auto client = vault::VaultClient::New(*vault_config);
   if (!client.ok()) return client.status();
@@ -57,119 +47,28 @@ absl::StatusOr<std::unique_ptr<KubeApiClient>> KubeClientFor(
   return client;
 }
 
-
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
-    const ServerConfig& config) {
-  switch (config.ca.source) {
-    case CaSourceKind::kSelfSigned: {
-      if (!config.ca.self_signed_vault_path.empty()) {
-        auto client = VaultClientFor(config);
-        if (!client.ok()) return client.status();
-        ca::SelfSignedVaultSourceOptions options;
-        options.kv_path = config.ca.self_signed_vault_path;
-        options.trust_domain = config.trust_domain;
-        options.key_type = config.ca.self_signed_key_type;
-        auto source = ca::SelfSignedVaultSource::New(*std::move(client), options);
-        if (!source.ok()) return source.status();
-        return std::unique_ptr<ca::MaterialSource>(*std::move(source));
-      }
-      ca::SelfSignedSourceOptions options;
-      options.state_dir = config.ca.self_signed_dir;
-      options.trust_domain = config.trust_domain;
-      options.key_type = config.ca.self_signed_key_type;
-      auto source = ca::SelfSignedSource::New(options);
-      if (!source.ok()) return source.status();
-      return std::unique_ptr<ca::MaterialSource>(*std::move(source));
-    }
-    case CaSourceKind::kFiles: {
-      ca::FilesSourceOptions options;
-      options.dir = config.ca.cacerts_dir;
-      auto source = ca::FilesSource::New(options);
-      if (!source.ok()) return source.status();
-      return std::unique_ptr<ca::MaterialSource>(*std::move(source));
-    }
-    case CaSourceKind::kVault: {
-      auto client = VaultClientFor(config);
-      if (!client.ok()) return client.status();
-      ca::VaultKvSourceOptions options;
-      options.cert_ref = config.ca.vault.cert_ref;
-      options.key_ref = config.ca.vault.key_ref;
-      options.chain_ref = config.ca.vault.chain_ref;
-      options.root_ref = config.ca.vault.root_ref;
-      auto source = ca::VaultKvSource::New(*std::move(client), options);
-      if (!source.ok()) return source.status();
-      return std::unique_ptr<ca::MaterialSource>(*std::move(source));
-    }
-    case CaSourceKind::kVaultPki:
-      return absl::InvalidArgumentError(
-          "ca.source vault-pki signs in Vault: it has no material source");
-  }
-  return absl::InvalidArgumentError("unknown CA source");
-}
-
-namespace {
-
-// ca.source vault-pki: the Vault connection of the KV source, the request
-// policy of the local CA, the roots pinned by file or read from Vault.
-absl::StatusOr<std::unique_ptr<ca::ManagedCertificateAuthority>> BuildVaultPki(
-    const ServerConfig& config) {
-  const VaultPkiConfig& pki = config.ca.vault_pki;
-  ca::ManagedVaultPkiCaOptions options;
-  options.pki.mount = pki.mount;
-  options.pki.role = pki.role;
-  options.pki.issuer = pki.issuer;
-  options.pki.endpoint = pki.endpoint == "sign-verbatim"
-                             ? ca::VaultPkiEndpoint::kSignVerbatim
-                             : ca::VaultPkiEndpoint::kSign;
-  if (!pki.root_cert_file.empty()) {
-    std::ifstream in(pki.root_cert_file, std::ios::binary);
-    if (!in) {
-      return absl::NotFoundError(absl::StrCat(
-          "ca.vault_pki.root_cert_file: cannot read ", pki.root_cert_file));
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    options.pki.root_bundle_pem = text.str();
-  }
-  const ca::CachingCaOptions caching = BuildCachingCaOptions(config);
-  options.pki.policy = caching.local_ca;
-  options.refresh_interval = caching.refresh_interval;
-  options.max_staleness = caching.max_staleness;
-  options.startup_policy = caching.startup_policy;
-  options.startup_deadline = caching.startup_deadline;
-  auto client = VaultClientFor(config);
-  if (!client.ok()) return client.status();
-  auto ca = ca::ManagedVaultPkiCa::New(*std::move(client), std::move(options));
-  if (!ca.ok()) return ca.status();
-  return std::unique_ptr<ca::ManagedCertificateAuthority>(*std::move(ca));
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ca::ManagedCertificateAuthority>>
 BuildCertificateAuthority(const ServerConfig& config,
                           std::unique_ptr<ca::MaterialSource> source) {
-  if (source == nullptr && config.ca.source == CaSourceKind::kVaultPki) {
-    return BuildVaultPki(config);
-  }
-  if (source == nullptr) {
-    auto built = BuildMaterialSource(config);
-    if (!built.ok()) return built.status();
-    source = *std::move(built);
-  }
-  auto ca = ca::CachingCertificateAuthority::New(std::move(source),
-                                                 BuildCachingCaOptions(config));
-  if (!ca.ok()) return ca.status();
-  return std::unique_ptr<ca::ManagedCertificateAuthority>(*std::move(ca));
+  ca::CaSourceContext context;
+  context.trust_domain = config.trust_domain;
+  context.caching = BuildCachingCaOptions(config);
+  context.vault_client = [environment = config.ca.vault_environment] {
+    return VaultClientFor(environment);
+  };
+  if (source != nullptr) return ca::CachingCaOver(std::move(source), context);
+  auto factory = ca::DefaultCaSources().Lookup("ca.source", config.ca.source);
+  if (!factory.ok()) return factory.status();
+  return (*factory)->Create(config.ca.source_options, context);
 }
 
 ca::CachingCaOptions BuildCachingCaOptions(const ServerConfig& config) {
   ca::CachingCaOptions options;
-  options.local_ca.default_ttl = config.ca.default_workload_cert_ttl;
-  options.local_ca.max_ttl = config.ca.max_workload_cert_ttl;
-  options.local_ca.ttl_mode = config.ca.ttl_mode;
+  options.policy.default_ttl = config.ca.default_workload_cert_ttl;
+  options.policy.max_ttl = config.ca.max_workload_cert_ttl;
+  options.policy.ttl_mode = config.ca.ttl_mode;
   options.refresh_interval = config.ca.refresh_interval;
   options.max_staleness = config.ca.max_staleness;
   options.stale_means_not_ready = config.ca.stale_means_not_ready;
@@ -282,8 +181,6 @@ CertificateHandlerOptions BuildHandlerOptions(const ServerConfig& config) {
   options.cluster_id = config.cluster_id;
   options.cluster_aliases = config.cluster_aliases;
   options.identity_policy = config.auth.identity_policy;
-  options.max_ttl = config.ca.max_workload_cert_ttl;
-  options.ttl_mode = config.ca.ttl_mode;
   options.trusted_node_accounts = config.auth.trusted_node_accounts;
   return options;
 }

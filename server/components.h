@@ -17,17 +17,13 @@
 namespace vaultca {
 namespace server {
 
-// Builds the CA material source config.ca describes.
-absl::StatusOr<std::unique_ptr<ca::MaterialSource>> BuildMaterialSource(
-    const ServerConfig& config);
-
 // The caching CA's options from config.ca.
 ca::CachingCaOptions BuildCachingCaOptions(const ServerConfig& config);
 
-// The CA config.ca describes: Vault's PKI engine for ca.source vault-pki,
-// otherwise the caching CA over `source` (when not null) or over the source
-// BuildMaterialSource builds. Loads the first material or issuer chain as
-// config.ca.startup_policy says.
+// The CA config.ca describes: the caching CA over `source` when not null,
+// otherwise what the factory registered for config.ca.source creates
+// (InvalidArgument listing the registered names for an unknown one). Loads
+// the first material or issuer chain as config.ca.startup_policy says.
 absl::StatusOr<std::unique_ptr<ca::ManagedCertificateAuthority>>
 BuildCertificateAuthority(const ServerConfig& config,
                           std::unique_ptr<ca::MaterialSource> source);

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ca/registry/builtin_ca_sources.h"
 #include "server/internal/config_parse.h"
 #include "server/internal/config_tree.h"
 
@@ -24,7 +25,7 @@ using internal::ConfigNode;
 
 // Reads the typed fields of one map node, remembering which keys were
 // consumed so unknown ones can be reported. The first error sticks.
-class MapReader {
+class MapReader : public ca::ConfigBlock {
  public:
   MapReader(const ConfigNode* node, std::string path, absl::Status* status)
       : node_(node), path_(std::move(path)), status_(status) {
@@ -53,7 +54,7 @@ class MapReader {
     return path_.empty() ? std::string(key) : absl::StrCat(path_, ".", key);
   }
 
-  void String(absl::string_view key, std::string* out) {
+  void String(absl::string_view key, std::string* out) override {
     const ConfigNode* v = Get(key);
     if (v == nullptr) return;
     if (v->kind != ConfigNode::Kind::kScalar) {
@@ -62,7 +63,7 @@ class MapReader {
     *out = v->scalar;
   }
 
-  void Bool(absl::string_view key, bool* out) {
+  void Bool(absl::string_view key, bool* out) override {
     const ConfigNode* v = Get(key);
     if (v == nullptr) return;
     absl::StatusOr<bool> b =
@@ -73,7 +74,7 @@ class MapReader {
     *out = *b;
   }
 
-  void Int(absl::string_view key, int* out) {
+  void Int(absl::string_view key, int* out) override {
     const ConfigNode* v = Get(key);
     if (v == nullptr) return;
     int value;
@@ -84,7 +85,7 @@ class MapReader {
     *out = value;
   }
 
-  void Duration(absl::string_view key, absl::Duration* out) {
+  void Duration(absl::string_view key, absl::Duration* out) override {
     const ConfigNode* v = Get(key);
     if (v == nullptr) return;
     absl::StatusOr<absl::Duration> d =
@@ -98,7 +99,8 @@ class MapReader {
     *out = *d;
   }
 
-  void StringList(absl::string_view key, std::vector<std::string>* out) {
+  void StringList(absl::string_view key,
+                  std::vector<std::string>* out) override {
     const ConfigNode* v = Get(key);
     if (v == nullptr) return;
     if (v->kind != ConfigNode::Kind::kSequence) {
@@ -114,18 +116,11 @@ class MapReader {
     *out = std::move(values);
   }
 
-  // Parses a string option with `parse` (one of internal::Parse*).
-  template <typename T, typename Parser>
-  void Enum(absl::string_view key, T* out, Parser parse) {
+  void Parsed(absl::string_view key, const ca::OptionParser& parse) override {
     std::string text;
     String(key, &text);
     if (text.empty() || !status_->ok()) return;
-    absl::StatusOr<T> value = parse(PathOf(key), text);
-    if (!value.ok()) {
-      if (status_->ok()) *status_ = value.status();
-      return;
-    }
-    *out = *value;
+    if (absl::Status s = parse(PathOf(key), text); !s.ok()) *status_ = s;
   }
 
   // Reports keys nobody asked for.
@@ -155,44 +150,28 @@ class MapReader {
 
 void ReadCa(MapReader& parent, absl::Status* status, CaConfig* ca) {
   MapReader r(parent.Get("ca"), "ca", status);
-  r.Enum("source", &ca->source, internal::ParseCaSource);
-  {
-    MapReader s(r.Get("self_signed"), "ca.self_signed", status);
-    s.String("state_dir", &ca->self_signed_dir);
-    s.Enum("key_type", &ca->self_signed_key_type, internal::ParseKeyType);
-    s.String("vault_path", &ca->self_signed_vault_path);
-    s.Finish();
-  }
-  {
-    MapReader f(r.Get("files"), "ca.files", status);
-    f.String("dir", &ca->cacerts_dir);
-    f.Finish();
-  }
-  {
-    MapReader v(r.Get("vault"), "ca.vault", status);
-    v.String("cert_ref", &ca->vault.cert_ref);
-    v.String("key_ref", &ca->vault.key_ref);
-    v.String("chain_ref", &ca->vault.chain_ref);
-    v.String("root_ref", &ca->vault.root_ref);
-    v.Finish();
-  }
-  {
-    MapReader p(r.Get("vault_pki"), "ca.vault_pki", status);
-    p.String("mount", &ca->vault_pki.mount);
-    p.String("role", &ca->vault_pki.role);
-    p.String("endpoint", &ca->vault_pki.endpoint);
-    p.String("issuer", &ca->vault_pki.issuer);
-    p.String("root_cert_file", &ca->vault_pki.root_cert_file);
-    p.Finish();
+  const ca::CaSourceRegistry& sources = ca::DefaultCaSources();
+  r.Parsed("source", [&](absl::string_view what, absl::string_view text) {
+    auto factory = sources.Lookup(what, text);
+    if (!factory.ok()) return factory.status();
+    ca->source = std::string((*factory)->name());
+    return absl::OkStatus();
+  });
+  // Every source's block, selected or not: a typo is an error either way.
+  for (const ca::CaSourceFactory* factory : sources.factories()) {
+    const std::string key(factory->config_key());
+    MapReader block(r.Get(key), absl::StrCat("ca.", key), status);
+    factory->ReadConfig(block, &ca->source_options);
+    block.Finish();
   }
   r.Duration("default_workload_cert_ttl", &ca->default_workload_cert_ttl);
   r.Duration("max_workload_cert_ttl", &ca->max_workload_cert_ttl);
-  r.Enum("ttl_mode", &ca->ttl_mode, internal::ParseTtlMode);
+  r.Value("ttl_mode", &ca->ttl_mode, internal::ParseTtlMode);
   r.Duration("refresh_interval", &ca->refresh_interval);
   r.Duration("max_staleness", &ca->max_staleness);
   r.Bool("stale_means_not_ready", &ca->stale_means_not_ready);
   r.Duration("startup_deadline", &ca->startup_deadline);
-  r.Enum("startup_policy", &ca->startup_policy, internal::ParseStartupPolicy);
+  r.Value("startup_policy", &ca->startup_policy, internal::ParseStartupPolicy);
   r.Bool("multi_root", &ca->multi_root);
   r.String("root_cert_file", &ca->root_cert_file);
   r.Finish();
@@ -242,8 +221,8 @@ void ReadAuth(MapReader& parent, absl::Status* status, AuthConfig* auth) {
     t.Finish();
   }
   r.StringList("trusted_node_accounts", &auth->trusted_node_accounts);
-  r.Enum("identity_policy", &auth->identity_policy,
-         internal::ParseIdentityPolicy);
+  r.Value("identity_policy", &auth->identity_policy,
+          internal::ParseIdentityPolicy);
   r.Finish();
 }
 
@@ -278,7 +257,7 @@ void ReadMesh(MapReader& parent, absl::Status* status, MeshConfig* mesh) {
     c.StringList("revisions", &ic.revisions);
     c.StringList("dns_names", &ic.dns_names);
     c.Duration("ttl", &ic.ttl);
-    c.Enum("key_type", &ic.key_type, ParseIstiodKeyType);
+    c.Value("key_type", &ic.key_type, ParseIstiodKeyType);
     c.String("lease_name", &ic.lease_name);
     c.Finish();
   }
@@ -330,6 +309,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view text) {
     MapReader l(root.Get("limits"), "limits", &status);
     l.Int("max_concurrent_requests", &limits.max_concurrent_requests);
     l.Int("worker_threads", &limits.worker_threads);
+    l.Bool("inline_when_non_blocking", &limits.inline_when_non_blocking);
     l.Int("max_request_bytes", &limits.max_request_bytes);
     l.Duration("shutdown_grace", &limits.shutdown_grace);
     l.Duration("handshake_timeout", &limits.handshake_timeout);

@@ -12,7 +12,8 @@
 #include "absl/time/time.h"
 #include "ca/caching/caching_ca.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/local_ca.h"
+#include "ca/issuance_policy.h"
+#include "ca/registry/source_options.h"
 
 namespace vaultca {
 namespace server {
@@ -25,52 +26,8 @@ enum class IdentityPolicy {
   kStrict,
 };
 
-// Where the CA material comes from.
-enum class CaSourceKind {
-  // istiod's default: a self-signed root kept in a state directory.
-  kSelfSigned,
-  // An Istio "cacerts" directory (plug-in CA), watched for changes.
-  kFiles,
-  // Vault KV references (vault:PATH#KEY), re-read every refresh; the Vault
-  // connection comes from the standard VAULT_* environment.
-  kVault,
-  // Vault's PKI secrets engine signs every certificate; the CA key never
-  // leaves Vault. Same Vault connection as kVault.
-  kVaultPki,
-};
-
-// ca.source vault-pki: which PKI mount, role and issuer sign.
-struct VaultPkiConfig {
-  // VAULTCA_VAULT_PKI_MOUNT.
-  std::string mount = "pki";
-  // VAULTCA_VAULT_PKI_ROLE; required with the sign endpoint.
-  std::string role;
-  // "sign" (<mount>/sign/<role>: the role's policy, vaultca's identities
-  // as SANs) or "sign-verbatim" (the CSR's names, which must equal them).
-  // VAULTCA_VAULT_PKI_ENDPOINT.
-  std::string endpoint = "sign";
-  // Sign with this issuer (name or id) instead of the mount's default.
-  // VAULTCA_VAULT_PKI_ISSUER.
-  std::string issuer;
-  // The roots workloads trust, PEM. Empty: the self-signed certificates of
-  // the issuer's chain as Vault reports it. VAULTCA_VAULT_PKI_ROOT_CERT_FILE.
-  std::string root_cert_file;
-};
-
-// Where the CA material lives in Vault KV (bank-vaults references).
-struct VaultSourceConfig {
-  // VAULTCA_VAULT_CERT_REF / VAULTCA_VAULT_KEY_REF.
-  std::string cert_ref = "vault:secret/data/pki/istiod#certificate";
-  std::string key_ref = "vault:secret/data/pki/istiod#privateKey";
-  // Optional; see ca/sources/vault_kv/vault_kv_source.h for the fallbacks.
-  std::string chain_ref;
-  std::string root_ref;
-  // Where the Vault client reads its VAULT_* settings; empty: the process
-  // environment. vaultca-server passes a copy taken at start, so that it
-  // can remove the credentials from its own environment before any thread
-  // runs.
-  std::function<std::optional<std::string>(absl::string_view)> environment;
-};
+// Looks up one environment variable; nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(absl::string_view)>;
 
 // Addresses the server listens on.
 struct ListenConfig {
@@ -85,19 +42,19 @@ struct ListenConfig {
 };
 
 struct CaConfig {
-  CaSourceKind source = CaSourceKind::kSelfSigned;
-  // kSelfSigned: where the root and its key persist.
-  std::string self_signed_dir = "/var/lib/vaultca/self-signed";
-  ca::KeyType self_signed_key_type = ca::KeyType::kRsa;
-  // Non-empty: the root lives in Vault KV v2 at this data path instead of
-  // self_signed_dir, shared by every replica (first writer wins).
-  std::string self_signed_vault_path;
-  // kFiles: the cacerts directory (env ROOT_CA_DIR, as istiod).
-  std::string cacerts_dir = "/etc/cacerts";
-  // kVault: the references; kVault and kVaultPki: the Vault connection.
-  VaultSourceConfig vault;
-  // kVaultPki.
-  VaultPkiConfig vault_pki;
+  // Where the CA material (or the signatures) come from: the name of a
+  // source in ca::DefaultCaSources() (self-signed, istiod's default;
+  // files; vault; vault-pki). VAULTCA_CA_SOURCE.
+  std::string source = "self-signed";
+  // Every registered source's own options (its ca.<block> and
+  // environment), by the options type its factory declares, e.g.
+  // source_options.Get<ca::FilesSourceConfig>().
+  ca::CaSourceOptions source_options;
+  // Where Vault-backed sources read their VAULT_* settings; empty: the
+  // process environment. vaultca-server passes a copy taken at start, so
+  // that it can remove the credentials from its own environment before
+  // any thread runs.
+  EnvLookup vault_environment;
   // DEFAULT_WORKLOAD_CERT_TTL / MAX_WORKLOAD_CERT_TTL.
   absl::Duration default_workload_cert_ttl = absl::Hours(24);
   absl::Duration max_workload_cert_ttl = absl::Hours(24 * 90);
@@ -209,6 +166,10 @@ struct LimitsConfig {
   int max_concurrent_requests = 4096;
   // Threads doing the work (authentication, signing).
   int worker_threads = 8;
+  // Requests that cannot wait on anything outside the process (client
+  // certificate or JWKS-file authentication, a local CA, no
+  // impersonation) are answered on gRPC's thread instead of the pool.
+  bool inline_when_non_blocking = true;
   // Largest accepted request message.
   int max_request_bytes = 64 * 1024;
   // On SIGTERM, in-flight requests get this long to finish.
@@ -318,29 +279,30 @@ struct ServerConfig {
 
 // Parses a YAML (or JSON) configuration document over the defaults.
 // Unknown keys are errors (they are usually typos). InvalidArgument naming
-// the key path ("auth.jwt[0].issuer") and what was expected.
+// the key path ("auth.jwt[0].issuer") and what was expected. ca.source
+// and the ca.<block> of every source come from ca::DefaultCaSources().
 absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view text);
 
 // Reads and parses the file at `path`.
 absl::StatusOr<ServerConfig> LoadServerConfigFile(const std::string& path);
 
-// Looks up one environment variable; nullopt when unset.
-using EnvLookup = std::function<std::optional<std::string>(absl::string_view)>;
 // The process environment.
 EnvLookup ProcessEnvironment();
 
 // Overlays the environment variables istiod reads (TRUST_DOMAIN,
 // CLUSTER_ID, DEFAULT_WORKLOAD_CERT_TTL, MAX_WORKLOAD_CERT_TTL,
-// CA_TRUSTED_NODE_ACCOUNTS, TOKEN_AUDIENCES, ISTIO_MULTIROOT_MESH,
-// ROOT_CA_DIR) and vaultca's own (VAULTCA_*, see examples/server/
-// vaultca.yaml) on `config`. Empty variables count as unset.
-// InvalidArgument naming the variable when a value does not parse.
+// CA_TRUSTED_NODE_ACCOUNTS, TOKEN_AUDIENCES, ISTIO_MULTIROOT_MESH), each
+// registered CA source's (ROOT_CA_DIR, VAULTCA_VAULT_*, ...) and vaultca's
+// own (VAULTCA_*, see examples/server/vaultca.yaml) on `config`. Empty
+// variables count as unset. InvalidArgument naming the variable when a
+// value does not parse.
 absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config);
 
 // Checks `config` for contradictions: positive durations and limits,
 // default TTL <= max TTL, a trust domain and serving names without
 // wildcards, well-formed node accounts and JWT issuers, at least one
-// authenticator. InvalidArgument naming the option and the fix.
+// authenticator, a registered ca.source whose own checks pass.
+// InvalidArgument naming the option and the fix.
 absl::Status ValidateServerConfig(const ServerConfig& config);
 
 }  // namespace server

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "ca/registry/builtin_ca_sources.h"
 #include "common/log.h"
 #include "server/config.h"
 #include "server/internal/config_parse.h"
@@ -18,7 +19,7 @@ namespace server {
 namespace {
 
 // Applies one variable when set and non-empty; the first error sticks.
-class EnvOverlay {
+class EnvOverlay : public ca::EnvironmentBlock {
  public:
   EnvOverlay(const EnvLookup& env, absl::Status* status)
       : env_(env), status_(status) {}
@@ -30,22 +31,16 @@ class EnvOverlay {
     }
     return value;
   }
-  void String(absl::string_view name, std::string* out) {
+  void String(absl::string_view name, std::string* out) override {
     if (auto v = Get(name)) *out = *v;
+  }
+  void Parsed(absl::string_view name, const ca::OptionParser& parse) override {
+    if (auto v = Get(name)) {
+      if (absl::Status s = parse(name, *v); !s.ok()) *status_ = s;
+    }
   }
   void List(absl::string_view name, std::vector<std::string>* out) {
     if (auto v = Get(name)) *out = internal::SplitList(*v);
-  }
-  template <typename T, typename Parser>
-  void Parsed(absl::string_view name, T* out, Parser parse) {
-    if (auto v = Get(name)) {
-      auto parsed = parse(name, *v);
-      if (!parsed.ok()) {
-        *status_ = parsed.status();
-        return;
-      }
-      *out = *parsed;
-    }
   }
   void Int(absl::string_view name, int* out) {
     if (auto v = Get(name)) {
@@ -250,60 +245,57 @@ absl::Status ApplyEnvironment(const EnvLookup& env, ServerConfig* config) {
   // istiod's names.
   e.String("TRUST_DOMAIN", &config->trust_domain);
   e.String("CLUSTER_ID", &config->cluster_id);
-  e.Parsed("DEFAULT_WORKLOAD_CERT_TTL", &config->ca.default_workload_cert_ttl,
-           internal::ParseDurationValue);
-  e.Parsed("MAX_WORKLOAD_CERT_TTL", &config->ca.max_workload_cert_ttl,
-           internal::ParseDurationValue);
+  e.Value("DEFAULT_WORKLOAD_CERT_TTL", &config->ca.default_workload_cert_ttl,
+          internal::ParseDurationValue);
+  e.Value("MAX_WORKLOAD_CERT_TTL", &config->ca.max_workload_cert_ttl,
+          internal::ParseDurationValue);
   e.List("CA_TRUSTED_NODE_ACCOUNTS", &config->auth.trusted_node_accounts);
   e.List("TOKEN_AUDIENCES", &config->auth.token_review.audiences);
-  e.Parsed("ISTIO_MULTIROOT_MESH", &config->ca.multi_root,
-           internal::ParseBoolValue);
-  e.String("ROOT_CA_DIR", &config->ca.cacerts_dir);
+  e.Value("ISTIO_MULTIROOT_MESH", &config->ca.multi_root,
+          internal::ParseBoolValue);
   // vaultca's own.
   e.List("VAULTCA_CLUSTER_ALIASES", &config->cluster_aliases);
   e.String("VAULTCA_LOG_LEVEL", &config->log_level);
   e.String("VAULTCA_GRPC_ADDRESS", &config->listen.grpc_address);
   e.String("VAULTCA_HTTP_ADDRESS", &config->listen.http_address);
-  e.Parsed("VAULTCA_PLAINTEXT", &config->listen.plaintext,
-           internal::ParseBoolValue);
-  e.Parsed("VAULTCA_CA_SOURCE", &config->ca.source, internal::ParseCaSource);
-  e.String("VAULTCA_SELF_SIGNED_DIR", &config->ca.self_signed_dir);
-  e.String("VAULTCA_SELF_SIGNED_VAULT_PATH", &config->ca.self_signed_vault_path);
-  e.String("VAULTCA_VAULT_CERT_REF", &config->ca.vault.cert_ref);
-  e.String("VAULTCA_VAULT_KEY_REF", &config->ca.vault.key_ref);
-  e.String("VAULTCA_VAULT_CHAIN_REF", &config->ca.vault.chain_ref);
-  e.String("VAULTCA_VAULT_ROOT_REF", &config->ca.vault.root_ref);
-  e.String("VAULTCA_VAULT_PKI_MOUNT", &config->ca.vault_pki.mount);
-  e.String("VAULTCA_VAULT_PKI_ROLE", &config->ca.vault_pki.role);
-  e.String("VAULTCA_VAULT_PKI_ENDPOINT", &config->ca.vault_pki.endpoint);
-  e.String("VAULTCA_VAULT_PKI_ISSUER", &config->ca.vault_pki.issuer);
-  e.String("VAULTCA_VAULT_PKI_ROOT_CERT_FILE",
-           &config->ca.vault_pki.root_cert_file);
-  e.Parsed("VAULTCA_TTL_MODE", &config->ca.ttl_mode, internal::ParseTtlMode);
-  e.Parsed("VAULTCA_STARTUP_POLICY", &config->ca.startup_policy,
-           internal::ParseStartupPolicy);
+  e.Value("VAULTCA_PLAINTEXT", &config->listen.plaintext,
+          internal::ParseBoolValue);
+  const ca::CaSourceRegistry& sources = ca::DefaultCaSources();
+  e.Parsed("VAULTCA_CA_SOURCE",
+           [&](absl::string_view what, absl::string_view text) {
+             auto factory = sources.Lookup(what, text);
+             if (!factory.ok()) return factory.status();
+             config->ca.source = std::string((*factory)->name());
+             return absl::OkStatus();
+           });
+  for (const ca::CaSourceFactory* factory : sources.factories()) {
+    factory->ReadEnvironment(e, &config->ca.source_options);
+  }
+  e.Value("VAULTCA_TTL_MODE", &config->ca.ttl_mode, internal::ParseTtlMode);
+  e.Value("VAULTCA_STARTUP_POLICY", &config->ca.startup_policy,
+          internal::ParseStartupPolicy);
   e.String("VAULTCA_ROOT_CERT_FILE", &config->ca.root_cert_file);
-  e.Parsed("VAULTCA_IDENTITY_POLICY", &config->auth.identity_policy,
-           internal::ParseIdentityPolicy);
-  e.Parsed("VAULTCA_TOKEN_REVIEW", &config->auth.token_review.enabled,
-           internal::ParseBoolValue);
-  e.Parsed("VAULTCA_CLIENT_CERT_SPIFFE_ONLY",
-           &config->auth.client_certificate_spiffe_only,
-           internal::ParseBoolValue);
+  e.Value("VAULTCA_IDENTITY_POLICY", &config->auth.identity_policy,
+          internal::ParseIdentityPolicy);
+  e.Value("VAULTCA_TOKEN_REVIEW", &config->auth.token_review.enabled,
+          internal::ParseBoolValue);
+  e.Value("VAULTCA_CLIENT_CERT_SPIFFE_ONLY",
+          &config->auth.client_certificate_spiffe_only,
+          internal::ParseBoolValue);
   e.List("VAULTCA_SERVING_DNS_NAMES", &config->serving.dns_names);
   e.String("VAULTCA_SERVING_CERT_DIR", &config->serving.cert_dir);
   e.Int("VAULTCA_MAX_CONCURRENT_REQUESTS",
         &config->limits.max_concurrent_requests);
   RootConfigMapConfig& rc = config->mesh.root_configmap;
-  e.Parsed("VAULTCA_ROOT_CONFIGMAP", &rc.enabled, internal::ParseBoolValue);
+  e.Value("VAULTCA_ROOT_CONFIGMAP", &rc.enabled, internal::ParseBoolValue);
   IstiodCertificateConfig& ic = config->mesh.istiod_certificate;
-  e.Parsed("VAULTCA_ISTIOD_CERT", &ic.enabled, internal::ParseBoolValue);
+  e.Value("VAULTCA_ISTIOD_CERT", &ic.enabled, internal::ParseBoolValue);
   e.String("VAULTCA_ISTIOD_CERT_NAMESPACE", &ic.istiod_namespace);
   e.List("VAULTCA_ISTIOD_CERT_REVISIONS", &ic.revisions);
   e.List("VAULTCA_ISTIOD_CERT_DNS_NAMES", &ic.dns_names);
-  e.Parsed("VAULTCA_ISTIOD_CERT_TTL", &ic.ttl, internal::ParseDurationValue);
-  e.Parsed("VAULTCA_ISTIOD_CERT_KEY_TYPE", &ic.key_type,
-           ParseIstiodCertKeyType);
+  e.Value("VAULTCA_ISTIOD_CERT_TTL", &ic.ttl, internal::ParseDurationValue);
+  e.Value("VAULTCA_ISTIOD_CERT_KEY_TYPE", &ic.key_type,
+          ParseIstiodCertKeyType);
   // The downward API's pod name and namespace fill what the file left out,
   // for every mesh duty's election.
   LeaderElectionConfig& le = config->mesh.leader_election;
@@ -336,39 +328,11 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
     return Invalid("listen.grpc", "must name host:port");
   }
   const CaConfig& ca = config.ca;
-  if (ca.source == CaSourceKind::kSelfSigned && ca.self_signed_dir.empty() &&
-      ca.self_signed_vault_path.empty()) {
-    return Invalid("ca.self_signed.state_dir", "must name a directory");
-  }
-  if (ca.source == CaSourceKind::kFiles && ca.cacerts_dir.empty()) {
-    return Invalid("ca.files.dir (ROOT_CA_DIR)", "must name a directory");
-  }
-  if (ca.source == CaSourceKind::kVault &&
-      (ca.vault.cert_ref.empty() || ca.vault.key_ref.empty())) {
-    return Invalid("ca.vault.cert_ref/key_ref",
-                   "both are required, e.g. "
-                   "vault:secret/data/pki/istiod#certificate");
-  }
-  if (ca.source == CaSourceKind::kVaultPki) {
-    const VaultPkiConfig& pki = ca.vault_pki;
-    if (pki.mount.empty()) {
-      return Invalid("ca.vault_pki.mount (VAULTCA_VAULT_PKI_MOUNT)",
-                     "must name the PKI secrets engine's mount, e.g. pki_int");
-    }
-    if (pki.endpoint != "sign" && pki.endpoint != "sign-verbatim") {
-      return Invalid("ca.vault_pki.endpoint (VAULTCA_VAULT_PKI_ENDPOINT)",
-                     absl::StrCat("'", pki.endpoint,
-                                  "' is not sign or sign-verbatim"));
-    }
-    if (pki.endpoint == "sign" && pki.role.empty()) {
-      return Invalid("ca.vault_pki.role (VAULTCA_VAULT_PKI_ROLE)",
-                     "is required with the sign endpoint: the Vault role "
-                     "allowed to issue the mesh's SPIFFE ids");
-    }
-    if (pki.endpoint == "sign-verbatim" && !pki.issuer.empty()) {
-      return Invalid("ca.vault_pki.issuer",
-                     "is only supported with the sign endpoint");
-    }
+  auto source = ca::DefaultCaSources().Lookup("ca.source",
+                                              ca.source);
+  if (!source.ok()) return source.status();
+  if (absl::Status s = (*source)->Validate(ca.source_options); !s.ok()) {
+    return s;
   }
   if (ca.default_workload_cert_ttl <= absl::ZeroDuration()) {
     return Invalid("ca.default_workload_cert_ttl (DEFAULT_WORKLOAD_CERT_TTL)",

@@ -7,6 +7,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "ca/sources/files/files_factory.h"
+#include "ca/sources/self_signed/self_signed_factory.h"
+#include "ca/sources/vault_kv/vault_kv_factory.h"
+#include "ca/vault_pki/vault_pki_factory.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -95,6 +99,7 @@ serving:
 limits:
   max_concurrent_requests: 64
   worker_threads: 4
+  inline_when_non_blocking: false
   max_request_bytes: 32768
   shutdown_grace: 10s
   handshake_timeout: 3s
@@ -109,11 +114,15 @@ limits:
   EXPECT_THAT(config->cluster_aliases, ElementsAre("east-1", "east-2"));
   EXPECT_TRUE(config->listen.plaintext);
   EXPECT_EQ(config->listen.http_address, "");
-  EXPECT_EQ(config->ca.source, CaSourceKind::kFiles);
-  EXPECT_EQ(config->ca.self_signed_key_type, ca::KeyType::kEcP256);
-  EXPECT_EQ(config->ca.cacerts_dir, "/tmp/cacerts");
-  EXPECT_EQ(config->ca.vault.cert_ref, "vault:secret/data/ca#cert");
-  EXPECT_EQ(config->ca.vault.root_ref, "vault:secret/data/ca#root");
+  EXPECT_EQ(config->ca.source, "files");
+  const ca::CaSourceOptions& sources = config->ca.source_options;
+  EXPECT_EQ(sources.Get<ca::SelfSignedSourceConfig>().key_type,
+            ca::KeyType::kEcP256);
+  EXPECT_EQ(sources.Get<ca::FilesSourceConfig>().dir, "/tmp/cacerts");
+  EXPECT_EQ(sources.Get<ca::VaultKvSourceConfig>().cert_ref,
+            "vault:secret/data/ca#cert");
+  EXPECT_EQ(sources.Get<ca::VaultKvSourceConfig>().root_ref,
+            "vault:secret/data/ca#root");
   EXPECT_EQ(config->ca.default_workload_cert_ttl, absl::Hours(12));
   EXPECT_EQ(config->ca.ttl_mode, ca::TtlMode::kClamp);
   EXPECT_TRUE(config->ca.multi_root);
@@ -138,6 +147,7 @@ limits:
   EXPECT_THAT(config->serving.dns_names, ElementsAre("ca.example.org"));
   EXPECT_EQ(config->serving.ttl, absl::Hours(6));
   EXPECT_EQ(config->limits.worker_threads, 4);
+  EXPECT_FALSE(config->limits.inline_when_non_blocking);
   EXPECT_EQ(config->limits.shutdown_grace, absl::Seconds(10));
   EXPECT_EQ(config->limits.handshake_timeout, absl::Seconds(3));
   EXPECT_EQ(config->limits.max_streams_per_connection, 10);
@@ -209,10 +219,12 @@ TEST(ServerConfigTest, EnvironmentOverridesTheFile) {
   EXPECT_THAT(config->auth.token_review.audiences,
               ElementsAre("istio-ca", "extra"));
   EXPECT_TRUE(config->ca.multi_root);
-  EXPECT_EQ(config->ca.cacerts_dir, "/etc/other");
+  EXPECT_EQ(config->ca.source_options.Get<ca::FilesSourceConfig>().dir,
+            "/etc/other");
   EXPECT_EQ(config->auth.identity_policy, IdentityPolicy::kStrict);
-  EXPECT_EQ(config->ca.source, CaSourceKind::kVault);
-  EXPECT_EQ(config->ca.vault.key_ref, "vault:kv/ca#key");
+  EXPECT_EQ(config->ca.source, "vault");
+  EXPECT_EQ(config->ca.source_options.Get<ca::VaultKvSourceConfig>().key_ref,
+            "vault:kv/ca#key");
   EXPECT_TRUE(config->auth.client_certificate_spiffe_only);
 
   absl::Status bad = ApplyEnvironment(
@@ -419,12 +431,14 @@ ca:
     root_cert_file: /etc/vaultca/root.pem
 )");
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->ca.source, CaSourceKind::kVaultPki);
-  EXPECT_EQ(config->ca.vault_pki.mount, "pki_int");
-  EXPECT_EQ(config->ca.vault_pki.role, "istio");
-  EXPECT_EQ(config->ca.vault_pki.endpoint, "sign");
-  EXPECT_EQ(config->ca.vault_pki.issuer, "mesh-2026");
-  EXPECT_EQ(config->ca.vault_pki.root_cert_file, "/etc/vaultca/root.pem");
+  EXPECT_EQ(config->ca.source, "vault-pki");
+  const ca::VaultPkiConfig& pki =
+      config->ca.source_options.Get<ca::VaultPkiConfig>();
+  EXPECT_EQ(pki.mount, "pki_int");
+  EXPECT_EQ(pki.role, "istio");
+  EXPECT_EQ(pki.endpoint, "sign");
+  EXPECT_EQ(pki.issuer, "mesh-2026");
+  EXPECT_EQ(pki.root_cert_file, "/etc/vaultca/root.pem");
   EXPECT_TRUE(ValidateServerConfig(*config).ok());
 
   auto typo = ParseServerConfig("ca:\n  vault_pki:\n    rol: istio\n");
@@ -446,35 +460,39 @@ TEST(ServerConfigCaTest, VaultPkiFromTheEnvironment) {
                            {"VAULTCA_VAULT_PKI_ROOT_CERT_FILE", "/r.pem"}}),
                   &config)
                   .ok());
-  EXPECT_EQ(config.ca.source, CaSourceKind::kVaultPki);
-  EXPECT_EQ(config.ca.vault_pki.mount, "pki_int");
-  EXPECT_EQ(config.ca.vault_pki.role, "istio");
-  EXPECT_EQ(config.ca.vault_pki.endpoint, "sign-verbatim");
-  EXPECT_EQ(config.ca.vault_pki.issuer, "");
-  EXPECT_EQ(config.ca.vault_pki.root_cert_file, "/r.pem");
+  EXPECT_EQ(config.ca.source, "vault-pki");
+  const ca::VaultPkiConfig& pki =
+      config.ca.source_options.Get<ca::VaultPkiConfig>();
+  EXPECT_EQ(pki.mount, "pki_int");
+  EXPECT_EQ(pki.role, "istio");
+  EXPECT_EQ(pki.endpoint, "sign-verbatim");
+  EXPECT_EQ(pki.issuer, "");
+  EXPECT_EQ(pki.root_cert_file, "/r.pem");
   EXPECT_TRUE(ValidateServerConfig(config).ok());
 }
 
 TEST(ServerConfigCaTest, VaultPkiValidation) {
   ServerConfig config;
-  config.ca.source = CaSourceKind::kVaultPki;
+  config.ca.source = "vault-pki";
+  ca::VaultPkiConfig& pki =
+      config.ca.source_options.Mutable<ca::VaultPkiConfig>();
   // The sign endpoint needs a role.
   absl::Status s = ValidateServerConfig(config);
   EXPECT_THAT(s.message(), HasSubstr("ca.vault_pki.role"));
-  config.ca.vault_pki.role = "istio";
+  pki.role = "istio";
   EXPECT_TRUE(ValidateServerConfig(config).ok());
-  config.ca.vault_pki.endpoint = "issue";
+  pki.endpoint = "issue";
   EXPECT_THAT(ValidateServerConfig(config).message(),
               HasSubstr("ca.vault_pki.endpoint"));
-  config.ca.vault_pki.endpoint = "sign-verbatim";
-  config.ca.vault_pki.role = "";
+  pki.endpoint = "sign-verbatim";
+  pki.role = "";
   EXPECT_TRUE(ValidateServerConfig(config).ok());
-  config.ca.vault_pki.issuer = "other";
+  pki.issuer = "other";
   EXPECT_THAT(ValidateServerConfig(config).message(),
               HasSubstr("ca.vault_pki.issuer"));
-  config.ca.vault_pki = VaultPkiConfig{};
-  config.ca.vault_pki.role = "istio";
-  config.ca.vault_pki.mount = "";
+  pki = ca::VaultPkiConfig{};
+  pki.role = "istio";
+  pki.mount = "";
   EXPECT_THAT(ValidateServerConfig(config).message(),
               HasSubstr("ca.vault_pki.mount"));
 }

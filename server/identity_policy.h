@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "x509/csr.h"
 #include "server/config.h"
 
@@ -20,11 +19,11 @@ namespace server {
 // set; no DNS, IP, email or other SAN and no Common Name; extensions
 // limited to subjectAltName, keyUsage (digitalSignature and
 // keyEncipherment only) and extendedKeyUsage (serverAuth and clientAuth
-// only). `csr_pem` is the text `csr` was parsed from.
+// only).
 //
 // InvalidArgument naming the offending part of the CSR.
 absl::StatusOr<std::vector<std::string>> ResolveIdentities(
-    IdentityPolicy policy, const x509::ParsedCsr& csr, absl::string_view csr_pem,
+    IdentityPolicy policy, const x509::ParsedCsr& csr,
     const std::vector<std::string>& identities);
 
 }  // namespace server

@@ -44,8 +44,13 @@ absl::Status SigningProbe::Check(ca::CertificateAuthority& ca) {
 
 absl::Status SigningProbe::SignAndVerify(ca::CertificateAuthority& ca,
                                          absl::Time now) {
+  absl::StatusOr<ca::VerifiedCsr> csr = ca.policy().VerifyCsr(csr_pem_);
+  if (!csr.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("probe signing failed: ", csr.status().message()));
+  }
   ca::SignRequest request;
-  request.csr_pem = csr_pem_;
+  request.csr = *std::move(csr);
   request.identities = {identity_};
   request.requested_ttl = absl::Minutes(5);
   absl::StatusOr<ca::SignedChain> chain = ca.Sign(request);

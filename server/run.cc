@@ -27,6 +27,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "ca/registry/builtin_ca_sources.h"
+#include "ca/sources/self_signed/self_signed_factory.h"
 #include "common/log.h"
 #include "common/secret_data.h"
 #include "google/protobuf/stubs/logging.h"
@@ -96,7 +98,7 @@ constexpr const char* kSecretEnvironment[] = {"VAULT_TOKEN",
 
 using EnvCopy = absl::flat_hash_map<std::string, SecretData>;
 
-// Copies the environment for the Vault client (config.ca.vault.environment).
+// Copies the environment for the Vault client (config.ca.vault_environment).
 std::shared_ptr<const EnvCopy> CopyEnvironment(char** env) {
   auto copy = std::make_shared<EnvCopy>();
   for (char** e = env; e != nullptr && *e != nullptr; ++e) {
@@ -139,7 +141,9 @@ absl::Status ApplyFlags(ServerConfig* config) {
   set(absl::GetFlag(FLAGS_http_address), &config->listen.http_address);
   set(absl::GetFlag(FLAGS_root_cert_file), &config->ca.root_cert_file);
   set(absl::GetFlag(FLAGS_serving_cert_dir), &config->serving.cert_dir);
-  set(absl::GetFlag(FLAGS_self_signed_dir), &config->ca.self_signed_dir);
+  set(absl::GetFlag(FLAGS_self_signed_dir),
+      &config->ca.source_options.Mutable<ca::SelfSignedSourceConfig>()
+           .state_dir);
   const std::string plaintext = absl::GetFlag(FLAGS_plaintext);
   if (!plaintext.empty()) {
     auto value = internal::ParseBoolValue("--plaintext", plaintext);
@@ -177,16 +181,10 @@ int CheckConfig(const ServerConfig& config) {
   }
   std::vector<std::string> names;
   for (const auto& a : auth->authenticators) names.emplace_back(a->Name());
-  std::string source = absl::StrCat("self-signed:", config.ca.self_signed_dir);
-  if (config.ca.source == CaSourceKind::kFiles) {
-    source = absl::StrCat("files:", config.ca.cacerts_dir);
-  } else if (config.ca.source == CaSourceKind::kVault) {
-    source = absl::StrCat(config.ca.vault.cert_ref, ", ",
-                          config.ca.vault.key_ref);
-  } else if (config.ca.source == CaSourceKind::kVaultPki) {
-    source = absl::StrCat("vault-pki:", config.ca.vault_pki.mount, "/",
-                          config.ca.vault_pki.role);
-  }
+  // Validated: the source is registered.
+  const ca::CaSourceFactory* factory =
+      ca::DefaultCaSources().Find(config.ca.source);
+  const std::string source = factory->Describe(config.ca.source_options);
   std::printf(
       "configuration OK\n  trust domain: %s\n  cluster id: %s\n  grpc: %s "
       "(%s)\n  http: %s\n  CA source: %s\n  workload TTL: default %s, max "
@@ -223,7 +221,7 @@ int Run(std::shared_ptr<const EnvCopy> env,
                          << dump_problems;
   }
 
-  config->ca.vault.environment =
+  config->ca.vault_environment =
       [env](absl::string_view name) -> std::optional<std::string> {
     auto it = env->find(name);
     if (it == env->end()) return std::nullopt;

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "ca/registry/builtin_ca_sources.h"
 #include "common/log.h"
 #include "server/ca_service.h"
 #include "server/certificate_handler.h"
@@ -75,6 +76,7 @@ VaultcaServer::VaultcaServer(ServerConfig config, ServerDependencies deps)
 VaultcaServer::~VaultcaServer() { Shutdown(absl::ZeroDuration()); }
 
 absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
+  const bool test_source = source != nullptr;
   auto ca = BuildCertificateAuthority(config_, std::move(source));
   if (!ca.ok()) {
     return absl::Status(ca.status().code(),
@@ -90,13 +92,17 @@ absl::Status VaultcaServer::Init(std::unique_ptr<ca::MaterialSource> source) {
   service_ = std::make_unique<CaService>(
       handler_.get(), &metrics_,
       CaServiceOptions{config_.limits.worker_threads,
-                       config_.limits.max_concurrent_requests});
+                       config_.limits.max_concurrent_requests,
+                       config_.limits.inline_when_non_blocking});
   // Every probe of a remote signer is a certificate Vault issues (and
   // stores, unless the role says no_store): probe it less often.
-  auto probe = SigningProbe::New(config_.trust_domain,
-                                 config_.ca.source == CaSourceKind::kVaultPki
-                                     ? absl::Seconds(30)
-                                     : absl::Seconds(5));
+  const ca::CaSourceFactory* factory =
+      ca::DefaultCaSources().Find(config_.ca.source);
+  const bool remote =
+      !test_source && factory != nullptr && factory->signs_remotely();
+  auto probe = SigningProbe::New(config_.trust_domain, remote
+                                                           ? absl::Seconds(30)
+                                                           : absl::Seconds(5));
   if (!probe.ok()) return probe.status();
   probe_ = *std::move(probe);
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "ca/sources/self_signed/self_signed_factory.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/config.h"
@@ -39,8 +40,10 @@ TEST(ServerConnectionAgeTest, OldConnectionsAreClosed) {
   ServerConfig config;
   config.listen.grpc_address = "127.0.0.1:0";
   config.listen.http_address = "";
-  config.ca.self_signed_dir = dir + "/self-signed";
-  config.ca.self_signed_key_type = ca::KeyType::kEcP256;
+  ca::SelfSignedSourceConfig& self_signed =
+      config.ca.source_options.Mutable<ca::SelfSignedSourceConfig>();
+  self_signed.state_dir = dir + "/self-signed";
+  self_signed.key_type = ca::KeyType::kEcP256;
   config.ca.root_cert_file = dir + "/root-cert.pem";
   config.serving.cert_dir = dir + "/serving";
   config.auth.jwt = {{kIssuer, dir + "/jwks.json", {"istio-ca"}}};

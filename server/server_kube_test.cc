@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "ca/sources/self_signed/self_signed_factory.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/testing/log_capture.h"
@@ -105,8 +106,10 @@ TEST(ServerKubeTest, TokenReviewAndImpersonation) {
   ServerConfig config;
   config.listen.grpc_address = "127.0.0.1:0";
   config.listen.http_address = "";
-  config.ca.self_signed_dir = dir + "/self-signed";
-  config.ca.self_signed_key_type = ca::KeyType::kEcP256;
+  ca::SelfSignedSourceConfig& self_signed =
+      config.ca.source_options.Mutable<ca::SelfSignedSourceConfig>();
+  self_signed.state_dir = dir + "/self-signed";
+  self_signed.key_type = ca::KeyType::kEcP256;
   config.ca.root_cert_file = dir + "/root-cert.pem";
   config.serving.cert_dir = dir + "/serving";
   config.auth.token_review.enabled = true;

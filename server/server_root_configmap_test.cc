@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "ca/sources/self_signed/self_signed_factory.h"
 #include "gtest/gtest.h"
 #include "server/kube/testing/real_kube.h"
 #include "server/server.h"
@@ -30,8 +31,10 @@ TEST(ServerRootConfigMapTest, PublishesTheServedRootAndReleasesTheLease) {
   ServerConfig config;
   config.listen.grpc_address = "127.0.0.1:0";
   config.listen.http_address = "";
-  config.ca.self_signed_dir = dir + "/self-signed";
-  config.ca.self_signed_key_type = ca::KeyType::kEcP256;
+  ca::SelfSignedSourceConfig& self_signed =
+      config.ca.source_options.Mutable<ca::SelfSignedSourceConfig>();
+  self_signed.state_dir = dir + "/self-signed";
+  self_signed.key_type = ca::KeyType::kEcP256;
   config.serving.cert_dir = dir + "/serving";
   config.auth.token_review.enabled = true;
   config.auth.token_review.api_server = k.address();

@@ -26,6 +26,8 @@
 #include "absl/time/clock.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
+#include "ca/sources/files/files_factory.h"
+#include "ca/sources/self_signed/self_signed_factory.h"
 #include "ca/sources/files/files_source.h"
 #include "ca/workload_csr.h"
 #include "gmock/gmock.h"
@@ -81,8 +83,10 @@ class ServerTest : public ::testing::Test {
     ServerConfig c;
     c.listen.grpc_address = "127.0.0.1:0";
     c.listen.http_address = "127.0.0.1:0";
-    c.ca.self_signed_dir = dir_ + "/self-signed";
-    c.ca.self_signed_key_type = ca::KeyType::kEcP256;
+    ca::SelfSignedSourceConfig& self_signed =
+        c.ca.source_options.Mutable<ca::SelfSignedSourceConfig>();
+    self_signed.state_dir = dir_ + "/self-signed";
+    self_signed.key_type = ca::KeyType::kEcP256;
     c.ca.root_cert_file = dir_ + "/root-cert.pem";
     c.serving.cert_dir = dir_ + "/serving";
     c.auth.jwt = {{kIssuer, dir_ + "/jwks.json", {"istio-ca"}}};
@@ -97,8 +101,8 @@ class ServerTest : public ::testing::Test {
     ::mkdir(cacerts_.c_str(), 0755);
     EXPECT_TRUE(
         testkit::PublishLikeKubelet(cacerts_, CacertsFiles(material)).ok());
-    config.ca.source = CaSourceKind::kFiles;
-    config.ca.cacerts_dir = cacerts_;
+    config.ca.source = "files";
+    config.ca.source_options.Mutable<ca::FilesSourceConfig>().dir = cacerts_;
     return Start(config);
   }
 
@@ -131,7 +135,9 @@ class ServerTest : public ::testing::Test {
 
 TEST_F(ServerTest, IstioAgentObtainsCertificateVerifyingAgainstPublishedRoot) {
   ServerConfig config = Config();
-  config.ca.self_signed_key_type = ca::KeyType::kRsa;  // istiod's default
+  // istiod's default.
+  config.ca.source_options.Mutable<ca::SelfSignedSourceConfig>().key_type =
+      ca::KeyType::kRsa;
   auto server = Start(config);
   ASSERT_NE(server, nullptr);
   const std::string root = ReadFile(dir_ + "/root-cert.pem");
@@ -234,7 +240,10 @@ TEST_F(ServerTest, TlsVerifiesServerNameAndClientCertificates) {
   csr_options.key_type = ca::KeyType::kEcP256;
   auto csr = ca::GenerateWorkloadCsr(csr_options);
   ASSERT_TRUE(csr.ok());
-  auto forged = (*other_ca)->Sign({csr->csr_pem, {kSleep}, absl::Hours(1)});
+  auto verified = (*other_ca)->policy().VerifyCsr(csr->csr_pem);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  auto forged =
+      (*other_ca)->Sign({*std::move(verified), {kSleep}, absl::Hours(1)});
   ASSERT_TRUE(forged.ok());
   options.client_cert_chain_pem = forged->cert_chain[0];
   options.client_key_pem = csr->key_pem;
@@ -553,8 +562,8 @@ TEST_F(ServerTest, StartsWithoutMaterialAndServesWhenItArrives) {
   cacerts_ = dir_ + "/cacerts";
   ASSERT_EQ(::mkdir(cacerts_.c_str(), 0755), 0);
   ServerConfig config = Config();
-  config.ca.source = CaSourceKind::kFiles;
-  config.ca.cacerts_dir = cacerts_;
+  config.ca.source = "files";
+  config.ca.source_options.Mutable<ca::FilesSourceConfig>().dir = cacerts_;
   config.ca.startup_deadline = absl::Milliseconds(200);
   auto server = Start(config);
   ASSERT_NE(server, nullptr);
@@ -593,8 +602,9 @@ TEST_F(ServerTest, StartFailsClearly) {
   config.auth.jwt[0].jwks_file = dir_ + "/missing.json";
   EXPECT_FALSE(VaultcaServer::Start(config).ok());
   config = Config();
-  config.ca.source = CaSourceKind::kFiles;
-  config.ca.cacerts_dir = dir_ + "/empty";
+  config.ca.source = "files";
+  config.ca.source_options.Mutable<ca::FilesSourceConfig>().dir =
+      dir_ + "/empty";
   config.ca.startup_deadline = absl::Milliseconds(200);
   config.ca.startup_policy = ca::StartupPolicy::kFailAfterDeadline;
   auto server = VaultcaServer::Start(config);

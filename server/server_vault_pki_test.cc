@@ -161,7 +161,7 @@ auth:
   const std::string address = vault_->address();
   const std::string ca_file = tls_->ca_file;
   const std::string token = vault_->root_token();
-  config->ca.vault.environment =
+  config->ca.vault_environment =
       [=](absl::string_view name) -> std::optional<std::string> {
     if (name == "VAULT_ADDR") return address;
     if (name == "VAULT_CACERT") return ca_file;

@@ -148,8 +148,14 @@ absl::StatusOr<bool> ServingCert::Refresh(
 
 absl::StatusOr<bool> ServingCert::IssueThroughSign(ca::CertificateAuthority& ca,
                                                    const char* why) {
+  absl::StatusOr<ca::VerifiedCsr> csr = ca.policy().VerifyCsr(csr_pem_);
+  if (!csr.ok()) {
+    return absl::Status(csr.status().code(),
+                        absl::StrCat("cannot issue the serving certificate: ",
+                                     csr.status().message()));
+  }
   ca::SignRequest request;
-  request.csr_pem = csr_pem_;
+  request.csr = *std::move(csr);
   request.identities = options_.dns_names;
   request.requested_ttl = options_.ttl;
   absl::StatusOr<ca::SignedChain> chain = ca.Sign(request);

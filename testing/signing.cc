@@ -2,10 +2,14 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "testing/csr.h"
 #include "testing/signing.h"
@@ -19,11 +23,44 @@ namespace testkit {
 using ::vaultca::internal::SslUniquePtr;
 
 ca::SignRequest TestSignRequest(const std::string& ns, const std::string& sa) {
+  // Verified once per process, under istiod's default policy: every CA in
+  // these tests accepts a P-256 key.
+  static const ca::VerifiedCsr* const verified = [] {
+    absl::StatusOr<ca::VerifiedCsr> csr =
+        ca::IssuancePolicy::Default()->VerifyCsr(TestCsrPem());
+    if (!csr.ok()) {
+      std::fprintf(stderr, "TestSignRequest: %s\n",
+                   csr.status().ToString().c_str());
+      std::abort();
+    }
+    return new ca::VerifiedCsr(*std::move(csr));
+  }();
   ca::SignRequest request;
-  request.csr_pem = TestCsrPem();
+  request.csr = *verified;
   request.identities = {
       absl::StrCat("spiffe://cluster.local/ns/", ns, "/sa/", sa)};
   request.requested_ttl = absl::Hours(1);
+  return request;
+}
+
+std::optional<ca::VerifiedCsr> MustVerify(const std::string& pem,
+                                          const ca::IssuancePolicy* policy) {
+  absl::StatusOr<ca::VerifiedCsr> csr =
+      policy != nullptr ? policy->VerifyCsr(pem)
+                        : ca::IssuancePolicy::Default()->VerifyCsr(pem);
+  EXPECT_TRUE(csr.ok()) << csr.status();
+  if (!csr.ok()) return std::nullopt;
+  return *std::move(csr);
+}
+
+ca::SignRequest RequestFor(const ca::CertificateAuthority& ca,
+                           const std::string& pem,
+                           std::vector<std::string> identities,
+                           absl::Duration ttl) {
+  ca::SignRequest request;
+  request.csr = MustVerify(pem, &ca.policy());
+  request.identities = std::move(identities);
+  request.requested_ttl = ttl;
   return request;
 }
 

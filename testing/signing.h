@@ -6,6 +6,7 @@
 // it goes live is ca/caching/internal/probe.h; this is its test-side
 // counterpart.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,14 +15,29 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "ca/certificate_authority.h"
+#include "ca/issuance_policy.h"
 
 namespace vaultca {
 namespace testkit {
 
-// A request for TestCsrPem() (testing/csr.h) with identity
-// spiffe://cluster.local/ns/<ns>/sa/<sa>.
+// A request for TestCsrPem() (testing/csr.h), verified under
+// IssuancePolicy::Default(), with identity
+// spiffe://cluster.local/ns/<ns>/sa/<sa> and a one-hour TTL.
 ca::SignRequest TestSignRequest(const std::string& ns = "default",
                                 const std::string& sa = "test");
+
+// `pem` verified under `policy` (IssuancePolicy::Default() when null), the
+// way a front end verifies it before signing. A gtest failure, and
+// nullopt, when it does not verify.
+std::optional<ca::VerifiedCsr> MustVerify(
+    const std::string& pem, const ca::IssuancePolicy* policy = nullptr);
+
+// A request for `pem` verified under `ca`'s own policy (a gtest failure
+// when it does not verify), for `identities` and `ttl`.
+ca::SignRequest RequestFor(const ca::CertificateAuthority& ca,
+                           const std::string& pem,
+                           std::vector<std::string> identities,
+                           absl::Duration ttl = absl::ZeroDuration());
 
 // Verifies `chain` ([leaf, middle elements..., last]) at `now`: the leaf
 // verifies through the middle elements (each may hold several

@@ -57,7 +57,6 @@ absl::StatusOr<ParsedCsr> ParsedCsr::Parse(absl::string_view pem,
   if (!status.ok()) return status;
 
   ParsedCsr csr;
-  csr.policy_ = policy;
   csr.key_type_ = key->type;
   csr.key_bits_ = key->bits;
   csr.public_key_der_.assign(parts.public_key_info.data(),
@@ -67,14 +66,20 @@ absl::StatusOr<ParsedCsr> ParsedCsr::Parse(absl::string_view pem,
   internal::CsrSans sans;
   status =
       internal::ParseCsrExtensionRequest(parts.attributes, &csr.extensions_,
-                                         &sans);
+                                         &sans, &csr.usages_);
   if (!status.ok()) return status;
   csr.uri_sans_ = std::move(sans.uris);
   csr.dns_sans_ = std::move(sans.dns_names);
   csr.ip_sans_ = std::move(sans.ips);
   csr.email_sans_ = std::move(sans.emails);
   csr.other_san_count_ = sans.other_count;
+  // Last: `parts` are views into these bytes.
+  csr.der_ = std::move(block.der);
   return csr;
+}
+
+absl::Status ParsedCsr::CheckKey(const CsrPolicy& policy) const {
+  return internal::CheckKeyAllowed(key_type_, key_bits_, policy);
 }
 
 }  // namespace x509

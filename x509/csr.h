@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "x509/key_type.h"
@@ -25,24 +26,27 @@ struct CsrPolicy {
   bool allow_ed25519 = false;
 };
 
-// Field by field (update it with the struct).
-inline bool operator==(const CsrPolicy& a, const CsrPolicy& b) {
-  return a.max_pem_bytes == b.max_pem_bytes &&
-         a.min_rsa_bits == b.min_rsa_bits &&
-         a.max_rsa_bits == b.max_rsa_bits &&
-         a.allow_ecdsa_p256 == b.allow_ecdsa_p256 &&
-         a.allow_ecdsa_p384 == b.allow_ecdsa_p384 &&
-         a.allow_ed25519 == b.allow_ed25519;
-}
-inline bool operator!=(const CsrPolicy& a, const CsrPolicy& b) {
-  return !(a == b);
-}
-
 // One extension a CSR asks for, in CSR order.
 struct CsrExtension {
   // Dotted decimal, e.g. "2.5.29.17" for subjectAltName.
   std::string oid;
   bool critical = false;
+};
+
+// The key usages a CSR asks for in its extension request. The CA itself
+// ignores them (as istiod does), so a malformed value does not fail Parse;
+// it is flagged for the policies that read them.
+struct CsrUsages {
+  // The keyUsage bits set, by RFC 5280 bit number (0 digitalSignature,
+  // 1 contentCommitment, 2 keyEncipherment, ...), ascending. Empty when
+  // the CSR asks for no keyUsage.
+  std::vector<int> key_usage_bits;
+  // The extendedKeyUsage purposes, dotted decimal (e.g. "1.3.6.1.5.5.7.3.1"
+  // for serverAuth), in CSR order.
+  std::vector<std::string> extended_key_usages;
+  // The keyUsage or extendedKeyUsage value is not the DER it must be.
+  bool key_usage_malformed = false;
+  bool extended_key_usage_malformed = false;
 };
 
 // A PKCS#10 CSR that parsed, passed the key policy and verified against its
@@ -60,8 +64,13 @@ class ParsedCsr {
   static absl::StatusOr<ParsedCsr> Parse(absl::string_view pem,
                                          const CsrPolicy& policy = {});
 
-  // The policy the CSR was parsed and accepted under.
-  const CsrPolicy& policy() const { return policy_; }
+  // Whether `policy` accepts this CSR's key: OK, or the InvalidArgument
+  // Parse would have answered under `policy`. No parsing, no public-key
+  // operation.
+  absl::Status CheckKey(const CsrPolicy& policy) const;
+
+  // The whole CSR, DER: the bytes of the PEM block that was parsed.
+  const std::string& der() const { return der_; }
   KeyType key_type() const { return key_type_; }
   // RSA modulus bits, or the curve size (256, 384; 256 for Ed25519).
   int key_bits() const { return key_bits_; }
@@ -84,11 +93,13 @@ class ParsedCsr {
   int other_san_count() const { return other_san_count_; }
   // Every requested extension with its criticality, in CSR order.
   const std::vector<CsrExtension>& extensions() const { return extensions_; }
+  // The keyUsage and extendedKeyUsage values requested.
+  const CsrUsages& usages() const { return usages_; }
 
  private:
   ParsedCsr() = default;
 
-  CsrPolicy policy_;
+  std::string der_;
   KeyType key_type_ = KeyType::kRsa;
   int key_bits_ = 0;
   std::string public_key_der_;
@@ -99,6 +110,7 @@ class ParsedCsr {
   std::vector<std::string> email_sans_;
   int other_san_count_ = 0;
   std::vector<CsrExtension> extensions_;
+  CsrUsages usages_;
 };
 
 }  // namespace x509

@@ -135,6 +135,73 @@ TEST(CsrTest, ReadsSubjectSansAndExtensions) {
                           IsExtension(std::make_pair("2.5.29.19", true))));
 }
 
+TEST(CsrTest, ReadsKeyUsagesAndKeepsTheDer) {
+  TestCsrOptions options;
+  options.extensions = {
+      {NID_key_usage, "critical,digitalSignature,keyEncipherment,keyCertSign"},
+      {NID_ext_key_usage, "serverAuth,clientAuth,codeSigning"}};
+  const std::string pem = TestCsrPem(options);
+  absl::StatusOr<ParsedCsr> csr = ParsedCsr::Parse(pem);
+  ASSERT_TRUE(csr.ok()) << csr.status();
+  EXPECT_THAT(csr->usages().key_usage_bits, ElementsAre(0, 2, 5));
+  EXPECT_THAT(csr->usages().extended_key_usages,
+              ElementsAre("1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2",
+                          "1.3.6.1.5.5.7.3.3"));
+  EXPECT_FALSE(csr->usages().key_usage_malformed);
+  EXPECT_FALSE(csr->usages().extended_key_usage_malformed);
+  PemBlock block;
+  ASSERT_EQ(DecodeFirstPemBlock(pem, &block), PemDecodeResult::kOk);
+  EXPECT_EQ(csr->der(), block.der);
+
+  absl::StatusOr<ParsedCsr> plain = ParsedCsr::Parse(TestCsrPem());
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_THAT(plain->usages().key_usage_bits, IsEmpty());
+  EXPECT_THAT(plain->usages().extended_key_usages, IsEmpty());
+}
+
+TEST(CsrTest, MalformedUsagesAreFlaggedNotRefused) {
+  TestCsrOptions options;
+  // keyUsage holding an INTEGER, extendedKeyUsage a BOOLEAN.
+  options.extensions = {{NID_key_usage, "DER:020101"},
+                        {NID_ext_key_usage, "DER:0101FF"}};
+  absl::StatusOr<ParsedCsr> csr = ParsedCsr::Parse(TestCsrPem(options));
+  ASSERT_TRUE(csr.ok()) << csr.status();
+  EXPECT_TRUE(csr->usages().key_usage_malformed);
+  EXPECT_TRUE(csr->usages().extended_key_usage_malformed);
+  EXPECT_THAT(csr->usages().key_usage_bits, IsEmpty());
+}
+
+TEST(CsrTest, CheckKeyAnswersAsParseWould) {
+  TestCsrOptions ed25519;
+  ed25519.key = "ED25519";
+  CsrPolicy lenient;
+  lenient.allow_ed25519 = true;
+  absl::StatusOr<ParsedCsr> csr = ParsedCsr::Parse(TestCsrPem(ed25519), lenient);
+  ASSERT_TRUE(csr.ok()) << csr.status();
+  EXPECT_TRUE(csr->CheckKey(lenient).ok());
+  const absl::Status strict = csr->CheckKey(CsrPolicy());
+  EXPECT_EQ(strict, ParsedCsr::Parse(TestCsrPem(ed25519)).status());
+  EXPECT_EQ(strict.message(),
+            absl::StrCat("CSR key Ed25519 is not allowed: use ", kAllowedKeys));
+
+  TestCsrOptions rsa;
+  rsa.key = "RSA:2048";
+  absl::StatusOr<ParsedCsr> rsa_csr = ParsedCsr::Parse(TestCsrPem(rsa));
+  ASSERT_TRUE(rsa_csr.ok()) << rsa_csr.status();
+  CsrPolicy big_rsa;
+  big_rsa.min_rsa_bits = 3072;
+  EXPECT_EQ(rsa_csr->CheckKey(big_rsa).message(),
+            "CSR key RSA 2048 is not allowed: use RSA 3072-8192 bits, ECDSA "
+            "P-256 or ECDSA P-384");
+  CsrPolicy no_p256;
+  no_p256.allow_ecdsa_p256 = false;
+  absl::StatusOr<ParsedCsr> ec_csr = ParsedCsr::Parse(TestCsrPem());
+  ASSERT_TRUE(ec_csr.ok()) << ec_csr.status();
+  EXPECT_EQ(ec_csr->CheckKey(no_p256).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ec_csr->CheckKey(CsrPolicy()).ok());
+}
+
 TEST(CsrTest, Utf8CommonName) {
   TestCsrOptions options;
   options.common_names = {"caf\xc3\xa9"};

@@ -79,9 +79,13 @@ CachingCertificateAuthority::New(std::unique_ptr<MaterialSource> source,
   if (absl::Status s = CheckOptions(options); !s.ok()) return s;
   if (!options.clock) options.clock = [] { return absl::Now(); };
   // One time source for validation, staleness and the leaves' validity.
-  if (!options.local_ca.clock) options.local_ca.clock = options.clock;
+  if (!options.policy.clock) options.policy.clock = options.clock;
+  absl::StatusOr<std::shared_ptr<const IssuancePolicy>> policy =
+      IssuancePolicy::New(options.policy);
+  if (!policy.ok()) return policy.status();
   std::unique_ptr<CachingCertificateAuthority> ca(
-      new CachingCertificateAuthority(std::move(source), std::move(options)));
+      new CachingCertificateAuthority(std::move(source), std::move(options),
+                                      *std::move(policy)));
 
   // Listen before the first load so no change after it is missed.
   absl::Status watch = ca->source_->SetChangeCallback(
@@ -145,8 +149,10 @@ CachingCertificateAuthority::New(std::unique_ptr<MaterialSource> source,
 }
 
 CachingCertificateAuthority::CachingCertificateAuthority(
-    std::unique_ptr<MaterialSource> source, CachingCaOptions options)
+    std::unique_ptr<MaterialSource> source, CachingCaOptions options,
+    std::shared_ptr<const IssuancePolicy> policy)
     : options_(std::move(options)),
+      policy_(std::move(policy)),
       source_(std::move(source)),
       description_(source_->Description()) {}
 
@@ -236,7 +242,7 @@ absl::Status CachingCertificateAuthority::RefreshLocked() {
 
   RefreshFailureCause cause = RefreshFailureCause::kValidation;
   absl::StatusOr<ServingMaterial> validated =
-      ValidateMaterial(*fetched, options_.local_ca, now, &cause);
+      ValidateMaterial(*fetched, policy_, now, &cause);
   if (!validated.ok()) return RecordFailure(cause, now, validated.status());
 
   const std::shared_ptr<const ServingMaterial> previous =

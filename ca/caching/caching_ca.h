@@ -17,7 +17,7 @@
 #include "ca/caching/material_validator.h"
 #include "ca/certificate_authority.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/local_ca.h"
+#include "ca/issuance_policy.h"
 #include "ca/managed_ca.h"
 #include "ca/sources/material_source.h"
 #include "common/secret_data.h"
@@ -27,9 +27,10 @@ namespace vaultca {
 namespace ca {
 
 struct CachingCaOptions {
-  // Signing policy of the LocalCertificateAuthority built over each
-  // material.
-  LocalCaOptions local_ca;
+  // The issuance policy: built once by New, applied by the
+  // LocalCertificateAuthority built over each material, and the same
+  // object across rotations (policy()).
+  IssuancePolicyOptions policy;
 
   // Period between refreshes while the source is healthy...
   absl::Duration refresh_interval = absl::Minutes(1);
@@ -90,7 +91,8 @@ class CachingCertificateAuthority : public ManagedCertificateAuthority {
  public:
   // Takes ownership of `source`, loads the first material (retrying with
   // backoff until options.startup_deadline; see StartupPolicy) and starts
-  // the refresh thread. InvalidArgument for inconsistent options.
+  // the refresh thread. InvalidArgument for inconsistent options
+  // (including the issuance policy's).
   static absl::StatusOr<std::unique_ptr<CachingCertificateAuthority>> New(
       std::unique_ptr<MaterialSource> source, CachingCaOptions options);
 
@@ -104,10 +106,15 @@ class CachingCertificateAuthority : public ManagedCertificateAuthority {
   // and after the signing cert expired (the message says since when and
   // the last refresh error); otherwise what LocalCertificateAuthority says.
   absl::StatusOr<SignedChain> Sign(const SignRequest& request) override;
+  // Signs with the material already loaded; refreshes run on their own
+  // thread.
+  bool SignMayBlock() const override { return false; }
 
   // The root bundle of the material in service; Unavailable before the
   // first load.
   absl::StatusOr<std::string> RootBundlePem() override;
+
+  const IssuancePolicy& policy() const override { return *policy_; }
 
   // Fetches, validates and, when the material changed and passes, swaps it
   // in. OK when the source's material is in service afterwards (changed or
@@ -136,7 +143,8 @@ class CachingCertificateAuthority : public ManagedCertificateAuthority {
 
  private:
   CachingCertificateAuthority(std::unique_ptr<MaterialSource> source,
-                              CachingCaOptions options);
+                              CachingCaOptions options,
+                              std::shared_ptr<const IssuancePolicy> policy);
 
   absl::Status RefreshLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(refresh_mu_);
   absl::Status RecordFailure(RefreshFailureCause cause, absl::Time now,
@@ -157,6 +165,7 @@ class CachingCertificateAuthority : public ManagedCertificateAuthority {
   absl::Duration Backoff(int consecutive_failures);
 
   const CachingCaOptions options_;
+  const std::shared_ptr<const IssuancePolicy> policy_;
   const std::unique_ptr<MaterialSource> source_;
   const std::string description_;
 

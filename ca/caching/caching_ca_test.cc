@@ -73,6 +73,8 @@ TEST(CachingCaTest, LoadsSignsAndReportsStats) {
   EXPECT_EQ(stats.failures.total(), 0);
   EXPECT_NE(stats.last_successful_refresh, absl::InfinitePast());
   EXPECT_EQ(ca->source_description(), "fake:test");
+  // Signs with the loaded material; the source is read on its own thread.
+  EXPECT_FALSE(ca->SignMayBlock());
 }
 
 TEST(CachingCaTest, UnchangedMaterialIsNotRotated) {

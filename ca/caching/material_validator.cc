@@ -51,7 +51,7 @@ absl::string_view RefreshFailureCauseName(RefreshFailureCause cause) {
 }
 
 absl::StatusOr<ServingMaterial> ValidateMaterial(
-    const CaMaterialPem& material, const LocalCaOptions& options,
+    const CaMaterialPem& material, std::shared_ptr<const IssuancePolicy> policy,
     absl::Time now, RefreshFailureCause* cause) {
   RefreshFailureCause ignored;
   if (cause == nullptr) cause = &ignored;
@@ -67,7 +67,8 @@ absl::StatusOr<ServingMaterial> ValidateMaterial(
     }
     return bundle.status();
   }
-  auto local_ca = LocalCertificateAuthority::New(*bundle, options);
+  auto local_ca =
+      LocalCertificateAuthority::New(*bundle, std::move(policy));
   if (!local_ca.ok()) return local_ca.status();
   ServingMaterial serving;
   serving.bundle = *std::move(bundle);

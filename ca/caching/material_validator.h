@@ -39,11 +39,11 @@ struct ServingMaterial {
 
 // Parses and validates `material` as of `now` and proves it can sign:
 // every PEM block parses (else kParse), KeyCertBundle::Create accepts it,
-// a LocalCertificateAuthority builds over it with `options`, and a
+// a LocalCertificateAuthority builds over it with `policy`, and a
 // throwaway leaf it signs verifies against its own root bundle (else
 // kValidation). On failure `*cause` (when not null) says which step failed.
 absl::StatusOr<ServingMaterial> ValidateMaterial(
-    const CaMaterialPem& material, const LocalCaOptions& options,
+    const CaMaterialPem& material, std::shared_ptr<const IssuancePolicy> policy,
     absl::Time now, RefreshFailureCause* cause);
 
 }  // namespace ca

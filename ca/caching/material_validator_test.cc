@@ -20,7 +20,8 @@ using ::testing::HasSubstr;
 
 absl::StatusOr<ServingMaterial> Validate(const CaMaterialPem& material,
                                          RefreshFailureCause* cause) {
-  return ValidateMaterial(material, LocalCaOptions(), absl::Now(), cause);
+  return ValidateMaterial(material, IssuancePolicy::Default(), absl::Now(),
+                          cause);
 }
 
 TEST(MaterialValidatorTest, GoodMaterialSignsLeavesThatVerify) {

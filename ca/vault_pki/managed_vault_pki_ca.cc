@@ -87,12 +87,16 @@ absl::StatusOr<std::unique_ptr<ManagedVaultPkiCa>> ManagedVaultPkiCa::New(
   }
   if (!options.clock) options.clock = [] { return absl::Now(); };
   if (!options.pki.policy.clock) options.pki.policy.clock = options.clock;
+  absl::StatusOr<std::shared_ptr<const IssuancePolicy>> policy =
+      IssuancePolicy::New(options.pki.policy);
+  if (!policy.ok()) return policy.status();
   const std::string& issuer =
       options.pki.issuer.empty() ? std::string("default") : options.pki.issuer;
   std::string issuer_path =
       absl::StrCat(options.pki.mount, "/issuer/", issuer, "/json");
   auto ca = std::unique_ptr<ManagedVaultPkiCa>(new ManagedVaultPkiCa(
-      std::move(client), std::move(options), std::move(issuer_path)));
+      std::move(client), std::move(options), *std::move(policy),
+      std::move(issuer_path)));
   const ManagedVaultPkiCaOptions& o = ca->options_;
   const absl::Time deadline = absl::Now() + o.startup_deadline;
   int failures = 0;
@@ -130,9 +134,11 @@ absl::StatusOr<std::unique_ptr<ManagedVaultPkiCa>> ManagedVaultPkiCa::New(
 
 ManagedVaultPkiCa::ManagedVaultPkiCa(std::shared_ptr<vault::VaultClient> client,
                                      ManagedVaultPkiCaOptions options,
+                                     std::shared_ptr<const IssuancePolicy> policy,
                                      std::string issuer_path)
     : client_(std::move(client)),
       options_(std::move(options)),
+      policy_(std::move(policy)),
       issuer_path_(std::move(issuer_path)),
       description_(absl::StrCat("Vault PKI ", options_.pki.mount, " (role ",
                                 options_.pki.role.empty() ? "-"

@@ -77,6 +77,9 @@ class ManagedVaultPkiCa : public ManagedCertificateAuthority {
   absl::StatusOr<SignedChain> Sign(const SignRequest& request) override;
   // The roots in use; Unavailable before the issuer chain was read.
   absl::StatusOr<std::string> RootBundlePem() override;
+  // Built from options.pki.policy; the same before and after every issuer
+  // change.
+  const IssuancePolicy& policy() const override { return *policy_; }
 
   // Reads the issuer chain now and, when it changed, switches to it. OK
   // when the chain Vault reports is in use afterwards. FailedPrecondition
@@ -96,7 +99,9 @@ class ManagedVaultPkiCa : public ManagedCertificateAuthority {
  private:
   struct Issuer;
   ManagedVaultPkiCa(std::shared_ptr<vault::VaultClient> client,
-                    ManagedVaultPkiCaOptions options, std::string issuer_path);
+                    ManagedVaultPkiCaOptions options,
+                    std::shared_ptr<const IssuancePolicy> policy,
+                    std::string issuer_path);
 
   absl::StatusOr<std::shared_ptr<const Issuer>> ReadIssuer();
   absl::Status RefreshLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(refresh_mu_);
@@ -105,6 +110,7 @@ class ManagedVaultPkiCa : public ManagedCertificateAuthority {
 
   const std::shared_ptr<vault::VaultClient> client_;
   const ManagedVaultPkiCaOptions options_;
+  const std::shared_ptr<const IssuancePolicy> policy_;
   const std::string issuer_path_;
   const std::string description_;
 

@@ -11,21 +11,22 @@
 #include <string>
 #include <vector>
 
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "testing/real_vault_fixture.h"
-#include "testing/temp_dir.h"
-#include "testing/tls.h"
-#include "x509/csr.h"
 #include "ca/vault_pki/testing/chain_checks.h"
 #include "ca/vault_pki/vault_pki_ca.h"
 #include "ca/workload_csr.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "testing/real_vault_fixture.h"
+#include "testing/signing.h"
+#include "testing/temp_dir.h"
+#include "testing/tls.h"
 #include "vault/client.h"
+#include "x509/csr.h"
 
 namespace vaultca {
 namespace ca {
@@ -181,7 +182,7 @@ class RealVaultPkiTest : public testkit::RealVaultSuite {
 
   static SignRequest Request(const Csr& csr) {
     SignRequest request;
-    request.csr_pem = csr.pem;
+    request.csr = testkit::MustVerify(csr.pem);
     request.identities = {kSpiffeId};
     request.requested_ttl = absl::Hours(1);
     return request;

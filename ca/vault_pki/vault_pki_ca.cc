@@ -10,7 +10,6 @@
 #include "ca/internal/leaf_names.h"
 #include "x509/pem.h"
 #include "x509/pem_codec.h"
-#include "ca/internal/request_policy.h"
 #include "ca/vault_pki/internal/issued_chain.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "nlohmann/json.hpp"
@@ -83,14 +82,9 @@ absl::StatusOr<std::string> SignPath(const VaultPkiCaOptions& options) {
 absl::StatusOr<std::string> SignBody(const SignRequest& request,
                                      absl::Duration ttl,
                                      bool exclude_cn_from_sans) {
-  x509::PemBlock block;
-  if (x509::DecodeFirstPemBlock(request.csr_pem, &block) !=
-      x509::PemDecodeResult::kOk) {
-    // ParsedCsr::Parse accepted it, so this cannot happen.
-    return absl::InternalError("re-reading the CSR's PEM block failed");
-  }
   nlohmann::json body = nlohmann::json::object();
-  body["csr"] = x509::EncodePem(block.label, block.der);
+  body["csr"] =
+      x509::EncodePem("CERTIFICATE REQUEST", request.csr->parsed().der());
   body["format"] = "pem";
   body["ttl"] = absl::StrCat(absl::ToInt64Seconds(ttl), "s");
   body["exclude_cn_from_sans"] = exclude_cn_from_sans;
@@ -139,7 +133,7 @@ absl::Status VaultPkiCertificateAuthority::ValidateOptions(
     const VaultPkiCaOptions& options) {
   absl::StatusOr<std::string> path = SignPath(options);
   if (!path.ok()) return path.status();
-  return internal::ValidateTtlOptions(options.policy);
+  return IssuancePolicy::ValidateOptions(options.policy);
 }
 
 absl::StatusOr<std::unique_ptr<VaultPkiCertificateAuthority>>
@@ -151,9 +145,9 @@ VaultPkiCertificateAuthority::New(std::shared_ptr<vault::VaultClient> client,
   }
   absl::StatusOr<std::string> path = SignPath(options);
   if (!path.ok()) return path.status();
-  absl::Status status = internal::ValidateTtlOptions(options.policy);
-  if (!status.ok()) return status;
-  if (!options.policy.clock) options.policy.clock = [] { return absl::Now(); };
+  absl::StatusOr<std::shared_ptr<const IssuancePolicy>> policy =
+      IssuancePolicy::New(options.policy);
+  if (!policy.ok()) return policy.status();
   auto roots = std::make_unique<Roots>();
   absl::StatusOr<::vaultca::internal::SslUniquePtr<STACK_OF(X509)>> certs =
       x509::ParseCertificateStack(options.root_bundle_pem,
@@ -166,14 +160,17 @@ VaultPkiCertificateAuthority::New(std::shared_ptr<vault::VaultClient> client,
   roots->pem = *std::move(pem);
   return std::unique_ptr<VaultPkiCertificateAuthority>(
       new VaultPkiCertificateAuthority(std::move(client), std::move(options),
-                                       *std::move(path), std::move(roots)));
+                                       *std::move(policy), *std::move(path),
+                                       std::move(roots)));
 }
 
 VaultPkiCertificateAuthority::VaultPkiCertificateAuthority(
     std::shared_ptr<vault::VaultClient> client, VaultPkiCaOptions options,
-    std::string sign_path, std::unique_ptr<Roots> roots)
+    std::shared_ptr<const IssuancePolicy> policy, std::string sign_path,
+    std::unique_ptr<Roots> roots)
     : client_(std::move(client)),
       options_(std::move(options)),
+      policy_(std::move(policy)),
       sign_path_(std::move(sign_path)),
       roots_(std::move(roots)) {}
 
@@ -181,8 +178,9 @@ VaultPkiCertificateAuthority::~VaultPkiCertificateAuthority() = default;
 
 absl::StatusOr<SignedChain> VaultPkiCertificateAuthority::Sign(
     const SignRequest& request) {
-  absl::StatusOr<internal::CheckedRequest> checked = internal::CheckRequest(
-      request, options_.policy, absl::InfiniteFuture());
+  absl::StatusOr<Issuance> checked =
+      policy_->Check(request.csr, request.identities, request.requested_ttl,
+                     absl::InfiniteFuture());
   if (!checked.ok()) return checked.status();
   absl::StatusOr<std::string> body =
       SignBody(request, checked->ttl, options_.exclude_cn_from_sans);
@@ -195,10 +193,10 @@ absl::StatusOr<SignedChain> VaultPkiCertificateAuthority::Sign(
       internal::ParseSignResponse(answer->view());
   if (!response.ok()) return response.status();
   internal::LeafExpectation expect;
-  expect.public_key_der = checked->csr.public_key_der();
+  expect.public_key_der = request.csr->parsed().public_key_der();
   expect.identities = &request.identities;
   // The clock again: the round trip to Vault took time.
-  expect.now = options_.policy.clock();
+  expect.now = policy_->Now();
   absl::StatusOr<SignedChain> chain = internal::AssembleIstioChain(
       *response, roots_->certs.get(), roots_->pem, expect);
   if (!chain.ok()) {

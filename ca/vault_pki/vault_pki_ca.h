@@ -6,7 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "ca/certificate_authority.h"
-#include "ca/local_ca.h"
+#include "ca/issuance_policy.h"
 #include "vault/client.h"
 
 namespace vaultca {
@@ -38,11 +38,12 @@ struct VaultPkiCaOptions {
   // Sent as exclude_cn_from_sans: keeps Vault from copying a CSR's CN into
   // the DNS SANs, which would then fail the exact-SAN check below.
   bool exclude_cn_from_sans = true;
-  // The request policy the local CA applies (TTL default, maximum and
-  // mode, CSR key policy, clock), applied before anything is sent. The
-  // issuer's remaining life is Vault's to enforce (its issuers'
-  // leaf_not_after_behavior), so default_ttl is not lowered here.
-  LocalCaOptions policy;
+  // The issuance policy (TTL default, maximum and mode, CSR key policy,
+  // clock), applied before anything is sent; the TTL it settles is the
+  // one asked of Vault's role. The issuer's remaining life is Vault's to
+  // enforce (its issuers' leaf_not_after_behavior), so default_ttl is not
+  // lowered here.
+  IssuancePolicyOptions policy;
 };
 
 // A CertificateAuthority whose key never leaves Vault: each request is
@@ -85,17 +86,22 @@ class VaultPkiCertificateAuthority : public CertificateAuthority {
   // The configured root bundle, re-encoded as PEM.
   absl::StatusOr<std::string> RootBundlePem() override;
 
+  const IssuancePolicy& policy() const override { return *policy_; }
+
   // The API path requests go to, e.g. "pki_int/sign/istio".
   const std::string& sign_path() const { return sign_path_; }
 
  private:
   struct Roots;
   VaultPkiCertificateAuthority(std::shared_ptr<vault::VaultClient> client,
-                               VaultPkiCaOptions options, std::string sign_path,
+                               VaultPkiCaOptions options,
+                               std::shared_ptr<const IssuancePolicy> policy,
+                               std::string sign_path,
                                std::unique_ptr<Roots> roots);
 
   const std::shared_ptr<vault::VaultClient> client_;
   const VaultPkiCaOptions options_;
+  const std::shared_ptr<const IssuancePolicy> policy_;
   const std::string sign_path_;
   const std::unique_ptr<Roots> roots_;
 };

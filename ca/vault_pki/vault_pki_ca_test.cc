@@ -16,24 +16,25 @@
 #include <thread>
 #include <vector>
 
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "testing/csr.h"
-#include "testing/test_pki.h"
-#include "x509/csr.h"
 #include "ca/generate.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
 #include "ca/vault_pki/testing/chain_checks.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "common/secret_data.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "testing/csr.h"
+#include "testing/signing.h"
+#include "testing/test_pki.h"
 #include "vault/client.h"
 #include "vault/testing/client_fixture.h"
 #include "vault/testing/fake_vault.h"
+#include "x509/csr.h"
 
 namespace vaultca {
 namespace ca {
@@ -51,12 +52,6 @@ constexpr char kSpiffeId[] = "spiffe://cluster.local/ns/default/sa/sleep";
 
 std::string CsrPem(const std::string& key, int slot = 0) {
   return testkit::AgentCsrPem({kSpiffeId}, key, slot);
-}
-
-std::string KeyOf(const std::string& csr_pem) {
-  absl::StatusOr<x509::ParsedCsr> csr = x509::ParsedCsr::Parse(csr_pem);
-  EXPECT_TRUE(csr.ok()) << csr.status();
-  return csr.ok() ? csr->public_key_der() : "";
 }
 
 // The PEM blocks of a chain file, one string each.
@@ -106,10 +101,14 @@ class VaultPkiCaTest : public vault::testing::ClientTest {
       if (body.is_discarded() || !body.contains("csr")) {
         return Reply{400, R"({"errors":["bad request"]})"};
       }
+      absl::StatusOr<VerifiedCsr> csr = signer->policy().VerifyCsr(
+          csr_override.empty() ? body["csr"].get<std::string>()
+                               : csr_override);
+      if (!csr.ok()) {
+        return Reply{400, json{{"errors", {csr.status().ToString()}}}.dump()};
+      }
       SignRequest request;
-      request.csr_pem = csr_override.empty()
-                            ? body["csr"].get<std::string>()
-                            : csr_override;
+      request.csr = *std::move(csr);
       request.identities = identities_override;
       if (request.identities.empty() && body.contains("uri_sans")) {
         for (const json& uri : body["uri_sans"]) {
@@ -141,9 +140,12 @@ class VaultPkiCaTest : public vault::testing::ClientTest {
     return options;
   }
 
-  SignRequest Request(const std::string& key = "EC:P-256") const {
+  // A request for a `key` CSR, verified under `policy` (istiod's defaults
+  // when null).
+  SignRequest Request(const std::string& key = "EC:P-256",
+                      const IssuancePolicy* policy = nullptr) const {
     SignRequest request;
-    request.csr_pem = CsrPem(key);
+    request.csr = testkit::MustVerify(CsrPem(key), policy);
     request.identities = {kSpiffeId};
     return request;
   }
@@ -155,11 +157,12 @@ class VaultPkiCaTest : public vault::testing::ClientTest {
     absl::StatusOr<SignedChain> chain = ca.Sign(request);
     ASSERT_TRUE(chain.ok()) << chain.status();
     const std::string roots = *ca.RootBundlePem();
-    EXPECT_TRUE(testing::CheckIstioChain(*chain, roots, intermediates,
-                                         KeyOf(request.csr_pem), kSpiffeId)
+    const std::string& key_der = request.csr->parsed().public_key_der();
+    EXPECT_TRUE(testing::CheckIstioChain(*chain, roots, intermediates, key_der,
+                                         kSpiffeId)
                     .ok())
-        << testing::CheckIstioChain(*chain, roots, intermediates,
-                                    KeyOf(request.csr_pem), kSpiffeId);
+        << testing::CheckIstioChain(*chain, roots, intermediates, key_der,
+                                    kSpiffeId);
   }
 
   absl::Status SignStatus(VaultPkiCertificateAuthority& ca) {
@@ -409,7 +412,7 @@ TEST_F(VaultPkiCaTest, GarbageAnswersAreInternal) {
     fake_->Handle("POST", kSignPath, [&, i](const RecordedRequest& r) {
       json body = json::parse(r.body, nullptr, false);
       SignRequest request;
-      request.csr_pem = body["csr"].get<std::string>();
+      request.csr = *signer_->policy().VerifyCsr(body["csr"].get<std::string>());
       request.identities = {kSpiffeId};
       const std::string leaf = signer_->Sign(request)->cert_chain[0];
       return Reply{200, answers[i](leaf)};
@@ -458,8 +461,9 @@ TEST_F(VaultPkiCaTest, RequestCarriesTheCsrIdentitiesAndTtl) {
   });
   auto ca = NewCa(Options());
   SignRequest request = Request();
-  const std::string clean_csr = request.csr_pem;
-  request.csr_pem = "junk before the block\n" + clean_csr + "after\n";
+  const std::string clean_csr = CsrPem("EC:P-256");
+  request.csr = testkit::MustVerify("junk before the block\n" + clean_csr +
+                                    "after\n");
   request.requested_ttl = absl::Hours(12);
   ASSERT_TRUE(ca->Sign(request).ok());
   std::vector<RecordedRequest> seen = fake_->requests();
@@ -499,11 +503,20 @@ TEST_F(VaultPkiCaTest, LocalPolicyRunsBeforeVaultIsAsked) {
   options.policy.max_ttl = absl::Hours(48);
   auto ca = NewCa(options);
 
-  SignRequest bad_csr = Request();
-  bad_csr.csr_pem = testkit::WithBrokenSignature(bad_csr.csr_pem);
-  EXPECT_EQ(ca->Sign(bad_csr).status().code(),
+  EXPECT_EQ(ca->policy()
+                .VerifyCsr(testkit::WithBrokenSignature(CsrPem("EC:P-256")))
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
-  SignRequest weak_key = Request("RSA:1024");
+  EXPECT_EQ(ca->policy().VerifyCsr(CsrPem("RSA:1024")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Verified under a laxer policy, the weak key is still refused by Sign.
+  IssuancePolicyOptions lax;
+  lax.csr.min_rsa_bits = 1024;
+  auto lax_policy = IssuancePolicy::New(lax);
+  ASSERT_TRUE(lax_policy.ok()) << lax_policy.status();
+  SignRequest weak_key = Request("RSA:1024", lax_policy->get());
+  ASSERT_TRUE(weak_key.csr.has_value());
   EXPECT_EQ(ca->Sign(weak_key).status().code(),
             absl::StatusCode::kInvalidArgument);
   SignRequest no_identity = Request();

@@ -41,7 +41,7 @@ vault::EnvLookup MapEnv(std::map<std::string, std::string> vars);
 RunResult RunCli(const Command& command, const std::vector<std::string>& args,
               const std::map<std::string, std::string>& env = {});
 
-// One real Vault for a test suite (vault/testing/real_vault.h) and helpers.
+// One real Vault for a test suite (testing/real_vault.h) and helpers.
 class VaultEnv {
  public:
   // Starts Vault; the error names VAULTCA_VAULT_BIN when it is missing.

@@ -96,8 +96,11 @@ int main(int argc, char** argv) {
   auto csr = vaultca::ca::GenerateWorkloadCsr(csr_options);
   if (!csr.ok()) return Fail("generating the workload CSR", csr.status());
 
+  // The CA's own policy checks the CSR once; Sign then only signs.
+  auto verified = (*ca)->policy().VerifyCsr(csr->csr_pem);
+  if (!verified.ok()) return Fail("verifying the CSR", verified.status());
   vaultca::ca::SignRequest request;
-  request.csr_pem = csr->csr_pem;
+  request.csr = *std::move(verified);
   request.identities = csr_options.identities;
   request.requested_ttl = absl::Hours(24);
   auto chain = (*ca)->Sign(request);

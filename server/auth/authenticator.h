@@ -52,6 +52,12 @@ class Authenticator {
   // "clusterid" header applies to it (istiod checks it for tokens only).
   virtual bool UsesBearerToken() const = 0;
 
+  // False when Authenticate never waits on another process or the network
+  // (a client certificate, a JWKS file): the server may then answer on
+  // gRPC's thread instead of handing the call to its worker pool, sparing
+  // a thread wake-up and a context switch per call.
+  virtual bool MayBlock() const { return true; }
+
   // Returns the caller, or Unauthenticated with a message saying what was
   // missing or wrong (never the token itself): "no client certificate",
   // "token expired at ...". Unavailable when a remote check (TokenReview)

@@ -46,6 +46,7 @@ class ClientCertAuthenticator : public Authenticator {
 
   absl::string_view Name() const override { return "client-certificate"; }
   bool UsesBearerToken() const override { return false; }
+  bool MayBlock() const override { return false; }
   absl::StatusOr<Caller> Authenticate(const AuthRequest& request) override;
 
   size_t remembered() const ABSL_LOCKS_EXCLUDED(mu_);

@@ -69,6 +69,9 @@ class JwtAuthenticator : public Authenticator {
 
   absl::string_view Name() const override { return "jwt"; }
   bool UsesBearerToken() const override { return true; }
+  // A JWKS file is re-read locally; a remote JWKS may be fetched on an
+  // unknown key id.
+  bool MayBlock() const override { return remote(); }
   absl::StatusOr<Caller> Authenticate(const AuthRequest& request) override;
 
  private:

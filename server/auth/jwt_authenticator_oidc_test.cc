@@ -137,6 +137,8 @@ TEST_F(JwtOidcTest, DiscoversTheJwksAndVerifiesTokens) {
   ASSERT_TRUE(caller.ok()) << caller.status();
   EXPECT_EQ(caller->identities[0], "spiffe://cluster.local/ns/default/sa/sleep");
   EXPECT_EQ(issuer_.key_fetches(), 1);
+  // An unknown key id makes it fetch again: never on gRPC's thread.
+  EXPECT_TRUE((*auth)->MayBlock());
 }
 
 // OpenID Connect Discovery 1.0 section 4.3: the document's "issuer" must

@@ -79,6 +79,12 @@ TEST_F(JwtAuthenticatorTest, AcceptsRs256ServiceAccountToken) {
   EXPECT_EQ(caller->pod_uid, "uid-1");
 }
 
+TEST_F(JwtAuthenticatorTest, AJwksFileNeverBlocks) {
+  auto auth = Make();
+  ASSERT_NE(auth, nullptr);
+  EXPECT_FALSE(auth->MayBlock());
+}
+
 TEST_F(JwtAuthenticatorTest, AcceptsEs256AndUsesTrustDomain) {
   auto auth = Make("example.org");
   SaClaims c = Claims();

@@ -99,6 +99,8 @@ TEST_F(TokenReviewTest, AcceptsServiceAccountWithPod) {
   EXPECT_EQ(caller->pod_name, "sleep-1");
   EXPECT_EQ(caller->pod_uid, "uid-1");
   EXPECT_THAT(kube_->last_audiences(), ElementsAre("istio-ca"));
+  // Asks the API server: never on gRPC's thread.
+  EXPECT_TRUE(auth->MayBlock());
 }
 
 TEST_F(TokenReviewTest, RejectsUnknownAndMalformedTokens) {

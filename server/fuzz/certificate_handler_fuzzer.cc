@@ -97,7 +97,7 @@ Fixture& TheFixture() {
         testkit::Intermediate(root, ca::KeyType::kEcP256));
     Check(bundle.ok(), "test CA material validates");
     for (int clamp = 0; clamp < 2; ++clamp) {
-      ca::LocalCaOptions ca_options;
+      ca::IssuancePolicyOptions ca_options;
       ca_options.ttl_mode = clamp ? ca::TtlMode::kClamp : ca::TtlMode::kIstiod;
       auto local = ca::LocalCertificateAuthority::New(*bundle, ca_options);
       Check(local.ok(), "local CA starts");
@@ -118,7 +118,6 @@ Fixture& TheFixture() {
       CertificateHandlerOptions options;
       options.identity_policy =
           (flags & 1) ? IdentityPolicy::kStrict : IdentityPolicy::kIstiod;
-      options.ttl_mode = (flags & 2) ? ca::TtlMode::kClamp : ca::TtlMode::kIstiod;
       options.cluster_aliases = {"alias"};
       options.trusted_node_accounts = {"istio-system/ztunnel"};
       f->handlers[flags] = std::make_unique<CertificateHandler>(

@@ -39,27 +39,6 @@ absl::StatusOr<absl::Duration> ParseDurationValue(absl::string_view what,
   return d;
 }
 
-absl::StatusOr<CaSourceKind> ParseCaSource(absl::string_view what,
-                                           absl::string_view text) {
-  const std::string lower = absl::AsciiStrToLower(text);
-  if (lower == "self-signed" || lower == "selfsigned") {
-    return CaSourceKind::kSelfSigned;
-  }
-  if (lower == "files") return CaSourceKind::kFiles;
-  if (lower == "vault") return CaSourceKind::kVault;
-  if (lower == "vault-pki") return CaSourceKind::kVaultPki;
-  return Invalid(what, text, "self-signed, files, vault or vault-pki");
-}
-
-absl::StatusOr<ca::KeyType> ParseKeyType(absl::string_view what,
-                                         absl::string_view text) {
-  const std::string lower = absl::AsciiStrToLower(text);
-  if (lower == "rsa") return ca::KeyType::kRsa;
-  if (lower == "ec-p256") return ca::KeyType::kEcP256;
-  if (lower == "ec-p384") return ca::KeyType::kEcP384;
-  return Invalid(what, text, "rsa, ec-p256 or ec-p384");
-}
-
 absl::StatusOr<ca::TtlMode> ParseTtlMode(absl::string_view what,
                                          absl::string_view text) {
   const std::string lower = absl::AsciiStrToLower(text);

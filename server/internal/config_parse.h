@@ -7,8 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "ca/key_cert_bundle.h"
-#include "ca/local_ca.h"
+#include "ca/issuance_policy.h"
 #include "server/config.h"
 
 namespace vaultca {
@@ -25,12 +24,6 @@ absl::StatusOr<bool> ParseBoolValue(absl::string_view what,
 // infinite.
 absl::StatusOr<absl::Duration> ParseDurationValue(absl::string_view what,
                                                   absl::string_view text);
-// "self-signed", "files" or "vault".
-absl::StatusOr<CaSourceKind> ParseCaSource(absl::string_view what,
-                                           absl::string_view text);
-// "rsa", "ec-p256" or "ec-p384".
-absl::StatusOr<ca::KeyType> ParseKeyType(absl::string_view what,
-                                         absl::string_view text);
 // "istiod" or "clamp".
 absl::StatusOr<ca::TtlMode> ParseTtlMode(absl::string_view what,
                                          absl::string_view text);

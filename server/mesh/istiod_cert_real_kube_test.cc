@@ -83,12 +83,16 @@ class RotatingCa : public ca::CertificateAuthority {
   absl::StatusOr<std::string> RootBundlePem() override {
     return Current()->RootBundlePem();
   }
+  // Every CA this one rotates through runs istiod's default policy.
+  const ca::IssuancePolicy& policy() const override { return *policy_; }
 
  private:
   std::shared_ptr<ca::CertificateAuthority> Current() {
     MutexLock lock(&mu_);
     return ca_;
   }
+  const std::shared_ptr<const ca::IssuancePolicy> policy_ =
+      ca::IssuancePolicy::Default();
   Mutex mu_;
   std::shared_ptr<ca::CertificateAuthority> ca_ ABSL_GUARDED_BY(mu_);
 };

@@ -44,7 +44,10 @@ const (
 	signingCALife = 60 * 24 * time.Hour
 )
 
-// env is built once by TestMain.
+// env is built once by TestMain. No test changes what its Vault holds:
+// a test that rotates or replaces the CA starts its own Vault and
+// vaultca-server (startOwnCA), so the tests sharing env.vca see one CA
+// whatever order they run in (go test -shuffle=on).
 var env *environment
 
 type environment struct {
@@ -234,6 +237,64 @@ func (e *environment) dumpLogs() {
 		fmt.Fprint(os.Stderr, e.kube.LogTail(4000))
 	}
 }
+
+// startOwnCA starts a Vault and a vaultca-server for one test, set up as
+// the shared ones are (a new root and first intermediate; the suite's JWT
+// issuer and Kubernetes API server): what the test puts in its Vault no
+// other test sees. Both stop when the test ends.
+func startOwnCA(t *testing.T, name string) *environment {
+	t.Helper()
+	dir := filepath.Join(env.dir, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e := &environment{dir: dir, signer: env.signer, kube: env.kube, kfix: env.kfix, vcaExtraEnv: env.vcaExtraEnv}
+	var err error
+	if e.vault, err = startVault(os.Getenv("VAULTCA_VAULT_BIN"), filepath.Join(dir, "vault")); err != nil {
+		t.Fatalf("vault: %v", err)
+	}
+	t.Cleanup(e.vault.stop)
+	if err := e.seedVault(); err != nil {
+		t.Fatalf("seeding vault: %v", err)
+	}
+	if e.root, err = pki.NewRoot(name+" Root CA", false); err != nil {
+		t.Fatal(err)
+	}
+	if e.mat, err = pki.NewIntermediate(e.root, name+" Intermediate 1", false, signingCALife); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.putCA(e.mat); err != nil {
+		t.Fatal(err)
+	}
+	e.vca = startTestVaultca(t, e, name)
+	e.vcaRoot = filepath.Join(dir, "vaultca", "root-cert.pem")
+	return e
+}
+
+// startTestVaultca starts a vaultca-server of test t on environment e (its
+// files in e.dir/vaultca), stopped when the test ends; on failure the
+// test logs the tail of the server's log.
+func startTestVaultca(t *testing.T, e *environment, name string) *vaultcaServer {
+	t.Helper()
+	// vaultcaConfig names the JWKS file in the environment's dir.
+	if err := jwtutil.WriteFile(filepath.Join(e.dir, "jwks.json"), env.signer.JWKS()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := startVaultca(os.Getenv("VAULTCA_SERVER_BIN"), e)
+	if err != nil {
+		t.Fatalf("%s vaultca-server: %v", name, err)
+	}
+	t.Cleanup(s.stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("tail of the %s vaultca-server log:\n%s", name, readTail(filepath.Join(e.dir, "vaultca", "server.log"), 4000))
+		}
+	})
+	return s
+}
+
+// vaultcaTarget is the environment's vaultca-server as a request target.
+func (e *environment) vaultcaTarget() target { return target{"vaultca", e.vca.addr(), e.vcaRoot} }
 
 // ---------------------------------------------------------------- Vault
 

@@ -13,24 +13,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"vaultca.dev/tests/interop/internal/agent"
 	"vaultca.dev/tests/interop/internal/kubetestbed"
 	"vaultca.dev/tests/interop/internal/pki"
 )
-
-type rotateWorkload struct {
-	ns, sa, alg string
-	tokenFile   string
-}
 
 type rotateResult struct {
 	at     time.Time
@@ -106,20 +96,14 @@ func TestRotateUnderLoad(t *testing.T) {
 	defer srv.stop()
 	namespaces := []string{"default", "apps", "istio-system"}
 
-	bundleOf := func(ns string) ([]byte, error) {
-		cm, err := kube.Client.CoreV1().ConfigMaps(ns).Get(ctx, "istio-ca-root-cert", metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return []byte(cm.Data["root-cert.pem"]), nil
-	}
+	bundleOf := func(ns string) ([]byte, error) { return rootBundle(ctx, kube, ns) }
 	for _, ns := range namespaces {
 		if err := waitRootConfigMap(ctx, kube, ns, root.CertPEM); err != nil {
 			t.Fatalf("istio-ca-root-cert in %s: %v", ns, err)
 		}
 	}
 
-	workloads := []rotateWorkload{
+	workloads := []podWorkload{
 		{ns: "default", sa: "sleep"},
 		{ns: "default", sa: "sleep", alg: "ECDSA"},
 		{ns: "apps", sa: "web", alg: "ECDSA"},
@@ -136,111 +120,37 @@ func TestRotateUnderLoad(t *testing.T) {
 		}
 	}
 
-	// One request as a pod's istio-agent makes it: trusting its own
-	// namespace's ConfigMap as mounted right now.
-	request := func(i int, w rotateWorkload) rotateResult {
-		r := rotateResult{at: time.Now(), who: w.ns + "/" + w.sa + "/" + w.alg}
-		own, err := bundleOf(w.ns)
-		if err != nil {
-			r.err = fmt.Errorf("reading its own ConfigMap: %v", err)
-			return r
-		}
-		rootFile := filepath.Join(dir, fmt.Sprintf("root-cert-%d.pem", i))
-		if err := os.WriteFile(rootFile, own, 0o644); err != nil {
-			r.err = err
-			return r
-		}
-		c, o, err := agent.NewCitadelClient(agent.Config{CAAddr: srv.addr(), RootCertFile: rootFile,
-			TokenFile: w.tokenFile, Namespace: w.ns, ServiceAccount: w.sa, ECCSigAlg: w.alg})
+	// One request as a pod's istio-agent makes it; every other workload
+	// must accept the leaf with what it trusts now.
+	load := startPodLoad(workloads, func(i int, w podWorkload) rotateResult {
+		r := rotateResult{at: time.Now(), who: w.String()}
+		certs, _, err := requestAsPod(ctx, kube, srv.addr(), filepath.Join(dir, fmt.Sprintf("root-cert-%d.pem", i)),
+			w, namespaces)
 		if err != nil {
 			r.err = err
 			return r
 		}
-		defer c.Close()
-		chain, key, err := agent.SignRaw(c, o, 3600)
-		if err != nil {
-			r.err = err
-			return r
-		}
-		leafAndChain := []byte(joinChain(chain[:len(chain)-1]))
-		// Every other workload must accept it with what it trusts now.
-		for _, peer := range namespaces {
-			bundle, err := bundleOf(peer)
-			if err != nil {
-				r.err = fmt.Errorf("reading %s's ConfigMap: %v", peer, err)
-				return r
-			}
-			leaf, err := agent.Verify(key, leafAndChain, bundle, spiffeID(w.ns, w.sa))
-			if err != nil {
-				r.err = fmt.Errorf("a workload in %s does not accept the leaf: %v", peer, err)
-				return r
-			}
-			r.issuer = fmt.Sprintf("%x", leaf.AuthorityKeyId)
-		}
-		if certs, err := parsePEMCerts(leafAndChain); err == nil && len(certs) > 1 {
+		r.issuer = fmt.Sprintf("%x", certs[0].AuthorityKeyId)
+		if len(certs) > 1 {
 			r.root = certs[len(certs)-1].Issuer.String()
 		}
 		return r
-	}
-
-	var (
-		mu      sync.Mutex
-		results []rotateResult
-	)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, w := range workloads {
-		wg.Add(1)
-		go func(i int, w rotateWorkload) {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r := request(i, w)
-				mu.Lock()
-				results = append(results, r)
-				mu.Unlock()
-				time.Sleep(20 * time.Millisecond)
-			}
-		}(i, w)
-	}
-	stopLoad := func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-			wg.Wait()
-		}
-	}
-	defer stopLoad()
+	})
+	defer load.stop()
 
 	tokenArg := "--server-token-file=" + workloads[0].tokenFile
 	kubeArgs := []string{"--kube-api=" + kube.APIServer, "--kube-token-file=" + kube.AdminTokenFile,
 		"--kube-ca-file=" + kube.CAFile}
 	rotate := func(want int, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(cli, append([]string{"rotate"}, args...)...)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-			"VAULT_ADDR=" + vault.addr, "VAULT_CACERT=" + vault.caCert, "VAULT_TOKEN=" + vault.rootToken}
-		var b bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &b, &b
 		start := time.Now()
-		err := cmd.Run()
-		code := 0
-		if err != nil {
-			code = -1
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
-		}
+		out, code := runCLI(cli, []string{"VAULT_ADDR=" + vault.addr, "VAULT_CACERT=" + vault.caCert,
+			"VAULT_TOKEN=" + vault.rootToken}, append([]string{"rotate"}, args...)...)
 		t.Logf("vaultca rotate %s -> %d in %v", strings.Join(args[:1], " "), code, time.Since(start).Round(time.Millisecond))
 		if code != want {
-			t.Fatalf("vaultca rotate %v: exit %d, want %d:\n%s", args, code, want, b.String())
+			t.Fatalf("vaultca rotate %v: exit %d, want %d:\n%s", args, code, want, out)
 		}
-		return b.String()
+		return out
 	}
 	server := "--server=" + srv.addr()
 	loadStart := time.Now()
@@ -296,7 +206,7 @@ func TestRotateUnderLoad(t *testing.T) {
 	if o := rotate(0, rootArgs...); !strings.Contains(o, "already done") {
 		t.Errorf("a re-run after the rotation started another:\n%s", o)
 	}
-	stopLoad()
+	results := load.stop()
 
 	issuers := map[string]int{}
 	roots := map[string]int{}

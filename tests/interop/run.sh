@@ -125,9 +125,13 @@ step "go test"
 t0=$SECONDS
 export INTEROP_DIFF_OUT="$OUT/diff.txt"
 export INTEROP_MESH_OUT="$OUT/mesh"
-go test -count=1 -timeout 15m -v "$@" ./... >"$OUT/go-test.log" 2>&1
+# A new test order every run: no test may depend on what another left
+# behind. Each package prints its seed; `run.sh -shuffle=SEED` replays it.
+go test -count=1 -timeout 15m -v -shuffle=on "$@" ./... >"$OUT/go-test.log" 2>&1
 rc=$?
 echo "go test: $((SECONDS - t0)) s, exit $rc (log: $OUT/go-test.log, field diff: $INTEROP_DIFF_OUT, impersonation diff: $OUT/impersonation-diff.txt)"
+seeds="$(sed -nE 's/^-test\.shuffle ([0-9]+)$/\1/p' "$OUT/go-test.log" | sort -u | paste -sd' ' -)"
+[[ -n "$seeds" ]] && echo "test order: -shuffle seed(s) $seeds"
 
 # Leaf tests (those without subtests) from -v output.
 results="$(sed -nE 's/^ *--- (PASS|FAIL|SKIP): ([^ ]+) .*/\1 \2/p' "$OUT/go-test.log")"

@@ -32,7 +32,6 @@ import (
 
 	"vaultca.dev/tests/interop/internal/agent"
 	"vaultca.dev/tests/interop/internal/jwtutil"
-	"vaultca.dev/tests/interop/internal/kubelet"
 	"vaultca.dev/tests/interop/internal/kubetestbed"
 	"vaultca.dev/tests/interop/internal/pki"
 )
@@ -61,38 +60,9 @@ type syncIstiodFixture struct {
 }
 
 func TestSyncIstiod(t *testing.T) {
-	cliBin, err := mustEnvBin("VAULTCA_CLI_BIN", "build it with `bazel build //cli:vaultca` (tests/interop/run.sh does)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pilotBin, err := mustEnvBin("VAULTCA_PILOT_DISCOVERY_BIN", "build it with `bash tools/istiod/build.sh` (tests/interop/run.sh does)")
-	if err != nil {
-		t.Fatal(err)
-	}
 	testStart := time.Now()
-	dir := filepath.Join(env.dir, "sync-istiod")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(meshOutDir(t, filepath.Join(dir, "out")), "sync-istiod")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-
-	// Its own API server (istiod watches the whole cluster and writes the
-	// root ConfigMaps) and Vault (configured from scratch by bootstrap).
-	kube, err := kubetestbed.Launch(filepath.Join(dir, "kube"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kube.Stop()
-	vault, err := startVault(os.Getenv("VAULTCA_VAULT_BIN"), filepath.Join(dir, "vault"))
-	if err != nil {
-		t.Fatalf("vault: %v", err)
-	}
-	defer vault.stop()
 	root, err := pki.NewRoot("Sync Root CA", false)
 	if err != nil {
 		t.Fatal(err)
@@ -101,43 +71,8 @@ func TestSyncIstiod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := kube.Wait(120 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	crdFile, err := istioCRDFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := applyCRDs(ctx, kube.Admin, crdFile); err != nil {
-		t.Fatal(err)
-	}
-	f := &syncIstiodFixture{kube: kube, vault: vault, cli: cliBin, istiod: pilotBin, root: root, dir: dir, out: out,
-		sleepIdentity: spiffeID("default", "sleep")}
-	reviewerToken := f.setupKube(ctx, t)
-	f.rootFile = filepath.Join(dir, "root-cert.pem")
-	if err := os.WriteFile(f.rootFile, root.CertPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	// The seed's "Configure Vault" and "Add secrets in Vault" steps, by
-	// vaultca bootstrap importing the operator's intermediate.
-	cacerts1 := filepath.Join(dir, "inter1")
-	if err := inter1.WriteCacerts(cacerts1); err != nil {
-		t.Fatal(err)
-	}
-	bootstrap := []string{"bootstrap",
-		"--service-account=" + seedIstiodSA, "--namespace=istio-system",
-		"--kubernetes-host=" + kube.APIServer, "--kubernetes-ca-file=" + kube.CAFile,
-		"--token-reviewer-jwt-file=" + reviewerToken,
-		"--cert=" + filepath.Join(cacerts1, "ca-cert.pem"), "--key=" + filepath.Join(cacerts1, "ca-key.pem"),
-		"--chain=" + filepath.Join(cacerts1, "cert-chain.pem"), "--root=" + filepath.Join(cacerts1, "root-cert.pem")}
-	rootEnv := []string{"VAULT_ADDR=" + vault.addr, "VAULT_CACERT=" + vault.caCert, "VAULT_TOKEN=" + vault.rootToken}
-	if o, err := f.run(rootEnv, bootstrap...); err != nil {
-		t.Fatalf("vaultca bootstrap: %v\n%s", err, o)
-	}
-	if o, err := f.run(rootEnv, bootstrap...); err != nil || !strings.Contains(o, "nothing changed") {
-		t.Fatalf("vaultca bootstrap again: %v, want `nothing changed`:\n%s", err, o)
-	}
+	f := newSyncIstiodFixture(ctx, t, "sync-istiod", inter1)
+	dir, kube := f.dir, f.kube
 
 	inter2, err := pki.NewIntermediate(root, "Sync Intermediate 2", false, signingCALife)
 	if err != nil {
@@ -164,19 +99,7 @@ func TestSyncIstiod(t *testing.T) {
 		// default ROOT_CA_DIR.
 		istiodDir := filepath.Join(dir, "istiod-secret")
 		cacertsDir := filepath.Join(istiodDir, "etc/cacerts")
-		syncer := kubelet.NewSyncer(kube.Client, 100*time.Millisecond,
-			kubelet.Source{Kind: "Secret", Namespace: "istio-system", Name: "cacerts", Dir: cacertsDir})
-		defer syncer.Stop()
-		project := func() error {
-			missing, err := syncer.SyncOnce(ctx)
-			if err == nil && len(missing) > 0 {
-				err = fmt.Errorf("not there yet: %v", missing)
-			}
-			if err == nil {
-				syncer.Start()
-			}
-			return err
-		}
+		project := f.mountCacertsSecret(ctx, t, cacertsDir)
 		// The dir case left intermediate 2 in Vault; the Secret starts there.
 		f.rotationCase(ctx, t, "secret", f.secretTarget(), cacertsDir, []string{"ENABLE_CA_SERVER=true"}, inter2, inter3, project)
 		if s, err := kube.Client.CoreV1().Secrets("istio-system").Get(ctx, "cacerts", metav1.GetOptions{}); err != nil ||

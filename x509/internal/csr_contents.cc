@@ -17,6 +17,8 @@ using ::vaultca::internal::SslUniquePtr;
 
 constexpr absl::string_view kCommonNameOid("\x55\x04\x03", 3);
 constexpr absl::string_view kSubjectAltNameOid("\x55\x1d\x11", 3);
+constexpr absl::string_view kKeyUsageOid("\x55\x1d\x0f", 3);
+constexpr absl::string_view kExtKeyUsageOid("\x55\x1d\x25", 3);
 constexpr absl::string_view kExtensionRequestOid(
     "\x2a\x86\x48\x86\xf7\x0d\x01\x09\x0e", 9);
 
@@ -132,9 +134,49 @@ absl::Status ParseSubjectAltName(absl::string_view value, CsrSans* sans) {
   return absl::OkStatus();
 }
 
+// Reads a KeyUsage BIT STRING into the numbers of its set bits. False when
+// it is not one BIT STRING with 0-7 unused bits.
+bool ParseKeyUsage(absl::string_view value, std::vector<int>* bits) {
+  DerReader outer(value);
+  DerElement bit_string;
+  if (!outer.Read(kDerBitString, &bit_string) || !outer.empty() ||
+      bit_string.contents.empty()) {
+    return false;
+  }
+  const auto unused = static_cast<uint8_t>(bit_string.contents[0]);
+  const absl::string_view bytes = bit_string.contents.substr(1);
+  if (unused > 7 || (bytes.empty() && unused != 0)) return false;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto byte = static_cast<uint8_t>(bytes[i]);
+    // The unused trailing bits do not count, whatever they hold.
+    if (i + 1 == bytes.size()) byte &= static_cast<uint8_t>(0xff << unused);
+    for (int bit = 0; bit < 8; ++bit) {
+      if (byte & (0x80 >> bit)) bits->push_back(static_cast<int>(i) * 8 + bit);
+    }
+  }
+  return true;
+}
+
+// Reads an ExtKeyUsageSyntax (a SEQUENCE of OIDs) as dotted decimal.
+bool ParseExtKeyUsage(absl::string_view value,
+                      std::vector<std::string>* purposes) {
+  DerReader outer(value);
+  DerElement sequence;
+  if (!outer.Read(kDerSequence, &sequence) || !outer.empty()) return false;
+  DerReader reader(sequence.contents);
+  while (!reader.empty()) {
+    DerElement oid;
+    if (!reader.Read(kDerOid, &oid)) return false;
+    std::string dotted = DerOidToText(oid.contents);
+    if (dotted.empty()) return false;
+    purposes->push_back(std::move(dotted));
+  }
+  return true;
+}
+
 absl::Status ParseExtensions(absl::string_view value,
                              std::vector<CsrExtension>* extensions,
-                             CsrSans* sans) {
+                             CsrSans* sans, CsrUsages* usages) {
   DerReader outer(value);
   DerElement sequence;
   if (!outer.Read(kDerSequence, &sequence) || !outer.empty()) {
@@ -170,6 +212,16 @@ absl::Status ParseExtensions(absl::string_view value,
     if (oid.contents == kSubjectAltNameOid) {
       absl::Status status = ParseSubjectAltName(octets.contents, sans);
       if (!status.ok()) return status;
+    } else if (oid.contents == kKeyUsageOid) {
+      if (!ParseKeyUsage(octets.contents, &usages->key_usage_bits)) {
+        usages->key_usage_bits.clear();
+        usages->key_usage_malformed = true;
+      }
+    } else if (oid.contents == kExtKeyUsageOid) {
+      if (!ParseExtKeyUsage(octets.contents, &usages->extended_key_usages)) {
+        usages->extended_key_usages.clear();
+        usages->extended_key_usage_malformed = true;
+      }
     }
     extensions->push_back(std::move(entry));
   }
@@ -210,9 +262,10 @@ absl::Status ParseCsrCommonName(absl::string_view subject_der,
 
 absl::Status ParseCsrExtensionRequest(absl::string_view attributes,
                                       std::vector<CsrExtension>* extensions,
-                                      CsrSans* sans) {
+                                      CsrSans* sans, CsrUsages* usages) {
   extensions->clear();
   *sans = CsrSans();
+  *usages = CsrUsages();
   DerReader reader(attributes);
   bool seen = false;
   while (!reader.empty()) {
@@ -230,7 +283,8 @@ absl::Status ParseCsrExtensionRequest(absl::string_view attributes,
     if (type.contents != kExtensionRequestOid) continue;
     if (seen) return BadExtensions("the attribute appears twice");
     seen = true;
-    absl::Status status = ParseExtensions(values.contents, extensions, sans);
+    absl::Status status =
+        ParseExtensions(values.contents, extensions, sans, usages);
     if (!status.ok()) return status;
   }
   return absl::OkStatus();

@@ -31,12 +31,13 @@ absl::Status ParseCsrCommonName(absl::string_view subject_der,
 
 // Reads the extensionRequest attribute (PKCS#9) out of `attributes`, the
 // contents of the CSR's attributes SET: every extension with its
-// criticality, and the subjectAltName values. Other attributes are
-// skipped. InvalidArgument when the attribute or the subjectAltName is
-// malformed, or when an extension appears twice.
+// criticality, the subjectAltName values and the key usages. Other
+// attributes are skipped. InvalidArgument when the attribute or the
+// subjectAltName is malformed, or when an extension appears twice; a
+// malformed key usage is only flagged in `usages`.
 absl::Status ParseCsrExtensionRequest(absl::string_view attributes,
                                       std::vector<CsrExtension>* extensions,
-                                      CsrSans* sans);
+                                      CsrSans* sans, CsrUsages* usages);
 
 }  // namespace internal
 }  // namespace x509

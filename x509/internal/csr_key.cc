@@ -198,8 +198,9 @@ absl::StatusOr<CsrKey> ParseRsa(const CsrParts& parts, const CsrPolicy& policy,
   key.bits = BitLength(n);
   key.rsa_modulus = n;
   key.rsa_exponent = e;
-  if (key.bits < policy.min_rsa_bits || key.bits > policy.max_rsa_bits) {
-    return NotAllowed(absl::StrCat("RSA ", key.bits), policy);
+  if (absl::Status allowed = CheckKeyAllowed(key.type, key.bits, policy);
+      !allowed.ok()) {
+    return allowed;
   }
   // OpenSSL refuses exponents over 64 bits; even or tiny ones are broken.
   if (e.empty() || e.size() > 8 ||
@@ -241,17 +242,19 @@ absl::StatusOr<CsrKey> ParseEc(const CsrParts& parts,
   const KeyTemplates* templates = Templates();
   const EVP_PKEY* key_template = nullptr;
   if (curve.contents == kPrime256v1) {
-    if (!policy.allow_ecdsa_p256) return NotAllowed("EC P-256", policy);
     key.type = KeyType::kEcP256;
     key.bits = 256;
     key_template = templates->p256.get();
   } else if (curve.contents == kSecp384r1) {
-    if (!policy.allow_ecdsa_p384) return NotAllowed("EC P-384", policy);
     key.type = KeyType::kEcP384;
     key.bits = 384;
     key_template = templates->p384.get();
   } else {
     return NotAllowed(absl::StrCat("EC ", OidName(curve.contents)), policy);
+  }
+  if (absl::Status allowed = CheckKeyAllowed(key.type, key.bits, policy);
+      !allowed.ok()) {
+    return allowed;
   }
   // Uncompressed points only, as Go's x509 (and so istiod) requires.
   const size_t coordinate = static_cast<size_t>(key.bits) / 8;
@@ -288,7 +291,10 @@ absl::StatusOr<CsrKey> ParseEc(const CsrParts& parts,
 
 absl::StatusOr<CsrKey> ParseEd25519(const CsrParts& parts,
                                     const CsrPolicy& policy) {
-  if (!policy.allow_ed25519) return NotAllowed("Ed25519", policy);
+  if (absl::Status allowed = CheckKeyAllowed(KeyType::kEd25519, 256, policy);
+      !allowed.ok()) {
+    return allowed;
+  }
   if (!parts.key_parameters.empty() || parts.public_key.size() != 32) {
     return MalformedKey("Ed25519 key must be 32 bytes without parameters");
   }
@@ -307,6 +313,26 @@ absl::StatusOr<CsrKey> ParseEd25519(const CsrParts& parts,
 }
 
 }  // namespace
+
+absl::Status CheckKeyAllowed(KeyType type, int bits, const CsrPolicy& policy) {
+  switch (type) {
+    case KeyType::kRsa:
+      if (bits < policy.min_rsa_bits || bits > policy.max_rsa_bits) {
+        return NotAllowed(absl::StrCat("RSA ", bits), policy);
+      }
+      return absl::OkStatus();
+    case KeyType::kEcP256:
+      if (!policy.allow_ecdsa_p256) return NotAllowed("EC P-256", policy);
+      return absl::OkStatus();
+    case KeyType::kEcP384:
+      if (!policy.allow_ecdsa_p384) return NotAllowed("EC P-384", policy);
+      return absl::OkStatus();
+    case KeyType::kEd25519:
+      if (!policy.allow_ed25519) return NotAllowed("Ed25519", policy);
+      return absl::OkStatus();
+  }
+  return NotAllowed("of an unknown type", policy);
+}
 
 std::string AllowedKeysText(const CsrPolicy& policy) {
   std::vector<std::string> allowed;

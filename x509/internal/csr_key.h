@@ -53,6 +53,11 @@ absl::StatusOr<CsrKey> ParseCsrKey(const CsrParts& parts,
                                    const CsrPolicy& policy,
                                    bool evp_only = false);
 
+// Whether `policy` accepts a key of `type` and `bits` (RSA modulus bits;
+// ignored for the curves): OK, or the InvalidArgument ParseCsrKey answers
+// for it ("CSR key RSA 1024 is not allowed: use ...").
+absl::Status CheckKeyAllowed(KeyType type, int bits, const CsrPolicy& policy);
+
 // Returns what `policy` accepts, e.g. "RSA 2048-8192 bits, ECDSA P-256 or
 // ECDSA P-384".
 std::string AllowedKeysText(const CsrPolicy& policy);

@@ -71,8 +71,12 @@ absl::Status ProbeSigning(CertificateAuthority& ca, const KeyCertBundle& bundle,
   const ProbeKey& probe = GetProbeKey();
   if (!probe.status.ok()) return probe.status;
 
+  absl::StatusOr<VerifiedCsr> csr = ca.policy().VerifyCsr(probe.csr_pem);
+  if (!csr.ok()) {
+    return ProbeError(absl::StrCat("Sign: ", csr.status().message()));
+  }
   SignRequest request;
-  request.csr_pem = probe.csr_pem;
+  request.csr = *std::move(csr);
   request.identities = {kProbeIdentity};
   request.requested_ttl = absl::Minutes(5);
   absl::StatusOr<SignedChain> signed_chain = ca.Sign(request);

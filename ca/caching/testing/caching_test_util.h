@@ -71,7 +71,7 @@ inline CachingCaOptions ManualOptions(const testkit::FakeClock* clock = nullptr)
   options.max_retry_backoff = absl::Milliseconds(50);
   if (clock != nullptr) {
     options.clock = clock->AsFunction();
-    options.local_ca.clock = clock->AsFunction();
+    options.policy.clock = clock->AsFunction();
   }
   return options;
 }

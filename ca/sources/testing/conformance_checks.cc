@@ -2,7 +2,7 @@
 
 #include "gtest/gtest.h"
 #include "ca/caching/material_validator.h"
-#include "ca/local_ca.h"
+#include "ca/issuance_policy.h"
 #include "common/secret_data.h"
 
 namespace vaultca {
@@ -10,9 +10,12 @@ namespace ca {
 namespace testing {
 
 absl::Status ServesValidMaterial(const CaMaterialPem& material, absl::Time now) {
-  LocalCaOptions options;
+  IssuancePolicyOptions options;
   options.clock = [now] { return now; };
-  return ValidateMaterial(material, options, now, nullptr).status();
+  absl::StatusOr<std::shared_ptr<const IssuancePolicy>> policy =
+      IssuancePolicy::New(options);
+  if (!policy.ok()) return policy.status();
+  return ValidateMaterial(material, *std::move(policy), now, nullptr).status();
 }
 
 bool SameMaterial(const CaMaterialPem& a, const CaMaterialPem& b) {

@@ -371,8 +371,15 @@ IstiodCertImpl::Outcome IstiodCertImpl::Issue(const Snapshot& snapshot,
     VAULTCA_LOG(ERROR) << kLogPrefix << ": " << csr.status();
     return Outcome{Outcome::kRetry};
   }
+  absl::StatusOr<ca::VerifiedCsr> verified =
+      ca_->policy().VerifyCsr(csr->csr_pem);
+  if (!verified.ok()) {
+    VAULTCA_LOG(WARNING) << kLogPrefix << ": the CA did not sign: "
+                         << verified.status();
+    return Outcome{Outcome::kRetry};
+  }
   ca::SignRequest request;
-  request.csr_pem = csr->csr_pem;
+  request.csr = *std::move(verified);
   request.identities = dns_names_;
   request.requested_ttl = options_.ttl;
   absl::StatusOr<ca::SignedChain> signed_chain = ca_->Sign(request);

@@ -56,8 +56,11 @@ TlsSecretData Issue(ca::CertificateAuthority& ca, const std::string& root,
   options.empty_subject = true;
   absl::StatusOr<ca::WorkloadCsr> csr = ca::GenerateWorkloadCsr(options);
   EXPECT_TRUE(csr.ok()) << csr.status();
+  auto verified = ca.policy().VerifyCsr(csr->csr_pem);
+  EXPECT_TRUE(verified.ok()) << verified.status();
+  if (!verified.ok()) return {};
   ca::SignRequest request;
-  request.csr_pem = csr->csr_pem;
+  request.csr = *std::move(verified);
   request.identities = names;
   request.requested_ttl = ttl;
   absl::StatusOr<ca::SignedChain> chain = ca.Sign(request);

@@ -10,21 +10,23 @@ import (
 	"vaultca.dev/tests/interop/internal/pki"
 )
 
-// Runs after the rotation test (file order). A `vault kv put` of a CA under
-// a different root would split the mesh (workloads trusting the old root
-// cannot verify the new certificates), so without ISTIO_MULTIROOT_MESH
-// vaultca refuses it and keeps signing with the material in service:
-// Istio's client sees no error, certificates keep their issuer and verify
-// against the published root, which does not change.
+// A `vault kv put` of a CA under a different root would split the mesh
+// (workloads trusting the old root cannot verify the new certificates), so
+// without ISTIO_MULTIROOT_MESH vaultca refuses it and keeps signing with
+// the material in service: Istio's client sees no error, certificates keep
+// their issuer and verify against the published root, which does not
+// change. On a Vault and vaultca-server of its own: the other tests never
+// see the other root in Vault.
 func TestVaultRootChangeIsRefusedAndSigningGoesOn(t *testing.T) {
-	tg := targets()[0]
-	inService := env.mat
+	own := startOwnCA(t, "root-policy")
+	tg := own.vaultcaTarget()
+	inService := own.mat
 	publishedBefore, err := os.ReadFile(tg.rootFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const refused = `vaultca_ca_refresh_failures_total{cause="root_policy"}`
-	refusedBefore, err := env.vca.metric(refused)
+	refusedBefore, err := own.vca.metric(refused)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,20 +39,15 @@ func TestVaultRootChangeIsRefusedAndSigningGoesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.putCA(other); err != nil {
+	if err := own.putCA(other); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { // Leave Vault holding the material in service.
-		if err := env.putCA(inService); err != nil {
-			t.Errorf("restoring the CA in Vault: %v", err)
-		}
-	}()
 
 	// The harness refreshes every second: wait until a refresh saw the
 	// other root and refused it.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		n, err := env.vca.metric(refused)
+		n, err := own.vca.metric(refused)
 		if err == nil && n > refusedBefore {
 			break
 		}

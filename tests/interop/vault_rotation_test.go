@@ -10,11 +10,16 @@ import (
 	"vaultca.dev/tests/interop/internal/pki"
 )
 
-// Runs last (file order): it changes the CA in Vault.
+// An operator's `vault kv put` of a new intermediate under the same root,
+// while two agents request certificates back to back: every request
+// succeeds, and once a certificate names the new issuer none names the
+// old one again. On a Vault and vaultca-server of its own, as the rotation
+// would change the CA the other tests check certificates against.
 func TestVaultRotationDuringContinuousRequests(t *testing.T) {
-	tg := targets()[0]
-	oldCA := env.mat.Signing.Cert
-	next, err := pki.NewIntermediate(env.root, "Interop Intermediate 2", true /* P-256 */, 2*365*24*time.Hour)
+	own := startOwnCA(t, "rotation")
+	tg := own.vaultcaTarget()
+	oldCA := own.mat.Signing.Cert
+	next, err := pki.NewIntermediate(own.root, "Rotation Intermediate 2", true /* P-256 */, 2*365*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +77,7 @@ func TestVaultRotationDuringContinuousRequests(t *testing.T) {
 	}
 
 	time.Sleep(2 * time.Second)
-	if err := env.putCA(next); err != nil { // vault kv put, new intermediate, same root
+	if err := own.putCA(next); err != nil { // vault kv put, new intermediate, same root
 		close(stop)
 		wg.Wait()
 		t.Fatal(err)
@@ -96,7 +101,6 @@ func TestVaultRotationDuringContinuousRequests(t *testing.T) {
 	time.Sleep(time.Second)
 	close(stop)
 	wg.Wait()
-	env.mat = next
 
 	var before, after, errs int
 	sawNew := false
