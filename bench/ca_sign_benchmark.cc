@@ -41,11 +41,11 @@
 #include "absl/strings/str_format.h"
 #include "benchmark/benchmark.h"
 #include "ca/generate.h"
-#include "x509/testing/csr_test_util.h"
 #include "ca/internal/key_cert_bundle_access.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
 #include "common/internal/ssl_unique_ptr.h"
+#include "testing/csr.h"
 
 namespace vaultca {
 namespace {
@@ -111,11 +111,11 @@ Fixture* MakeFixture(const CaKey& ca_key, const CsrKey& csr_key) {
   f->local_ca = *std::move(local);
 
   // istio-agent's CSR: empty O=, one critical URI SAN.
-  x509::testing::TestCsrOptions csr;
+  testkit::TestCsrOptions csr;
   csr.key = csr_key.spec;
   csr.with_organization = true;
   csr.sans = {"URI:spiffe://cluster.local/ns/default/sa/sleep"};
-  f->csr_pem = x509::testing::TestCsrPem(csr);
+  f->csr_pem = testkit::TestCsrPem(csr);
   f->identities = {"spiffe://cluster.local/ns/default/sa/sleep"};
 
   SslUniquePtr<BIO> bio(BIO_new_mem_buf(

@@ -46,10 +46,10 @@
 #include "ca/caching/caching_ca.h"
 #include "ca/caching/testing/fake_source.h"
 #include "ca/generate.h"
-#include "x509/testing/csr_test_util.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
 #include "common/log.h"
+#include "testing/csr.h"
 
 namespace vaultca {
 namespace {
@@ -133,11 +133,11 @@ Fixture* MakeFixture(const CaKey& ca_key) {
   f->rotating = NewCachingCa(f->rotating_state);
 
   // istio-agent's default CSR: RSA 2048, empty O=, one critical URI SAN.
-  x509::testing::TestCsrOptions csr;
+  testkit::TestCsrOptions csr;
   csr.key = "RSA:2048";
   csr.with_organization = true;
   csr.sans = {"URI:spiffe://cluster.local/ns/default/sa/sleep"};
-  f->csr_pem = x509::testing::TestCsrPem(csr);
+  f->csr_pem = testkit::TestCsrPem(csr);
   f->identities = {"spiffe://cluster.local/ns/default/sa/sleep"};
   return f;
 }

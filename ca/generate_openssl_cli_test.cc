@@ -13,7 +13,7 @@
 #include "absl/strings/strip.h"
 #include "ca/generate.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/testing/test_pki.h"
+#include "testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -79,7 +79,7 @@ TEST_F(OpenSslCliTest, ParsesRootsAsCas) {
     SCOPED_TRACE(KeyTypeName(type));
     // The CLI checks validity against the real clock.
     RootOptions options;
-    options.key_pem = testing::CachedKeyPem(type);
+    options.key_pem = testkit::CachedKeyPem(type);
     absl::StatusOr<CaMaterialPem> root = GenerateSelfSignedRoot(options);
     ASSERT_TRUE(root.ok()) << root.status();
     std::string path = Write("root.pem", root->cert_pem);
@@ -116,13 +116,13 @@ TEST_F(OpenSslCliTest, ParsesRootsAsCas) {
 
 TEST_F(OpenSslCliTest, VerifiesIntermediateAgainstItsRootOnly) {
   RootOptions root_options;
-  root_options.key_pem = testing::CachedKeyPem(KeyType::kRsa);
+  root_options.key_pem = testkit::CachedKeyPem(KeyType::kRsa);
   absl::StatusOr<CaMaterialPem> root = GenerateSelfSignedRoot(root_options);
   ASSERT_TRUE(root.ok()) << root.status();
   std::shared_ptr<const KeyCertBundle> parent = Bundle(*root);
   ASSERT_NE(parent, nullptr);
   IntermediateOptions options;
-  options.key_pem = testing::CachedKeyPem(KeyType::kEcP256);
+  options.key_pem = testkit::CachedKeyPem(KeyType::kEcP256);
   absl::StatusOr<CaMaterialPem> intermediate =
       GenerateIntermediate(*parent, options);
   ASSERT_TRUE(intermediate.ok()) << intermediate.status();
@@ -137,7 +137,7 @@ TEST_F(OpenSslCliTest, VerifiesIntermediateAgainstItsRootOnly) {
   EXPECT_THAT(output, HasSubstr(": OK"));
 
   // The same check fails against an unrelated root: the test can fail.
-  root_options.key_pem = testing::CachedKeyPem(KeyType::kRsa, 1);
+  root_options.key_pem = testkit::CachedKeyPem(KeyType::kRsa, 1);
   absl::StatusOr<CaMaterialPem> other = GenerateSelfSignedRoot(root_options);
   ASSERT_TRUE(other.ok()) << other.status();
   std::string other_path = Write("other.pem", other->cert_pem);

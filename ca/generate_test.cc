@@ -9,9 +9,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "testing/test_pki.h"
 #include "x509/key_util.h"
 #include "x509/pem.h"
-#include "ca/testing/test_pki.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -44,7 +44,7 @@ std::shared_ptr<const KeyCertBundle> Bundle(const CaMaterialPem& material,
 
 CaMaterialPem MustRoot(KeyType type, absl::Time now = kNow) {
   RootOptions options;
-  options.key_pem = testing::CachedKeyPem(type);
+  options.key_pem = testkit::CachedKeyPem(type);
   options.now = now;
   absl::StatusOr<CaMaterialPem> root = GenerateSelfSignedRoot(options);
   EXPECT_TRUE(root.ok()) << root.status();
@@ -84,7 +84,7 @@ TEST(GeneratePrivateKeyPemTest, EveryTypeIsFreshPkcs8) {
 TEST(GenerateSelfSignedRootTest, MatchesIstiodProfile) {
   RootOptions options;
   options.organization = "example.org";
-  options.key_pem = testing::CachedKeyPem(KeyType::kRsa);
+  options.key_pem = testkit::CachedKeyPem(KeyType::kRsa);
   options.now = kNow;
   absl::StatusOr<CaMaterialPem> root = GenerateSelfSignedRoot(options);
   ASSERT_TRUE(root.ok()) << root.status();
@@ -117,7 +117,7 @@ TEST(GenerateSelfSignedRootTest, MatchesIstiodProfile) {
             -1);
   EXPECT_EQ(X509_get_signature_nid(cert.get()), NID_sha256WithRSAEncryption);
   // The supplied key is certified and returned (as PKCS#8).
-  EXPECT_TRUE(SecretEquals(root->key_pem, testing::CachedKeyPem(KeyType::kRsa)));
+  EXPECT_TRUE(SecretEquals(root->key_pem, testkit::CachedKeyPem(KeyType::kRsa)));
 }
 
 TEST(GenerateSelfSignedRootTest, SignatureAlgorithmFollowsKeyType) {
@@ -172,24 +172,24 @@ TEST(GenerateSelfSignedRootTest, SerialsAreRandom128Bit) {
 TEST(GenerateSelfSignedRootTest, RejectsBadOptions) {
   RootOptions zero_ttl;
   zero_ttl.ttl = absl::ZeroDuration();
-  zero_ttl.key_pem = testing::CachedKeyPem(KeyType::kEcP256);
+  zero_ttl.key_pem = testkit::CachedKeyPem(KeyType::kEcP256);
   EXPECT_EQ(GenerateSelfSignedRoot(zero_ttl).status().code(),
             absl::StatusCode::kInvalidArgument);
 
   RootOptions no_org;
   no_org.organization = "";
-  no_org.key_pem = testing::CachedKeyPem(KeyType::kEcP256);
+  no_org.key_pem = testkit::CachedKeyPem(KeyType::kEcP256);
   EXPECT_EQ(GenerateSelfSignedRoot(no_org).status().code(),
             absl::StatusCode::kInvalidArgument);
 
   RootOptions weak;
-  weak.key_pem = testing::Rsa1024KeyPem();
+  weak.key_pem = testkit::Rsa1024KeyPem();
   absl::Status status = GenerateSelfSignedRoot(weak).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()), StartsWith("key: RSA key of 1024 bits"));
 
   RootOptions encrypted;
-  encrypted.key_pem = testing::EncryptedPkcs8KeyPem();
+  encrypted.key_pem = testkit::EncryptedPkcs8KeyPem();
   EXPECT_THAT(std::string(GenerateSelfSignedRoot(encrypted).status().message()),
               StartsWith("key: the private key is encrypted"));
 }
@@ -201,7 +201,7 @@ TEST(GenerateIntermediateTest, MatchesProfileAndChainsToParent) {
   IntermediateOptions options;
   options.organization = "example.org";
   options.common_name = "istiod intermediate";
-  options.key_pem = testing::CachedKeyPem(KeyType::kEcP384);
+  options.key_pem = testkit::CachedKeyPem(KeyType::kEcP384);
   options.ttl = absl::Hours(24 * 30);
   options.now = kNow;
   absl::StatusOr<CaMaterialPem> intermediate =
@@ -244,12 +244,12 @@ TEST(GenerateIntermediateTest, MatchesProfileAndChainsToParent) {
 }
 
 TEST(GenerateIntermediateTest, NotAfterIsClampedToParent) {
-  CaMaterialPem root = testing::Root(KeyType::kEcP256, kNow, 0,
+  CaMaterialPem root = testkit::Root(KeyType::kEcP256, kNow, 0,
                                      absl::Hours(24 * 10));
   std::shared_ptr<const KeyCertBundle> parent = Bundle(root);
   ASSERT_NE(parent, nullptr);
   IntermediateOptions options;
-  options.key_pem = testing::CachedKeyPem(KeyType::kEcP256, 1);
+  options.key_pem = testkit::CachedKeyPem(KeyType::kEcP256, 1);
   options.ttl = absl::Hours(24 * 365);
   options.now = kNow + absl::Hours(24);
   absl::StatusOr<CaMaterialPem> intermediate =
@@ -269,7 +269,7 @@ TEST(GenerateIntermediateTest, ChainHoldsEachCertificateOnce) {
   std::shared_ptr<const KeyCertBundle> parent = Bundle(root);
   ASSERT_NE(parent, nullptr);
   IntermediateOptions options;
-  options.key_pem = testing::CachedKeyPem(KeyType::kEcP256, 1);
+  options.key_pem = testkit::CachedKeyPem(KeyType::kEcP256, 1);
   options.now = kNow;
   absl::StatusOr<CaMaterialPem> intermediate =
       GenerateIntermediate(*parent, options);
@@ -278,11 +278,11 @@ TEST(GenerateIntermediateTest, ChainHoldsEachCertificateOnce) {
 }
 
 TEST(GenerateIntermediateTest, UnderAnIntermediateChainRunsToTheRoot) {
-  CaMaterialPem middle = testing::IntermediateWithoutPathLen(kNow);
+  CaMaterialPem middle = testkit::IntermediateWithoutPathLen(kNow);
   std::shared_ptr<const KeyCertBundle> parent = Bundle(middle);
   ASSERT_NE(parent, nullptr);
   IntermediateOptions options;
-  options.key_pem = testing::CachedKeyPem(KeyType::kEcP256, 2);
+  options.key_pem = testkit::CachedKeyPem(KeyType::kEcP256, 2);
   options.ttl = absl::Hours(1);
   options.now = kNow;
   absl::StatusOr<CaMaterialPem> leaf_ca = GenerateIntermediate(*parent, options);
@@ -297,11 +297,11 @@ TEST(GenerateIntermediateTest, UnderAnIntermediateChainRunsToTheRoot) {
 }
 
 TEST(GenerateIntermediateTest, RefusesExpiredParent) {
-  CaMaterialPem root = testing::Root(KeyType::kEcP256, kNow, 0, absl::Hours(2));
+  CaMaterialPem root = testkit::Root(KeyType::kEcP256, kNow, 0, absl::Hours(2));
   std::shared_ptr<const KeyCertBundle> parent = Bundle(root);
   ASSERT_NE(parent, nullptr);
   IntermediateOptions options;
-  options.key_pem = testing::CachedKeyPem(KeyType::kEcP256, 1);
+  options.key_pem = testkit::CachedKeyPem(KeyType::kEcP256, 1);
   options.now = kNow + absl::Hours(3);
   absl::Status status = GenerateIntermediate(*parent, options).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);

@@ -10,11 +10,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "ca/generate.h"
+#include "testing/test_pki.h"
 #include "x509/chain_verify.h"
 #include "ca/internal/key_cert_bundle_access.h"
 #include "x509/pem.h"
 #include "x509/x509_util.h"
-#include "ca/testing/test_pki.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -64,7 +64,7 @@ std::string Fingerprint(absl::string_view pem) {
 }
 
 TEST(KeyCertBundleTest, SelfSignedRootWithEmptyChainValidates) {
-  CaMaterialPem root = testing::Root(KeyType::kRsa, kNow);
+  CaMaterialPem root = testkit::Root(KeyType::kRsa, kNow);
   ASSERT_TRUE(root.chain_pem.empty());
   std::shared_ptr<const KeyCertBundle> bundle = MustCreate(root);
   ASSERT_NE(bundle, nullptr);
@@ -84,7 +84,7 @@ TEST(KeyCertBundleTest, SelfSignedRootWithEmptyChainValidates) {
 
 TEST(KeyCertBundleTest, SerialHexIsLowerCaseHexOfTheSerial) {
   std::shared_ptr<const KeyCertBundle> bundle =
-      MustCreate(testing::Root(KeyType::kEcP256, kNow));
+      MustCreate(testkit::Root(KeyType::kEcP256, kNow));
   ASSERT_NE(bundle, nullptr);
   SslUniquePtr<X509> cert = Cert(bundle->cert_pem());
   SslUniquePtr<BIGNUM> expected(
@@ -102,16 +102,16 @@ TEST(KeyCertBundleTest, EveryKeyTypeValidates) {
                        KeyType::kEd25519}) {
     SCOPED_TRACE(KeyTypeName(type));
     std::shared_ptr<const KeyCertBundle> bundle =
-        MustCreate(testing::Root(type, kNow));
+        MustCreate(testkit::Root(type, kNow));
     ASSERT_NE(bundle, nullptr);
     EXPECT_EQ(bundle->key_type(), type);
   }
 }
 
 TEST(KeyCertBundleTest, IntermediateChainsToRoot) {
-  CaMaterialPem root = testing::Root(KeyType::kRsa, kNow);
+  CaMaterialPem root = testkit::Root(KeyType::kRsa, kNow);
   CaMaterialPem intermediate =
-      testing::Intermediate(root, KeyType::kEcP256, kNow);
+      testkit::Intermediate(root, KeyType::kEcP256, kNow);
   std::shared_ptr<const KeyCertBundle> bundle = MustCreate(intermediate);
   ASSERT_NE(bundle, nullptr);
   EXPECT_FALSE(bundle->self_signed());
@@ -122,8 +122,8 @@ TEST(KeyCertBundleTest, IntermediateChainsToRoot) {
 }
 
 TEST(KeyCertBundleTest, ChainMayOmitSigningCertAndRoot) {
-  CaMaterialPem root = testing::Root(KeyType::kRsa, kNow);
-  CaMaterialPem material = testing::Intermediate(root, KeyType::kEcP256, kNow);
+  CaMaterialPem root = testkit::Root(KeyType::kRsa, kNow);
+  CaMaterialPem material = testkit::Intermediate(root, KeyType::kEcP256, kNow);
   for (const std::string& chain :
        {std::string(), root.cert_pem, material.cert_pem, std::string("\n \n")}) {
     material.chain_pem = chain;
@@ -132,8 +132,8 @@ TEST(KeyCertBundleTest, ChainMayOmitSigningCertAndRoot) {
 }
 
 TEST(KeyCertBundleTest, ChainPemsKeepFileOrderAndDuplicates) {
-  CaMaterialPem root = testing::Root(KeyType::kRsa, kNow);
-  CaMaterialPem material = testing::Intermediate(root, KeyType::kEcP256, kNow);
+  CaMaterialPem root = testkit::Root(KeyType::kRsa, kNow);
+  CaMaterialPem material = testkit::Intermediate(root, KeyType::kEcP256, kNow);
   // Istio's cert-chain.pem may repeat certificates; istiod sends it as is.
   material.chain_pem = absl::StrCat("comment line\n", material.cert_pem,
                                     root.cert_pem, "\n", root.cert_pem);
@@ -144,7 +144,7 @@ TEST(KeyCertBundleTest, ChainPemsKeepFileOrderAndDuplicates) {
 }
 
 TEST(KeyCertBundleTest, SelfSignedRootMayListItselfAsChain) {
-  CaMaterialPem root = testing::Root(KeyType::kRsa, kNow);
+  CaMaterialPem root = testkit::Root(KeyType::kRsa, kNow);
   root.chain_pem = root.cert_pem;
   std::shared_ptr<const KeyCertBundle> bundle = MustCreate(root);
   ASSERT_NE(bundle, nullptr);
@@ -152,10 +152,10 @@ TEST(KeyCertBundleTest, SelfSignedRootMayListItselfAsChain) {
 }
 
 TEST(KeyCertBundleTest, MultiRootBundleVerifiesAgainstAnyRoot) {
-  CaMaterialPem root = testing::Root(KeyType::kRsa, kNow);
-  CaMaterialPem other = testing::Root(KeyType::kRsa, kNow, 1,
+  CaMaterialPem root = testkit::Root(KeyType::kRsa, kNow);
+  CaMaterialPem other = testkit::Root(KeyType::kRsa, kNow, 1,
                                       absl::Hours(24 * 365), "other.example");
-  CaMaterialPem material = testing::Intermediate(root, KeyType::kEcP256, kNow);
+  CaMaterialPem material = testkit::Intermediate(root, KeyType::kEcP256, kNow);
   material.root_bundle_pem = other.cert_pem + root.cert_pem;
   std::shared_ptr<const KeyCertBundle> bundle = MustCreate(material);
   ASSERT_NE(bundle, nullptr);
@@ -170,12 +170,12 @@ TEST(KeyCertBundleTest, MultiRootBundleVerifiesAgainstAnyRoot) {
 }
 
 TEST(KeyCertBundleTest, AcceptsEveryKeyEncoding) {
-  CaMaterialPem rsa = testing::Root(KeyType::kRsa, kNow);
-  rsa.key_pem = testing::RsaPkcs1KeyPem();
+  CaMaterialPem rsa = testkit::Root(KeyType::kRsa, kNow);
+  rsa.key_pem = testkit::RsaPkcs1KeyPem();
   EXPECT_TRUE(CreateStatus(rsa).ok());
   for (bool with_parameters : {false, true}) {
-    CaMaterialPem ec = testing::Root(KeyType::kEcP384, kNow);
-    ec.key_pem = testing::EcSec1KeyPem(KeyType::kEcP384, with_parameters);
+    CaMaterialPem ec = testkit::Root(KeyType::kEcP384, kNow);
+    ec.key_pem = testkit::EcSec1KeyPem(KeyType::kEcP384, with_parameters);
     EXPECT_TRUE(CreateStatus(ec).ok()) << with_parameters;
   }
 }
@@ -190,7 +190,7 @@ struct BadCase {
 };
 
 std::vector<BadCase> BadCases() {
-  CaMaterialPem good = testing::Root(KeyType::kRsa, kNow);
+  CaMaterialPem good = testkit::Root(KeyType::kRsa, kNow);
   std::vector<BadCase> cases;
   auto add = [&cases](std::string name, CaMaterialPem material,
                       absl::StatusCode code, std::string prefix,
@@ -212,7 +212,7 @@ std::vector<BadCase> BadCases() {
       kInvalid, "cert: no PEM certificate found", "");
   add("key as cert",
       with([](CaMaterialPem& m) {
-        m.cert_pem = std::string(testing::CachedKeyPem(KeyType::kEcP256).view());
+        m.cert_pem = std::string(testkit::CachedKeyPem(KeyType::kEcP256).view());
       }),
       kInvalid, "cert: PEM block 1 is a 'PRIVATE KEY'", "");
   add("two certs as cert",
@@ -224,16 +224,16 @@ std::vector<BadCase> BadCases() {
       with([](CaMaterialPem& m) { m.key_pem = SecretData(m.cert_pem); }),
       kInvalid, "key: PEM block 1 is a 'CERTIFICATE'", "");
   add("encrypted PKCS#8 key",
-      with([](CaMaterialPem& m) { m.key_pem = testing::EncryptedPkcs8KeyPem(); }),
+      with([](CaMaterialPem& m) { m.key_pem = testkit::EncryptedPkcs8KeyPem(); }),
       kInvalid, "key: the private key is encrypted", "");
   add("encrypted PKCS#1 key",
-      with([](CaMaterialPem& m) { m.key_pem = testing::EncryptedPkcs1KeyPem(); }),
+      with([](CaMaterialPem& m) { m.key_pem = testkit::EncryptedPkcs1KeyPem(); }),
       kInvalid, "key: the private key is encrypted", "");
   add("RSA-1024 key",
-      with([](CaMaterialPem& m) { m.key_pem = testing::Rsa1024KeyPem(); }),
+      with([](CaMaterialPem& m) { m.key_pem = testkit::Rsa1024KeyPem(); }),
       kInvalid, "key: RSA key of 1024 bits is too weak", "");
   add("P-521 key",
-      with([](CaMaterialPem& m) { m.key_pem = testing::P521KeyPem(); }),
+      with([](CaMaterialPem& m) { m.key_pem = testkit::P521KeyPem(); }),
       kInvalid, "key: unsupported EC curve secp521r1", "");
   add("garbage chain", with([](CaMaterialPem& m) { m.chain_pem = "junk"; }),
       kInvalid, "chain: no PEM certificate found", "");
@@ -241,7 +241,7 @@ std::vector<BadCase> BadCases() {
       with([](CaMaterialPem& m) {
         m.chain_pem =
             m.cert_pem +
-            std::string(testing::CachedKeyPem(KeyType::kEcP256).view());
+            std::string(testkit::CachedKeyPem(KeyType::kEcP256).view());
       }),
       kInvalid, "chain: PEM block 2 is a 'PRIVATE KEY'", "");
   add("empty root bundle",
@@ -254,39 +254,39 @@ std::vector<BadCase> BadCases() {
       }),
       kInvalid, "root bundle: certificate 1 is not a valid X.509 certificate",
       "");
-  add("mismatched key", testing::MismatchedKey(kNow), kInvalid,
+  add("mismatched key", testkit::MismatchedKey(kNow), kInvalid,
       "key: the private key does not match the public key of the signing "
       "certificate 'O=cluster.local'",
       "");
-  add("non-CA cert", testing::NonCaCert(kNow), kInvalid,
+  add("non-CA cert", testkit::NonCaCert(kNow), kInvalid,
       "cert: the signing certificate 'CN=workload' is not a CA", "");
-  add("no basicConstraints", testing::CertWithoutBasicConstraints(kNow),
+  add("no basicConstraints", testkit::CertWithoutBasicConstraints(kNow),
       kInvalid, "cert: the signing certificate 'CN=no basicConstraints' is "
                 "not a CA",
       "");
-  add("CA without keyCertSign", testing::CaWithoutCertSign(kNow), kInvalid,
+  add("CA without keyCertSign", testkit::CaWithoutCertSign(kNow), kInvalid,
       "cert: the signing certificate 'CN=ca without keyCertSign' may not sign",
       "keyCertSign");
-  add("expired", testing::ExpiredCa(kNow), kPrecondition,
+  add("expired", testkit::ExpiredCa(kNow), kPrecondition,
       "cert: the signing certificate 'O=cluster.local' expired at "
       "2025-12-31T00:00:00+00:00",
       "install renewed CA material");
-  add("not yet valid", testing::NotYetValidCa(kNow), kPrecondition,
+  add("not yet valid", testkit::NotYetValidCa(kNow), kPrecondition,
       "cert: the signing certificate 'O=cluster.local' is not yet valid: "
       "notBefore 2026-01-01T23:58:00+00:00",
       "");
-  add("chain not reaching root", testing::ChainNotReachingRoot(kNow), kInvalid,
+  add("chain not reaching root", testkit::ChainNotReachingRoot(kNow), kInvalid,
       "chain: the signing certificate does not verify to any root",
       "unable to get local issuer certificate");
-  CaMaterialPem foreign_root = testing::ChainNotReachingRoot(kNow);
-  foreign_root.chain_pem += testing::Root(KeyType::kRsa, kNow).cert_pem;
+  CaMaterialPem foreign_root = testkit::ChainNotReachingRoot(kNow);
+  foreign_root.chain_pem += testkit::Root(KeyType::kRsa, kNow).cert_pem;
   add("chain ends in another root", foreign_root, kInvalid,
       "chain: the signing certificate does not verify to any root",
       "self-signed certificate in certificate chain");
   add("root not in bundle",
       with([](CaMaterialPem& m) {
         m.root_bundle_pem =
-            testing::Root(KeyType::kRsa, kNow, 1).cert_pem;
+            testkit::Root(KeyType::kRsa, kNow, 1).cert_pem;
       }),
       kInvalid, "chain: the signing certificate does not verify to any root",
       "self-signed certificate");
@@ -306,7 +306,7 @@ TEST(KeyCertBundleTest, EachInvalidInputFailsWithItsOwnError) {
 // Valid from notBefore inclusive to notAfter exclusive, as OpenSSL's path
 // validation counts it.
 TEST(KeyCertBundleTest, ValidityBoundaries) {
-  CaMaterialPem root = testing::Root(KeyType::kEcP256, kNow);
+  CaMaterialPem root = testkit::Root(KeyType::kEcP256, kNow);
   std::shared_ptr<const KeyCertBundle> bundle = MustCreate(root);
   ASSERT_NE(bundle, nullptr);
   EXPECT_TRUE(CreateStatus(root, bundle->not_before()).ok());
@@ -321,7 +321,7 @@ TEST(KeyCertBundleTest, ValidityBoundaries) {
 }
 
 TEST(KeyCertBundleTest, ExpiredCertificateAboveSignerIsFailedPrecondition) {
-  CaMaterialPem expired = testing::ExpiredCa(kNow);
+  CaMaterialPem expired = testkit::ExpiredCa(kNow);
   SslUniquePtr<X509> cert = Cert(expired.cert_pem);
   SslUniquePtr<STACK_OF(X509)> roots(sk_X509_new_null());
   ASSERT_EQ(sk_X509_push(roots.get(), X509_dup(cert.get())), 1);
@@ -338,7 +338,7 @@ TEST(KeyCertBundleTest, ExpiredCertificateAboveSignerIsFailedPrecondition) {
 // A signing CA below a pathlen:0 intermediate verifies on its own, but no
 // certificate it issued would: refuse it at load time.
 TEST(KeyCertBundleTest, PathLengthConstraintAboveSignerIsEnforced) {
-  absl::Status status = CreateStatus(testing::BelowPathLenZero(kNow));
+  absl::Status status = CreateStatus(testkit::BelowPathLenZero(kNow));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_THAT(std::string(status.message()),
               StartsWith("chain: certificate 'CN=vaultca intermediate,"
@@ -346,11 +346,11 @@ TEST(KeyCertBundleTest, PathLengthConstraintAboveSignerIsEnforced) {
                          "intermediate CA(s)"));
   // GenerateIntermediate refuses to create such a CA in the first place.
   std::shared_ptr<const KeyCertBundle> parent = MustCreate(
-      testing::Intermediate(testing::Root(KeyType::kRsa, kNow),
+      testkit::Intermediate(testkit::Root(KeyType::kRsa, kNow),
                             KeyType::kEcP256, kNow));
   ASSERT_NE(parent, nullptr);
   IntermediateOptions options;
-  options.key_pem = testing::CachedKeyPem(KeyType::kEcP256, 3);
+  options.key_pem = testkit::CachedKeyPem(KeyType::kEcP256, 3);
   options.now = kNow;
   status = GenerateIntermediate(*parent, options).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;

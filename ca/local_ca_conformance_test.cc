@@ -6,8 +6,8 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
 #include "ca/testing/ca_conformance.h"
-#include "ca/testing/test_pki.h"
 #include "gtest/gtest.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
@@ -22,7 +22,7 @@ class LocalCaHarness {
 
   std::unique_ptr<CertificateAuthority> NewCa(IssuancePolicyOptions policy) {
     static const CaMaterialPem* const material =
-        new CaMaterialPem(Intermediate(Root(KeyType::kEcP256)));
+        new CaMaterialPem(testkit::Intermediate(testkit::Root(KeyType::kEcP256)));
     auto bundle = KeyCertBundle::Create(*material);
     EXPECT_TRUE(bundle.ok()) << bundle.status();
     if (!bundle.ok()) return nullptr;

@@ -14,13 +14,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "x509/testing/csr_test_util.h"
-#include "x509/pem_codec.h"
 #include "ca/local_ca.h"
-#include "ca/testing/test_pki.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/csr.h"
+#include "testing/test_pki.h"
+#include "x509/pem_codec.h"
 
 namespace vaultca {
 namespace ca {
@@ -123,7 +123,7 @@ class LeafProfileTest : public ::testing::TestWithParam<ProfileCase> {};
 TEST_P(LeafProfileTest, IssuesIstiodProfile) {
   const ProfileCase& param = GetParam();
   const absl::Time now = TestNow();
-  const CaMaterialPem material = testing::Root(param.ca_key, absl::Now());
+  const CaMaterialPem material = testkit::Root(param.ca_key, absl::Now());
   auto bundle = KeyCertBundle::Create(material);
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   IssuancePolicyOptions options;
@@ -131,7 +131,7 @@ TEST_P(LeafProfileTest, IssuesIstiodProfile) {
   auto ca = LocalCertificateAuthority::New(*bundle, options);
   ASSERT_TRUE(ca.ok()) << ca.status();
 
-  x509::testing::TestCsrOptions csr;
+  testkit::TestCsrOptions csr;
   csr.key = param.csr_key;
   csr.with_organization = true;
   // The CSR's own SANs and extensions are ignored, as istiod ignores them.
@@ -139,7 +139,7 @@ TEST_P(LeafProfileTest, IssuesIstiodProfile) {
   csr.extensions = {{NID_basic_constraints, "critical,CA:TRUE"},
                     {NID_key_usage, "critical,keyCertSign"}};
   absl::StatusOr<VerifiedCsr> verified =
-      (*ca)->policy().VerifyCsr(x509::testing::TestCsrPem(csr));
+      (*ca)->policy().VerifyCsr(testkit::TestCsrPem(csr));
   ASSERT_TRUE(verified.ok()) << verified.status();
   SignRequest request;
   request.csr = *std::move(verified);
@@ -172,7 +172,7 @@ TEST_P(LeafProfileTest, IssuesIstiodProfile) {
   EXPECT_EQ(ASN1_STRING_type(X509_get0_notAfter(leaf.get())), V_ASN1_UTCTIME);
 
   EXPECT_EQ(EVP_PKEY_eq(X509_get0_pubkey(leaf.get()),
-                        x509::testing::CachedCsrKey(param.csr_key)),
+                        testkit::CachedCsrKey(param.csr_key)),
             1);
   EXPECT_EQ(X509_get_signature_nid(leaf.get()), param.signature_nid);
 
@@ -266,15 +266,15 @@ INSTANTIATE_TEST_SUITE_P(
 // with the response's middle elements as the untrusted chain.
 TEST(LeafCliTest, IntermediateChainVerifiesWithOpensslCli) {
   const absl::Time now = absl::Now();
-  const CaMaterialPem root = testing::Root(KeyType::kRsa, now);
+  const CaMaterialPem root = testkit::Root(KeyType::kRsa, now);
   const CaMaterialPem intermediate =
-      testing::Intermediate(root, KeyType::kEcP384, now);
+      testkit::Intermediate(root, KeyType::kEcP384, now);
   auto bundle = KeyCertBundle::Create(intermediate);
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   auto ca = LocalCertificateAuthority::New(*bundle);
   ASSERT_TRUE(ca.ok()) << ca.status();
   absl::StatusOr<VerifiedCsr> verified =
-      (*ca)->policy().VerifyCsr(x509::testing::TestCsrPem());
+      (*ca)->policy().VerifyCsr(testkit::TestCsrPem());
   ASSERT_TRUE(verified.ok()) << verified.status();
   SignRequest request;
   request.csr = *std::move(verified);
@@ -309,10 +309,10 @@ std::unique_ptr<LocalCertificateAuthority> MakeCa(const CaMaterialPem& m) {
 }
 
 SslUniquePtr<X509> SignOne(LocalCertificateAuthority& ca,
-                           const x509::testing::TestCsrOptions& csr,
+                           const testkit::TestCsrOptions& csr,
                            std::vector<std::string> identities) {
   absl::StatusOr<VerifiedCsr> verified =
-      ca.policy().VerifyCsr(x509::testing::TestCsrPem(csr));
+      ca.policy().VerifyCsr(testkit::TestCsrPem(csr));
   EXPECT_TRUE(verified.ok()) << verified.status();
   if (!verified.ok()) return nullptr;
   SignRequest request;
@@ -335,8 +335,8 @@ std::string CommonName(X509* cert, int* type) {
 }
 
 TEST(LeafSubjectTest, CommonNameOnlyWhenTheCsrHasOne) {
-  auto ca = MakeCa(testing::Root(KeyType::kEcP256));
-  x509::testing::TestCsrOptions with_cn;
+  auto ca = MakeCa(testkit::Root(KeyType::kEcP256));
+  testkit::TestCsrOptions with_cn;
   with_cn.common_names = {"anything"};
   int type = 0;
 
@@ -359,15 +359,15 @@ TEST(LeafSubjectTest, CommonNameOnlyWhenTheCsrHasOne) {
   ASSERT_NE(leaf, nullptr);
   EXPECT_EQ(X509_NAME_entry_count(X509_get_subject_name(leaf.get())), 0);
 
-  leaf = SignOne(*ca, x509::testing::TestCsrOptions(), {kSpiffeId});
+  leaf = SignOne(*ca, testkit::TestCsrOptions(), {kSpiffeId});
   ASSERT_NE(leaf, nullptr);
   EXPECT_EQ(X509_NAME_entry_count(X509_get_subject_name(leaf.get())), 0);
 }
 
 TEST(LeafAkiTest, NoAuthorityKeyIdWhenTheIssuerHasNoSki) {
-  auto ca = MakeCa(testing::RootWithoutSki());
+  auto ca = MakeCa(testkit::RootWithoutSki());
   SslUniquePtr<X509> leaf =
-      SignOne(*ca, x509::testing::TestCsrOptions(), {kSpiffeId});
+      SignOne(*ca, testkit::TestCsrOptions(), {kSpiffeId});
   ASSERT_NE(leaf, nullptr);
   EXPECT_EQ(X509_get_ext_count(leaf.get()), 4);
   EXPECT_EQ(X509_get_ext_by_NID(leaf.get(), NID_authority_key_identifier, -1),
@@ -375,13 +375,13 @@ TEST(LeafAkiTest, NoAuthorityKeyIdWhenTheIssuerHasNoSki) {
 }
 
 TEST(LeafSerialTest, UniformOver128Bits) {
-  auto ca = MakeCa(testing::Root(KeyType::kEcP256));
+  auto ca = MakeCa(testkit::Root(KeyType::kEcP256));
   std::set<std::string> serials;
   bool saw_top_bit = false;
   constexpr int kLeaves = 64;
   for (int i = 0; i < kLeaves; ++i) {
     SslUniquePtr<X509> leaf =
-        SignOne(*ca, x509::testing::TestCsrOptions(), {kSpiffeId});
+        SignOne(*ca, testkit::TestCsrOptions(), {kSpiffeId});
     ASSERT_NE(leaf, nullptr);
     SslUniquePtr<BIGNUM> serial(
         ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf.get()), nullptr));

@@ -16,13 +16,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "x509/testing/csr_test_util.h"
-#include "ca/testing/sign_requests.h"
-#include "ca/testing/test_pki.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "common/sync.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/csr.h"
+#include "testing/signing.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
@@ -59,7 +59,7 @@ std::unique_ptr<LocalCertificateAuthority> MakeCa(
 
 SignRequest Request(absl::Duration ttl = absl::ZeroDuration()) {
   SignRequest request;
-  request.csr = testing::MustVerify(x509::testing::TestCsrPem());
+  request.csr = testkit::MustVerify(testkit::TestCsrPem());
   request.identities = {kSpiffeId};
   request.requested_ttl = ttl;
   return request;
@@ -84,7 +84,7 @@ class TtlTest : public ::testing::Test {
 };
 
 TEST_F(TtlTest, IstiodMode) {
-  auto ca = MakeCa(testing::Root(KeyType::kEcP256, now_), &now_);
+  auto ca = MakeCa(testkit::Root(KeyType::kEcP256, now_), &now_);
   EXPECT_EQ(*Lifetime(*ca, absl::ZeroDuration()), absl::Hours(24));
   EXPECT_EQ(*Lifetime(*ca, -absl::Seconds(5)), absl::Hours(24));
   EXPECT_EQ(*Lifetime(*ca, absl::Hours(1)), absl::Hours(1));
@@ -103,7 +103,7 @@ TEST_F(TtlTest, ClampMode) {
   options.ttl_mode = TtlMode::kClamp;
   options.default_ttl = absl::Minutes(30);
   options.max_ttl = absl::Hours(1);
-  auto ca = MakeCa(testing::Root(KeyType::kEcP256, now_), &now_, options);
+  auto ca = MakeCa(testkit::Root(KeyType::kEcP256, now_), &now_, options);
   EXPECT_EQ(*Lifetime(*ca, absl::ZeroDuration()), absl::Minutes(30));
   EXPECT_EQ(*Lifetime(*ca, -absl::Hours(1)), absl::Minutes(30));
   EXPECT_EQ(*Lifetime(*ca, absl::Minutes(10)), absl::Minutes(10));
@@ -114,7 +114,7 @@ TEST_F(TtlTest, ClampedToTheSigningCertificate) {
   // The CA expires in 10 hours: the default TTL is lowered to that, and no
   // leaf outlives the CA even when a longer (allowed) TTL is asked for.
   const CaMaterialPem root =
-      testing::Root(KeyType::kEcP256, now_, 0, absl::Hours(10));
+      testkit::Root(KeyType::kEcP256, now_, 0, absl::Hours(10));
   auto ca = MakeCa(root, &now_);
   const absl::Time ca_not_after = absl::FromUnixSeconds(
       UnixSeconds(X509_get0_notAfter(ParseCert(root.cert_pem).get())));
@@ -127,7 +127,7 @@ TEST_F(TtlTest, ClampedToTheSigningCertificate) {
 
 TEST_F(TtlTest, ExpiredSigningCertificate) {
   const CaMaterialPem root =
-      testing::Root(KeyType::kEcP256, now_, 0, absl::Hours(1));
+      testkit::Root(KeyType::kEcP256, now_, 0, absl::Hours(1));
   auto ca = MakeCa(root, &now_);
   now_ += absl::Hours(2);
   absl::StatusOr<SignedChain> chain = ca->Sign(Request());
@@ -141,7 +141,7 @@ TEST_F(TtlTest, ExpiredSigningCertificate) {
 
 TEST(LocalCaChainTest, SelfSignedAnswersLeafAndRoot) {
   const absl::Time now = absl::Now();
-  const CaMaterialPem root = testing::Root(KeyType::kRsa, now);
+  const CaMaterialPem root = testkit::Root(KeyType::kRsa, now);
   auto ca = MakeCa(root, &now);
   absl::StatusOr<SignedChain> chain = ca->Sign(Request());
   ASSERT_TRUE(chain.ok()) << chain.status();
@@ -156,9 +156,9 @@ TEST(LocalCaChainTest, SelfSignedAnswersLeafAndRoot) {
 
 TEST(LocalCaChainTest, PluggedInIntermediateRepeatsTheRoot) {
   const absl::Time now = absl::Now();
-  const CaMaterialPem root = testing::Root(KeyType::kRsa, now);
+  const CaMaterialPem root = testkit::Root(KeyType::kRsa, now);
   const CaMaterialPem intermediate =
-      testing::Intermediate(root, KeyType::kEcP256, now);
+      testkit::Intermediate(root, KeyType::kEcP256, now);
   auto bundle = KeyCertBundle::Create(intermediate, now);
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   ASSERT_FALSE((*bundle)->chain_pems().empty());
@@ -204,7 +204,7 @@ TEST(LocalCaChainTest, PluggedInIntermediateRepeatsTheRoot) {
 
 TEST(LocalCaRefusalTest, BadCsrAndIdentities) {
   const absl::Time now = absl::Now();
-  auto ca = MakeCa(testing::Root(KeyType::kEcP256, now), &now);
+  auto ca = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
 
   SignRequest request = Request();
   request.identities.clear();
@@ -227,7 +227,7 @@ TEST(LocalCaRefusalTest, BadCsrAndIdentities) {
             "CSR is empty: send a PEM \"CERTIFICATE REQUEST\" block");
 
   csr = ca->policy().VerifyCsr(
-      x509::testing::WithBrokenSignature(x509::testing::TestCsrPem()));
+      testkit::WithBrokenSignature(testkit::TestCsrPem()));
   EXPECT_EQ(csr.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(csr.status().message()),
               ::testing::StartsWith("CSR signature does not verify"));
@@ -235,26 +235,26 @@ TEST(LocalCaRefusalTest, BadCsrAndIdentities) {
 
 TEST(LocalCaRefusalTest, CsrPolicyComesFromTheOptions) {
   const absl::Time now = absl::Now();
-  x509::testing::TestCsrOptions ed25519;
+  testkit::TestCsrOptions ed25519;
   ed25519.key = "ED25519";
-  const std::string pem = x509::testing::TestCsrPem(ed25519);
+  const std::string pem = testkit::TestCsrPem(ed25519);
 
-  auto strict = MakeCa(testing::Root(KeyType::kEcP256, now), &now);
+  auto strict = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
   EXPECT_EQ(strict->policy().VerifyCsr(pem).status().code(),
             absl::StatusCode::kInvalidArgument);
 
   IssuancePolicyOptions options;
   options.csr.allow_ed25519 = true;
   auto lenient =
-      MakeCa(testing::Root(KeyType::kEcP256, now), &now, options);
+      MakeCa(testkit::Root(KeyType::kEcP256, now), &now, options);
   SignRequest request = Request();
-  request.csr = testing::MustVerify(pem, &lenient->policy());
+  request.csr = testkit::MustVerify(pem, &lenient->policy());
   EXPECT_TRUE(lenient->Sign(request).ok());
 }
 
 TEST(LocalCaRefusalTest, CsrVerifiedUnderALaxerPolicyIsRefused) {
   const absl::Time now = absl::Now();
-  x509::testing::TestCsrOptions ed25519;
+  testkit::TestCsrOptions ed25519;
   ed25519.key = "ED25519";
   IssuancePolicyOptions lenient_options;
   lenient_options.csr.allow_ed25519 = true;
@@ -262,26 +262,26 @@ TEST(LocalCaRefusalTest, CsrVerifiedUnderALaxerPolicyIsRefused) {
   ASSERT_TRUE(lenient_policy.ok()) << lenient_policy.status();
   SignRequest request = Request();
   request.csr =
-      testing::MustVerify(x509::testing::TestCsrPem(ed25519), lenient_policy->get());
+      testkit::MustVerify(testkit::TestCsrPem(ed25519), lenient_policy->get());
   ASSERT_TRUE(request.csr.has_value());
 
   // The strict CA's own key policy refuses it, with Parse's message.
-  auto strict = MakeCa(testing::Root(KeyType::kEcP256, now), &now);
+  auto strict = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
   absl::Status refused = strict->Sign(request).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(refused, strict->policy()
-                         .VerifyCsr(x509::testing::TestCsrPem(ed25519))
+                         .VerifyCsr(testkit::TestCsrPem(ed25519))
                          .status());
 
   // A CA whose policy allows the key signs the verified CSR as it is.
   auto lenient =
-      MakeCa(testing::Root(KeyType::kEcP256, now), &now, lenient_options);
+      MakeCa(testkit::Root(KeyType::kEcP256, now), &now, lenient_options);
   EXPECT_TRUE(lenient->Sign(request).ok());
 }
 
 TEST(LocalCaPolicyTest, RefusesInconsistentOptions) {
   const absl::Time now = absl::Now();
-  auto bundle = KeyCertBundle::Create(testing::Root(KeyType::kEcP256, now));
+  auto bundle = KeyCertBundle::Create(testkit::Root(KeyType::kEcP256, now));
   ASSERT_TRUE(bundle.ok());
   EXPECT_EQ(LocalCertificateAuthority::New(nullptr).status().message(),
             "LocalCertificateAuthority needs CA material: the bundle is null");
@@ -300,13 +300,13 @@ TEST(LocalCaPolicyTest, RefusesInconsistentOptions) {
 
 TEST(LocalCaConcurrencyTest, EightThreadsShareOneCa) {
   const absl::Time now = absl::Now();
-  auto ca = MakeCa(testing::Root(KeyType::kEcP256, now), &now);
+  auto ca = MakeCa(testkit::Root(KeyType::kEcP256, now), &now);
   // Build the CSRs first: the threads exercise Sign only.
   const std::vector<std::optional<VerifiedCsr>> csrs = {
-      testing::MustVerify(x509::testing::TestCsrPem()), testing::MustVerify([] {
-        x509::testing::TestCsrOptions rsa;
+      testkit::MustVerify(testkit::TestCsrPem()), testkit::MustVerify([] {
+        testkit::TestCsrOptions rsa;
         rsa.key = "RSA:2048";
-        return x509::testing::TestCsrPem(rsa);
+        return testkit::TestCsrPem(rsa);
       }())};
   constexpr int kThreads = 8;
   constexpr int kPerThread = 25;

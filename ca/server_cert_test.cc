@@ -8,10 +8,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/testing/test_pki.h"
 #include "ca/workload_csr.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "gtest/gtest.h"
+#include "testing/test_pki.h"
 #include "x509/chain_verify.h"
 #include "x509/pem.h"
 
@@ -25,7 +25,7 @@ const absl::Time kNow = absl::FromUnixSeconds(1700000000);
 
 std::shared_ptr<const KeyCertBundle> Bundle(KeyType type) {
   absl::StatusOr<std::shared_ptr<const KeyCertBundle>> bundle =
-      KeyCertBundle::Create(testing::Intermediate(testing::Root(KeyType::kRsa,
+      KeyCertBundle::Create(testkit::Intermediate(testkit::Root(KeyType::kRsa,
                                                                 kNow),
                                                   type, kNow),
                             kNow);

@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/testing/test_pki.h"
 #include "cli/bootstrap.h"
 #include "cli/testing/cli_test_env.h"
+#include "testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -121,9 +121,9 @@ TEST_F(BootstrapRealVaultTest, CreatesTheSeedsSetupAndARerunChangesNothing) {
 }
 
 TEST_F(BootstrapRealVaultTest, ImportIsIdempotentAndRefusesDifferentMaterialWithoutForce) {
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
-  const ca::CaMaterialPem first = ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
-  const ca::CaMaterialPem second = ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
+  const ca::CaMaterialPem first = testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
+  const ca::CaMaterialPem second = testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
   auto import = [&](const ca::CaMaterialPem& m) -> std::vector<std::string> {
     return {"--path=secret/data/import/istiod", "--policy=import-policy", "--role=import-role",
             "--cert=" + env_->WriteFile("ca.crt", m.cert_pem),
@@ -158,8 +158,8 @@ TEST_F(BootstrapRealVaultTest, ImportIsIdempotentAndRefusesDifferentMaterialWith
 }
 
 TEST_F(BootstrapRealVaultTest, AConcurrentKvPutWinsOverBootstrapsCheckAndSet) {
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
-  const ca::CaMaterialPem theirs = ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 2);
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
+  const ca::CaMaterialPem theirs = testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 2);
   // Someone's `vault kv put` lands between bootstrap's read (nothing
   // there) and its write (cas 0).
   testing::Command racing = [&](const std::vector<std::string>& args,
@@ -181,13 +181,13 @@ TEST_F(BootstrapRealVaultTest, AConcurrentKvPutWinsOverBootstrapsCheckAndSet) {
 }
 
 TEST_F(BootstrapRealVaultTest, BadImportIsRefusedBeforeAnyRequest) {
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
-  const ca::CaMaterialPem ca = ca::testing::Intermediate(root);
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
+  const ca::CaMaterialPem ca = testkit::Intermediate(root);
   RunResult mismatch = Bootstrap(
       {"--path=secret/data/bad/istiod", "--policy=bad-policy",
        "--cert=" + env_->WriteFile("ca.crt", ca.cert_pem),
        "--key=" + env_->WriteFile("other.key",
-                                  std::string(ca::testing::CachedKeyPem(ca::KeyType::kEcP256, 4).view())),
+                                  std::string(testkit::CachedKeyPem(ca::KeyType::kEcP256, 4).view())),
        "--chain=" + env_->WriteFile("chain.pem", ca.chain_pem),
        "--root=" + env_->WriteFile("root.pem", ca.root_bundle_pem)});
   EXPECT_EQ(mismatch.code, 1);

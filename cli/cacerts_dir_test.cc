@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "ca/sources/files/files_source.h"
-#include "ca/sources/testing/temp_dir.h"
-#include "ca/testing/test_pki.h"
+#include "testing/temp_dir.h"
+#include "testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -33,14 +33,14 @@ std::string Slurp(const std::string& path) {
 }
 
 TEST(CacertsDirTest, WritesLikeKubeletAndIstiodsFilesSourceReadsIt) {
-  const std::string dir = ca::testing::MakeTempDir("cacerts") + "/cacerts";
+  const std::string dir = testkit::MakeTempDir("cacerts") + "/cacerts";
   auto target = CacertsDir::New(dir);
   auto empty = target->Read();
   ASSERT_TRUE(empty.ok()) << empty.status();
   EXPECT_FALSE(empty->has_value());
 
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
-  const ca::CaMaterialPem first = ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
+  const ca::CaMaterialPem first = testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
   ASSERT_TRUE(target->Write(CacertsEntries(first)).ok());
   const std::string v1 = Link(dir + "/..data");
   EXPECT_EQ(v1.rfind("..", 0), 0u) << v1;
@@ -65,7 +65,7 @@ TEST(CacertsDirTest, WritesLikeKubeletAndIstiodsFilesSourceReadsIt) {
   EXPECT_EQ(fetched->key_pem.view(), first.key_pem.view());
 
   // A second version replaces the first in one swap; the old one is gone.
-  const ca::CaMaterialPem second = ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
+  const ca::CaMaterialPem second = testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
   ASSERT_TRUE(target->Write(CacertsEntries(second)).ok());
   const std::string v2 = Link(dir + "/..data");
   EXPECT_NE(v1, v2);
@@ -76,17 +76,17 @@ TEST(CacertsDirTest, WritesLikeKubeletAndIstiodsFilesSourceReadsIt) {
 }
 
 TEST(CacertsDirTest, RefusesADirectoryOfPlainFiles) {
-  const std::string dir = ca::testing::MakeTempDir("plain");
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir + "/ca-cert.pem", "x").ok());
+  const std::string dir = testkit::MakeTempDir("plain");
+  ASSERT_TRUE(testkit::WriteTestFile(dir + "/ca-cert.pem", "x").ok());
   auto target = CacertsDir::New(dir);
-  absl::Status s = target->Write(CacertsEntries(ca::testing::Root(ca::KeyType::kEcP256)));
+  absl::Status s = target->Write(CacertsEntries(testkit::Root(ca::KeyType::kEcP256)));
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(s.message()), HasSubstr("ca-cert.pem is a regular file"));
   EXPECT_EQ(Slurp(dir + "/ca-cert.pem"), "x");
 }
 
 TEST(CacertsDirTest, CertChainOfASelfSignedRootIsTheRootItself) {
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
   auto entries = CacertsEntries(root);
   EXPECT_EQ(entries.at(kCertChainFile).view(), root.cert_pem);
   auto back = MaterialFromEntries(entries);

@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "ca/testing/test_pki.h"
 #include "cli/check.h"
 #include "cli/testing/cli_test_env.h"
+#include "testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -42,8 +42,8 @@ class CheckRealVaultTest : public ::testing::Test {
               env_->WriteFile("all.hcl", "path \"secret/data/pki/*\" { capabilities = [\"read\"] }")}}) {
       if (auto out = v.Cli(args); !out.ok()) return out.status();
     }
-    const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
-    return env_->PutMaterial("secret/pki/istiod", ca::testing::Intermediate(root));
+    const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
+    return env_->PutMaterial("secret/pki/istiod", testkit::Intermediate(root));
   }
   static void TearDownTestSuite() {
     delete env_;
@@ -81,7 +81,7 @@ TEST_F(CheckRealVaultTest, PassesOnGoodMaterialWithTheSeedsPolicy) {
 TEST_F(CheckRealVaultTest, PassesOnTheSeedsOwnTwoFieldSecret) {
   // `vault kv put secret/pki/istiod privateKey=@ca.key certificate=@ca.crt`
   // with a self-signed CA, exactly as the seed does it.
-  ASSERT_TRUE(env_->PutMaterial("secret/pki/seed", ca::testing::Root(ca::KeyType::kRsa), false).ok());
+  ASSERT_TRUE(env_->PutMaterial("secret/pki/seed", testkit::Root(ca::KeyType::kRsa), false).ok());
   RunResult r = Check("all_pki", {"--cert-ref=vault:secret/data/pki/seed#certificate",
                                   "--key-ref=vault:secret/data/pki/seed#privateKey"});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
@@ -89,8 +89,8 @@ TEST_F(CheckRealVaultTest, PassesOnTheSeedsOwnTwoFieldSecret) {
 }
 
 TEST_F(CheckRealVaultTest, FailsOnAKeyMismatch) {
-  ca::CaMaterialPem m = ca::testing::Intermediate(ca::testing::Root(ca::KeyType::kEcP256));
-  m.key_pem = ca::testing::CachedKeyPem(ca::KeyType::kEcP256, 6);
+  ca::CaMaterialPem m = testkit::Intermediate(testkit::Root(ca::KeyType::kEcP256));
+  m.key_pem = testkit::CachedKeyPem(ca::KeyType::kEcP256, 6);
   ASSERT_TRUE(env_->PutMaterial("secret/pki/mismatch", m).ok());
   RunResult r = Check("all_pki", {"--cert-ref=vault:secret/data/pki/mismatch#certificate",
                                   "--key-ref=vault:secret/data/pki/mismatch#privateKey"});
@@ -100,7 +100,7 @@ TEST_F(CheckRealVaultTest, FailsOnAKeyMismatch) {
 }
 
 TEST_F(CheckRealVaultTest, FailsOnAnExpiredCertificate) {
-  ASSERT_TRUE(env_->PutMaterial("secret/pki/expired", ca::testing::ExpiredCa()).ok());
+  ASSERT_TRUE(env_->PutMaterial("secret/pki/expired", testkit::ExpiredCa()).ok());
   RunResult r = Check("all_pki", {"--cert-ref=vault:secret/data/pki/expired#certificate",
                                   "--key-ref=vault:secret/data/pki/expired#privateKey"});
   EXPECT_EQ(r.code, 1) << r.out;

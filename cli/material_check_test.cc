@@ -1,8 +1,8 @@
 #include "cli/material_check.h"
 
-#include "ca/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace cli {
@@ -18,8 +18,8 @@ std::string Rendered(const ca::CaMaterialPem& material,
 }
 
 TEST(MaterialCheckTest, GoodIntermediatePassesEveryLine) {
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
-  const ca::CaMaterialPem ca = ca::testing::Intermediate(root);
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
+  const ca::CaMaterialPem ca = testkit::Intermediate(root);
   Report report;
   ASSERT_TRUE(CheckMaterial(ca, MaterialCheckOptions(), &report).has_value())
       << report.Render();
@@ -33,9 +33,9 @@ TEST(MaterialCheckTest, GoodIntermediatePassesEveryLine) {
 }
 
 TEST(MaterialCheckTest, KeyMismatchFailsOnTheKeyLine) {
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
-  ca::CaMaterialPem ca = ca::testing::Intermediate(root);
-  ca.key_pem = ca::testing::CachedKeyPem(ca::KeyType::kEcP256, 5);
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
+  ca::CaMaterialPem ca = testkit::Intermediate(root);
+  ca.key_pem = testkit::CachedKeyPem(ca::KeyType::kEcP256, 5);
   Report report;
   EXPECT_FALSE(CheckMaterial(ca, MaterialCheckOptions(), &report).has_value());
   EXPECT_THAT(report.FirstFailure(),
@@ -45,12 +45,12 @@ TEST(MaterialCheckTest, KeyMismatchFailsOnTheKeyLine) {
 
 TEST(MaterialCheckTest, ExpiredAndSoonExpiringCertificates) {
   const absl::Time now = absl::Now();
-  EXPECT_THAT(Rendered(ca::testing::ExpiredCa(now)),
+  EXPECT_THAT(Rendered(testkit::ExpiredCa(now)),
               HasSubstr("FAIL  expiry of signing certificate: O=cluster.local "
                         "expired 1 day"));
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
   const ca::CaMaterialPem short_lived =
-      ca::testing::Intermediate(root, ca::KeyType::kEcP256, now, 0, absl::Hours(24 * 10));
+      testkit::Intermediate(root, ca::KeyType::kEcP256, now, 0, absl::Hours(24 * 10));
   const std::string text = Rendered(short_lived);
   EXPECT_THAT(text, HasSubstr("WARN  expiry of signing certificate: CN=vaultca"));
   EXPECT_THAT(text, HasSubstr("expires in 9 days"));
@@ -58,13 +58,13 @@ TEST(MaterialCheckTest, ExpiredAndSoonExpiringCertificates) {
 }
 
 TEST(MaterialCheckTest, LeafCertificateIsNotACa) {
-  const std::string text = Rendered(ca::testing::NonCaCert());
+  const std::string text = Rendered(testkit::NonCaCert());
   EXPECT_THAT(text, HasSubstr("FAIL  CA flags: signing certificate"));
   EXPECT_THAT(text, HasSubstr("is not a CA"));
 }
 
 TEST(MaterialCheckTest, GarbageIsACertificateFailure) {
-  ca::CaMaterialPem m = ca::testing::Root(ca::KeyType::kEcP256);
+  ca::CaMaterialPem m = testkit::Root(ca::KeyType::kEcP256);
   m.cert_pem = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
   EXPECT_THAT(Rendered(m), HasSubstr("FAIL  certificates: the signing certificate"));
 }

@@ -4,9 +4,9 @@
 #include <utility>
 #include <vector>
 
-#include "ca/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace cli {
@@ -16,18 +16,18 @@ using ::testing::HasSubstr;
 
 TEST(RootGuardTest, IntermediateRotationUnderTheSameRootPasses) {
   const absl::Time now = absl::Now();
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256, now);
-  const ca::CaMaterialPem old_ca = ca::testing::Intermediate(root, ca::KeyType::kEcP256, now, 0);
-  const ca::CaMaterialPem new_ca = ca::testing::Intermediate(root, ca::KeyType::kEcP256, now, 1);
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256, now);
+  const ca::CaMaterialPem old_ca = testkit::Intermediate(root, ca::KeyType::kEcP256, now, 0);
+  const ca::CaMaterialPem new_ca = testkit::Intermediate(root, ca::KeyType::kEcP256, now, 1);
   EXPECT_TRUE(CheckRootTransition(old_ca, new_ca, false, now).ok());
 }
 
 TEST(RootGuardTest, ANewRootIsRefusedUnlessMultiRoot) {
   const absl::Time now = absl::Now();
-  const ca::CaMaterialPem old_ca = ca::testing::Intermediate(
-      ca::testing::Root(ca::KeyType::kEcP256, now, 0), ca::KeyType::kEcP256, now, 0);
-  const ca::CaMaterialPem other = ca::testing::Intermediate(
-      ca::testing::Root(ca::KeyType::kEcP256, now, 3), ca::KeyType::kEcP256, now, 1);
+  const ca::CaMaterialPem old_ca = testkit::Intermediate(
+      testkit::Root(ca::KeyType::kEcP256, now, 0), ca::KeyType::kEcP256, now, 0);
+  const ca::CaMaterialPem other = testkit::Intermediate(
+      testkit::Root(ca::KeyType::kEcP256, now, 3), ca::KeyType::kEcP256, now, 1);
   absl::Status refused = CheckRootTransition(old_ca, other, false, now);
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
   EXPECT_THAT(std::string(refused.message()), HasSubstr("root"));
@@ -36,17 +36,17 @@ TEST(RootGuardTest, ANewRootIsRefusedUnlessMultiRoot) {
 
 TEST(RootGuardTest, InvalidNextMaterialIsRefusedAndExpiredPreviousGuardsNothing) {
   const absl::Time now = absl::Now();
-  const ca::CaMaterialPem good = ca::testing::Intermediate(
-      ca::testing::Root(ca::KeyType::kEcP256, now), ca::KeyType::kEcP256, now);
-  EXPECT_FALSE(CheckRootTransition(good, ca::testing::MismatchedKey(now), false, now).ok());
-  EXPECT_TRUE(CheckRootTransition(ca::testing::ExpiredCa(now), good, false, now).ok());
+  const ca::CaMaterialPem good = testkit::Intermediate(
+      testkit::Root(ca::KeyType::kEcP256, now), ca::KeyType::kEcP256, now);
+  EXPECT_FALSE(CheckRootTransition(good, testkit::MismatchedKey(now), false, now).ok());
+  EXPECT_TRUE(CheckRootTransition(testkit::ExpiredCa(now), good, false, now).ok());
 }
 
 TEST(RootGuardTest, IstiodReloadsARootBundleOnlyWithMultiRootAndOneHoldingTheOther) {
   const absl::Time now = absl::Now();
-  const std::string a = ca::testing::Root(ca::KeyType::kEcP256, now, 0).cert_pem;
-  const std::string b = ca::testing::Root(ca::KeyType::kEcP256, now, 3).cert_pem;
-  const std::string c = ca::testing::Root(ca::KeyType::kRsa, now, 4).cert_pem;
+  const std::string a = testkit::Root(ca::KeyType::kEcP256, now, 0).cert_pem;
+  const std::string b = testkit::Root(ca::KeyType::kEcP256, now, 3).cert_pem;
+  const std::string c = testkit::Root(ca::KeyType::kRsa, now, 4).cert_pem;
   const std::string both = a + b;
 
   // Unchanged bytes: an intermediate rotation, nothing to ask of istiod.

@@ -15,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ca/sources/vault_kv/vault_kv_factory.h"
-#include "ca/testing/test_pki.h"
 #include "cli/ca_probe.h"
 #include "cli/internal/cert_checks.h"
 #include "cli/rotate.h"
@@ -29,6 +28,7 @@
 #include "server/config.h"
 #include "server/kube/testing/real_kube.h"
 #include "server/server.h"
+#include "testing/test_pki.h"
 #include "vault/client.h"
 
 namespace vaultca {
@@ -196,8 +196,8 @@ std::string* RotateRealTest::error_ = nullptr;
 std::string* RotateRealTest::workload_token_file_ = nullptr;
 
 TEST_F(RotateRealTest, IntermediateUnderTheSameRootWithServerConfirmation) {
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kRsa, absl::Now(), 3);
-  const ca::CaMaterialPem first = ca::testing::Intermediate(root, ca::KeyType::kEcP256);
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kRsa, absl::Now(), 3);
+  const ca::CaMaterialPem first = testkit::Intermediate(root, ca::KeyType::kEcP256);
   ASSERT_TRUE(env_->PutMaterial("secret/rotate/inter", first).ok());
   const std::string root_key = env_->WriteFile("root.key", std::string(root.key_pem.view()));
   auto server = StartServer("secret/rotate/inter", /*multi_root=*/false);
@@ -207,7 +207,7 @@ TEST_F(RotateRealTest, IntermediateUnderTheSameRootWithServerConfirmation) {
                                          "--root-key=" + root_key};
 
   // A key of another root: refused, nothing written.
-  const ca::CaMaterialPem other = ca::testing::Root(ca::KeyType::kRsa, absl::Now(), 4);
+  const ca::CaMaterialPem other = testkit::Root(ca::KeyType::kRsa, absl::Now(), 4);
   RunResult wrong = Run({"intermediate", "--path=secret/data/rotate/inter",
                          "--root-key=" + env_->WriteFile("other.key", std::string(other.key_pem.view()))});
   EXPECT_EQ(wrong.code, 1) << wrong.out << wrong.err;
@@ -272,8 +272,8 @@ TEST_F(RotateRealTest, IntermediateUnderTheSameRootWithServerConfirmation) {
 }
 
 TEST_F(RotateRealTest, RootInFourStepsWithRefusalsBetweenThem) {
-  const ca::CaMaterialPem old_root = ca::testing::Root(ca::KeyType::kRsa, absl::Now(), 5);
-  const ca::CaMaterialPem old_inter = ca::testing::Intermediate(old_root, ca::KeyType::kEcP256);
+  const ca::CaMaterialPem old_root = testkit::Root(ca::KeyType::kRsa, absl::Now(), 5);
+  const ca::CaMaterialPem old_inter = testkit::Intermediate(old_root, ca::KeyType::kEcP256);
   ASSERT_TRUE(env_->PutMaterial("secret/rotate/root", old_inter).ok());
   auto server = StartServer("secret/rotate/root", /*multi_root=*/true);
   ASSERT_NE(server, nullptr);
@@ -385,7 +385,7 @@ TEST_F(RotateRealTest, RootInFourStepsWithRefusalsBetweenThem) {
 // kube-public, kube-node-lease and local-path-storage; wait-bundle must
 // not wait for those, nor miss any other.
 TEST_F(RotateRealTest, IstiodAsPublisherIsNotWaitedForWhereItNeverWrites) {
-  const std::string root = ca::testing::Root(ca::KeyType::kEcP256, absl::Now(), 6).cert_pem;
+  const std::string root = testkit::Root(ca::KeyType::kEcP256, absl::Now(), 6).cert_pem;
   absl::StatusOr<nlohmann::json> namespaces = kube_->Call("GET", "/api/v1/namespaces");
   ASSERT_TRUE(namespaces.ok()) << namespaces.status();
   std::vector<std::string> written;

@@ -4,8 +4,8 @@
 #include "cli/rotate_state.h"
 
 #include "absl/time/clock.h"
-#include "ca/testing/test_pki.h"
 #include "cli/vault_flags.h"
+#include "testing/test_pki.h"
 #include "gtest/gtest.h"
 
 namespace vaultca {
@@ -24,8 +24,8 @@ CaRecord RecordOf(const ca::CaMaterialPem& m) {
 }
 
 TEST(RotateStateTest, PhaseFollowsTheRotationFields) {
-  const ca::CaMaterialPem root = ca::testing::Root();
-  CaRecord r = RecordOf(ca::testing::Intermediate(root));
+  const ca::CaMaterialPem root = testkit::Root();
+  CaRecord r = RecordOf(testkit::Intermediate(root));
   EXPECT_EQ(*ClassifyRootPhase(r), RootPhase::kSteady);
   r.fields[kNextCertField] = SecretData("cert");
   EXPECT_FALSE(ClassifyRootPhase(r).ok()) << "a staged cert without its key";
@@ -39,7 +39,7 @@ TEST(RotateStateTest, PhaseFollowsTheRotationFields) {
 }
 
 TEST(RotateStateTest, LiveMaterialOfASelfSignedCertIsItsOwnRoot) {
-  const ca::CaMaterialPem root = ca::testing::Root();
+  const ca::CaMaterialPem root = testkit::Root();
   CaRecord r;
   r.fields[kCertField] = SecretData(root.cert_pem);
   r.fields[kKeyField] = root.key_pem;
@@ -47,10 +47,10 @@ TEST(RotateStateTest, LiveMaterialOfASelfSignedCertIsItsOwnRoot) {
 }
 
 TEST(RotateStateTest, BundleArithmetic) {
-  const ca::CaMaterialPem old_root = ca::testing::Root(ca::KeyType::kRsa, absl::Now(), 0);
-  const ca::CaMaterialPem new_root = ca::testing::Root(ca::KeyType::kRsa, absl::Now(), 1);
-  const ca::CaMaterialPem old_inter = ca::testing::Intermediate(old_root);
-  const ca::CaMaterialPem new_inter = ca::testing::Intermediate(new_root);
+  const ca::CaMaterialPem old_root = testkit::Root(ca::KeyType::kRsa, absl::Now(), 0);
+  const ca::CaMaterialPem new_root = testkit::Root(ca::KeyType::kRsa, absl::Now(), 1);
+  const ca::CaMaterialPem old_inter = testkit::Intermediate(old_root);
+  const ca::CaMaterialPem new_inter = testkit::Intermediate(new_root);
   const std::string both = old_root.cert_pem + new_root.cert_pem;
 
   EXPECT_TRUE(HoldsAll(both, old_root.cert_pem));

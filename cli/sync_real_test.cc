@@ -15,7 +15,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/testing/test_pki.h"
 #include "cli/bootstrap.h"
 #include "cli/cacerts_secret.h"
 #include "cli/check.h"
@@ -24,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/kube/testing/real_kube.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace cli {
@@ -95,8 +95,8 @@ class SyncRealTest : public ::testing::Test {
     }
     absl::StatusOr<std::string> reviewer = PodToken("default", "vault", "vault-0");
     if (!reviewer.ok()) return reviewer.status();
-    *root_ = ca::testing::Root(ca::KeyType::kEcP256);
-    const ca::CaMaterialPem ca = ca::testing::Intermediate(*root_, ca::KeyType::kEcP256, absl::Now(), 0);
+    *root_ = testkit::Root(ca::KeyType::kEcP256);
+    const ca::CaMaterialPem ca = testkit::Intermediate(*root_, ca::KeyType::kEcP256, absl::Now(), 0);
     if (absl::Status s = env_->vault().Cli({"secrets", "enable", "-path=secret", "-version=2", "kv"}).status();
         !s.ok()) {
       return s;
@@ -204,14 +204,14 @@ TEST_F(SyncRealTest, InitContainerLogsInWithIstiodsPodTokenAndWritesTheDirectory
 }
 
 TEST_F(SyncRealTest, BadMaterialOrARootChangeKeepsTheOldFiles) {
-  const ca::CaMaterialPem good = ca::testing::Intermediate(*root_, ca::KeyType::kEcP256, absl::Now(), 2);
+  const ca::CaMaterialPem good = testkit::Intermediate(*root_, ca::KeyType::kEcP256, absl::Now(), 2);
   ASSERT_TRUE(env_->PutMaterial("secret/pki/bad", good).ok());
   const std::string dir = env_->dir() + "/bad-cacerts";
   ASSERT_EQ(SyncAsRoot("secret/pki/bad", {"--once", "--dir=" + dir}).code, 0);
   const std::string before = Link(dir + "/..data");
 
   ca::CaMaterialPem mismatched = good;
-  mismatched.key_pem = ca::testing::CachedKeyPem(ca::KeyType::kEcP256, 6);
+  mismatched.key_pem = testkit::CachedKeyPem(ca::KeyType::kEcP256, 6);
   ASSERT_TRUE(env_->PutMaterial("secret/pki/bad", mismatched).ok());
   RunResult r = SyncAsRoot("secret/pki/bad", {"--once", "--dir=" + dir});
   EXPECT_EQ(r.code, 1);
@@ -219,9 +219,9 @@ TEST_F(SyncRealTest, BadMaterialOrARootChangeKeepsTheOldFiles) {
                                " left as it was: FAIL  private key"));
   EXPECT_EQ(Link(dir + "/..data"), before);
 
-  const ca::CaMaterialPem new_root = ca::testing::Root(ca::KeyType::kEcP256, absl::Now(), 8);
+  const ca::CaMaterialPem new_root = testkit::Root(ca::KeyType::kEcP256, absl::Now(), 8);
   const ca::CaMaterialPem other_root =
-      ca::testing::Intermediate(new_root, ca::KeyType::kEcP256, absl::Now(), 3);
+      testkit::Intermediate(new_root, ca::KeyType::kEcP256, absl::Now(), 3);
   ASSERT_TRUE(env_->PutMaterial("secret/pki/bad", other_root).ok());
   r = SyncAsRoot("secret/pki/bad", {"--once", "--dir=" + dir});
   EXPECT_EQ(r.code, 1);
@@ -271,8 +271,8 @@ TEST_F(SyncRealTest, BadMaterialOrARootChangeKeepsTheOldFiles) {
 }
 
 TEST_F(SyncRealTest, LoopFollowsAKvPutOfANewIntermediate) {
-  const ca::CaMaterialPem first = ca::testing::Intermediate(*root_, ca::KeyType::kEcP256, absl::Now(), 4);
-  const ca::CaMaterialPem next = ca::testing::Intermediate(*root_, ca::KeyType::kEcP256, absl::Now(), 5);
+  const ca::CaMaterialPem first = testkit::Intermediate(*root_, ca::KeyType::kEcP256, absl::Now(), 4);
+  const ca::CaMaterialPem next = testkit::Intermediate(*root_, ca::KeyType::kEcP256, absl::Now(), 5);
   ASSERT_TRUE(env_->PutMaterial("secret/pki/loop", first).ok());
   const std::string dir = env_->dir() + "/loop-cacerts";
   std::atomic<bool> stop{false};
@@ -321,7 +321,7 @@ TEST_F(SyncRealTest, LoopFollowsAKvPutOfANewIntermediate) {
 }
 
 TEST_F(SyncRealTest, WritesTheCacertsSecretConditionedOnResourceVersion) {
-  const ca::CaMaterialPem ca = ca::testing::Intermediate(*root_, ca::KeyType::kEcP256, absl::Now(), 6);
+  const ca::CaMaterialPem ca = testkit::Intermediate(*root_, ca::KeyType::kEcP256, absl::Now(), 6);
   ASSERT_TRUE(env_->PutMaterial("secret/pki/secret", ca).ok());
   const std::vector<std::string> kube = {"--secret", "--once", "--kube-api=" + kube_->address(),
                                          "--kube-token-file=" + kube_->admin_token_file(),
@@ -354,7 +354,7 @@ TEST_F(SyncRealTest, WritesTheCacertsSecretConditionedOnResourceVersion) {
   ASSERT_TRUE(kube_->Call("PATCH", "/api/v1/namespaces/istio-system/secrets/cacerts", &patch,
                           "application/merge-patch+json")
                   .ok());
-  absl::Status conflict = target.Write(CacertsEntries(ca::testing::Intermediate(
+  absl::Status conflict = target.Write(CacertsEntries(testkit::Intermediate(
       *root_, ca::KeyType::kEcP256, absl::Now(), 7)));
   EXPECT_EQ(conflict.code(), absl::StatusCode::kAborted) << conflict;
   EXPECT_THAT(std::string(conflict.message()), HasSubstr("HTTP 409"));

@@ -16,13 +16,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
-#include "ca/testing/test_pki.h"
 #include "cli/check.h"
 #include "cli/testing/cli_test_env.h"
+#include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
+#include "testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth/testing/test_jwt.h"
 
 namespace vaultca {
 namespace cli {
@@ -115,7 +115,7 @@ Result RunBinary(const std::vector<std::string>& args, const std::string& dir) {
 
 class VaultcaBinaryTest : public ::testing::Test {
  protected:
-  void SetUp() override { dir_ = ca::testing::MakeTempDir("vaultca-bin"); }
+  void SetUp() override { dir_ = testkit::MakeTempDir("vaultca-bin"); }
   std::string dir_;
 };
 
@@ -164,7 +164,7 @@ TEST_F(VaultcaBinaryTest, ServeCheckConfigIsVaultcaServers) {
                         dir_);
   EXPECT_EQ(ok.code, 0) << ok.err;
   EXPECT_THAT(ok.out, HasSubstr("configuration OK"));
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/bad.yaml", "log_level: shouting\n").ok());
+  ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/bad.yaml", "log_level: shouting\n").ok());
   Result bad = RunBinary({"serve", "--config=" + dir_ + "/bad.yaml", "--check-config"}, dir_);
   EXPECT_EQ(bad.code, 2);
   EXPECT_THAT(bad.err, HasSubstr("configuration invalid"));
@@ -178,13 +178,13 @@ TEST_F(VaultcaBinaryTest, CheckServerAgainstServeWithTheCaInVault) {
   VAULTCA_CLI_REQUIRE_PEER(error);
   auto& vault = (*env)->vault();
   ASSERT_TRUE(vault.Cli({"secrets", "enable", "-path=secret", "-version=2", "kv"}).ok());
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
-  ASSERT_TRUE((*env)->PutMaterial("secret/pki/istiod", ca::testing::Intermediate(root)).ok());
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
+  ASSERT_TRUE((*env)->PutMaterial("secret/pki/istiod", testkit::Intermediate(root)).ok());
 
-  const server::testing::TestJwtKey key{"k1", "RS256", 0};
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/jwks.json", server::testing::JwksJson({key})).ok());
+  const testkit::TestJwtKey key{"k1", "RS256", 0};
+  ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/jwks.json", testkit::JwksJson({key})).ok());
   const std::string ref = "vault:secret/data/pki/istiod";
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/vaultca.yaml", absl::StrCat(R"(
+  ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/vaultca.yaml", absl::StrCat(R"(
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
 ca:
   source: vault
@@ -213,7 +213,7 @@ limits: {shutdown_grace: 2s}
   ASSERT_GT(port, 0) << Slurp(server.err);
 
   const std::string jwt = (*env)->WriteFile(
-      "istio-ca.jwt", server::testing::SignJwt(key, server::testing::SaClaimsJson({})));
+      "istio-ca.jwt", testkit::SignJwt(key, testkit::SaClaimsJson({})));
   std::vector<std::string> args = (*env)->TokenArgs();
   args.push_back(absl::StrCat("--server=127.0.0.1:", port));
   args.push_back("--server-token-file=" + jwt);

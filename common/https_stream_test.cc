@@ -13,10 +13,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
-#include "ca/testing/tls_files.h"
 #include "common/internal/https_request.h"
 #include "common/sync.h"
+#include "testing/temp_dir.h"
+#include "testing/tls.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -56,8 +56,8 @@ class Gate {
 class HttpsStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ca::testing::MakeTempDir("https-stream");
-    tls_ = ca::testing::WriteLoopbackTlsServerFiles(dir_, "server");
+    dir_ = testkit::MakeTempDir("https-stream");
+    tls_ = testkit::WriteLoopbackTlsServerFiles(dir_, "server");
     server_ = std::make_unique<httplib::SSLServer>(tls_.cert_file.c_str(),
                                                    tls_.key_file.c_str());
     ASSERT_TRUE(server_->is_valid());
@@ -120,7 +120,7 @@ class HttpsStreamTest : public ::testing::Test {
   }
 
   std::string dir_;
-  ca::testing::TlsServerFiles tls_;
+  testkit::TlsServerFiles tls_;
   std::unique_ptr<httplib::SSLServer> server_;
   int port_ = 0;
   std::thread thread_;

@@ -12,13 +12,13 @@
 #include "absl/time/clock.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
-#include "ca/testing/test_pki.h"
 #include "common/sync.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/testing/log_capture.h"
 #include "ca/workload_csr.h"
 #include "server/testing/agent_client.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace server {
@@ -75,7 +75,7 @@ class GateAuthenticator : public Authenticator {
 class CaServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = ca::testing::Root();
+    root_ = testkit::Root();
     auto bundle = ca::KeyCertBundle::Create(root_);
     ASSERT_TRUE(bundle.ok());
     auto local = ca::LocalCertificateAuthority::New(*bundle);
@@ -265,6 +265,7 @@ TEST_F(CaServiceTest, DrainHoldsAnswersUntilReleased) {
   // The certificate is issued, its answer kept back: the client cannot
   // send another call yet.
   while (service_->in_flight() > 0) absl::SleepFor(absl::Milliseconds(1));
+  // Real time: an answer that stays held can only be shown by waiting.
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_FALSE(answered.load());
   EXPECT_EQ(service_->IdleRecentCallers(), 0);

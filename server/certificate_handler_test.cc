@@ -6,15 +6,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "x509/testing/csr_test_util.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
-#include "ca/testing/test_pki.h"
-#include "ca/workload_csr.h"
 #include "server/testing/log_capture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/csr.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace server {
@@ -109,12 +108,7 @@ Caller ZtunnelCaller() {
 }
 
 std::string AgentCsr(const std::vector<std::string>& identities = {kSleep}) {
-  ca::WorkloadCsrOptions options;
-  options.identities = identities;
-  options.key_type = ca::KeyType::kEcP256;
-  auto csr = ca::GenerateWorkloadCsr(options);
-  EXPECT_TRUE(csr.ok()) << csr.status();
-  return csr->csr_pem;
+  return testkit::AgentCsrPem(identities);
 }
 
 class CertificateHandlerTest : public ::testing::Test {
@@ -158,7 +152,7 @@ class CertificateHandlerTest : public ::testing::Test {
 };
 
 TEST_F(CertificateHandlerTest, SelfSignedChainIsLeafThenRoot) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   auto chain = Make()->Handle(TokenRequest());
   ASSERT_TRUE(chain.ok()) << chain.status();
   ASSERT_EQ(chain->size(), 2u);
@@ -173,8 +167,8 @@ TEST_F(CertificateHandlerTest, SelfSignedChainIsLeafThenRoot) {
 }
 
 TEST_F(CertificateHandlerTest, PluginChainRepeatsTheRoot) {
-  const ca::CaMaterialPem root = ca::testing::Root();
-  UseMaterial(ca::testing::Intermediate(root));
+  const ca::CaMaterialPem root = testkit::Root();
+  UseMaterial(testkit::Intermediate(root));
   auto chain = Make()->Handle(TokenRequest());
   ASSERT_TRUE(chain.ok()) << chain.status();
   // [leaf, intermediate, root (from cert-chain.pem), root bundle].
@@ -191,7 +185,7 @@ TEST_F(CertificateHandlerTest, PluginChainRepeatsTheRoot) {
 }
 
 TEST_F(CertificateHandlerTest, IstiodPolicyIgnoresCsrSans) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   auto chain = Make()->Handle(
       TokenRequest(AgentCsr({"spiffe://cluster.local/ns/kube-system/sa/admin",
                              "evil.example.com"})));
@@ -202,29 +196,29 @@ TEST_F(CertificateHandlerTest, IstiodPolicyIgnoresCsrSans) {
 }
 
 TEST_F(CertificateHandlerTest, StrictPolicyAcceptsMatchingCsr) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateHandlerOptions options;
   options.identity_policy = IdentityPolicy::kStrict;
   auto handler = Make(options);
   EXPECT_TRUE(handler->Handle(TokenRequest()).ok());
 
-  x509::testing::TestCsrOptions csr;
+  testkit::TestCsrOptions csr;
   csr.sans = {absl::StrCat("URI:", kSleep)};
   csr.extensions = {{NID_key_usage, "critical,digitalSignature,keyEncipherment"},
                     {NID_ext_key_usage, "serverAuth,clientAuth"}};
-  auto chain = handler->Handle(TokenRequest(x509::testing::TestCsrPem(csr)));
+  auto chain = handler->Handle(TokenRequest(testkit::TestCsrPem(csr)));
   EXPECT_TRUE(chain.ok()) << chain.status();
 }
 
 TEST_F(CertificateHandlerTest, StrictPolicyRefusesEverythingElse) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateHandlerOptions options;
   options.identity_policy = IdentityPolicy::kStrict;
   auto handler = Make(options);
   const std::string uri = absl::StrCat("URI:", kSleep);
   struct Case {
     const char* name;
-    x509::testing::TestCsrOptions csr;
+    testkit::TestCsrOptions csr;
   };
   std::vector<Case> cases(7);
   cases[0] = {"other identity", {}};
@@ -246,7 +240,7 @@ TEST_F(CertificateHandlerTest, StrictPolicyRefusesEverythingElse) {
   cases[6].csr.sans = {uri};
   cases[6].csr.extensions = {{NID_basic_constraints, "CA:TRUE"}};
   for (const Case& c : cases) {
-    auto chain = handler->Handle(TokenRequest(x509::testing::TestCsrPem(c.csr)));
+    auto chain = handler->Handle(TokenRequest(testkit::TestCsrPem(c.csr)));
     EXPECT_EQ(chain.status().code(), absl::StatusCode::kInvalidArgument)
         << c.name;
     EXPECT_THAT(chain.status().message(), HasSubstr("strict")) << c.name;
@@ -257,7 +251,7 @@ TEST_F(CertificateHandlerTest, StrictPolicyRefusesEverythingElse) {
 TEST_F(CertificateHandlerTest, TtlIstiodModeRejectsAboveMaxAndDefaultsZero) {
   ca::IssuancePolicyOptions ca_options;
   ca_options.max_ttl = absl::Hours(48);
-  UseMaterial(ca::testing::Root(), ca_options);
+  UseMaterial(testkit::Root(), ca_options);
   // The handler asks the CA's policy: nothing TTL-related to configure.
   auto handler = Make();
 
@@ -290,7 +284,7 @@ TEST_F(CertificateHandlerTest, TtlClampModeLowersToMax) {
   ca_options.max_ttl = absl::Hours(1);
   ca_options.default_ttl = absl::Hours(1);
   ca_options.ttl_mode = ca::TtlMode::kClamp;
-  UseMaterial(ca::testing::Root(), ca_options);
+  UseMaterial(testkit::Root(), ca_options);
   CertificateRequest request = TokenRequest();
   request.validity_seconds = 86400;
   auto chain = Make()->Handle(request);
@@ -301,7 +295,7 @@ TEST_F(CertificateHandlerTest, TtlClampModeLowersToMax) {
 }
 
 TEST_F(CertificateHandlerTest, AuthenticationFailuresAreUnauthenticated) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   auto handler = Make();
   CertificateRequest request = TokenRequest();
   request.auth.bearer_token = SecretData("bad-token");
@@ -323,7 +317,7 @@ TEST_F(CertificateHandlerTest, AuthenticationFailuresAreUnauthenticated) {
 }
 
 TEST_F(CertificateHandlerTest, ClusterIdHeaderGatesTokensOnly) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateHandlerOptions options;
   options.cluster_aliases = {"cluster-b"};
   auto handler = Make(options);
@@ -353,7 +347,7 @@ TEST_F(CertificateHandlerTest, ClusterIdHeaderGatesTokensOnly) {
 // Found by //server/fuzz:certificate_handler_fuzzer: the clusterid header
 // was echoed raw into the log line and the status message.
 TEST_F(CertificateHandlerTest, ClusterIdIsEscapedInMessages) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   auto handler = Make();
   CertificateRequest request = TokenRequest();
   request.cluster_id = "x\nI0101 forged log line\xff";
@@ -368,14 +362,14 @@ TEST_F(CertificateHandlerTest, ClusterIdIsEscapedInMessages) {
 }
 
 TEST_F(CertificateHandlerTest, CsrProblemsAreInvalidArgument) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   auto handler = Make();
-  x509::testing::TestCsrOptions weak;
+  testkit::TestCsrOptions weak;
   weak.key = "RSA:1024";
   for (const std::string& csr :
        {std::string(""), std::string("not a csr"),
-        x509::testing::WithBrokenSignature(AgentCsr()),
-        x509::testing::TestCsrPem(weak)}) {
+        testkit::WithBrokenSignature(AgentCsr()),
+        testkit::TestCsrPem(weak)}) {
     auto chain = handler->Handle(TokenRequest(csr));
     EXPECT_EQ(chain.status().code(), absl::StatusCode::kInvalidArgument);
   }
@@ -383,7 +377,7 @@ TEST_F(CertificateHandlerTest, CsrProblemsAreInvalidArgument) {
 }
 
 TEST_F(CertificateHandlerTest, CaFailuresAreInternal) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   FailingCa not_ready(absl::UnavailableError("no material loaded yet"));
   auto chain = Make({}, nullptr, SleepCaller(), &not_ready)
                    ->Handle(TokenRequest());
@@ -412,7 +406,7 @@ TEST_F(CertificateHandlerTest, CaFailuresAreInternal) {
 }
 
 TEST_F(CertificateHandlerTest, ImpersonationRefusedWithoutTrustedAccounts) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateRequest request = TokenRequest();
   request.impersonated_identity = kSleep;
   LogCapture log;
@@ -425,7 +419,7 @@ TEST_F(CertificateHandlerTest, ImpersonationRefusedWithoutTrustedAccounts) {
 }
 
 TEST_F(CertificateHandlerTest, ImpersonationByTrustedNodeAccount) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateHandlerOptions options;
   options.trusted_node_accounts = {"istio-system/ztunnel"};
   auto authorizer = std::make_unique<FakeAuthorizer>(absl::OkStatus());
@@ -449,7 +443,7 @@ TEST_F(CertificateHandlerTest, ImpersonationByTrustedNodeAccount) {
 }
 
 TEST_F(CertificateHandlerTest, ImpersonationRefusedForOthers) {
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateHandlerOptions options;
   options.trusted_node_accounts = {"istio-system/ztunnel"};
   CertificateRequest request = TokenRequest();
@@ -477,7 +471,7 @@ TEST_F(CertificateHandlerTest, ImpersonationRefusedForOthers) {
 TEST_F(CertificateHandlerTest, ImpersonationCheckThatCouldNotBeMadeIsRetryable) {
   // The Kubernetes API could not answer: Unavailable, which Istio's client
   // retries, never a refusal it would give up on.
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   CertificateHandlerOptions options;
   options.trusted_node_accounts = {"istio-system/ztunnel"};
   CertificateRequest request = TokenRequest();
@@ -499,7 +493,7 @@ TEST_F(CertificateHandlerTest, CredentialThatCouldNotBeCheckedIsRetryable) {
   // No authenticator accepted and one could not decide (the Kubernetes API
   // did not answer): Unavailable, which Istio's client retries, with a
   // message that names no address; the details are logged.
-  UseMaterial(ca::testing::Root());
+  UseMaterial(testkit::Root());
   std::vector<std::unique_ptr<Authenticator>> auths;
   auths.push_back(std::make_unique<FakeAuthenticator>(false, ZtunnelCaller()));
   auths.push_back(std::make_unique<UnreachableAuthenticator>());

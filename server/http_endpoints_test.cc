@@ -101,7 +101,8 @@ TEST(HttpEndpointsTest, LiveAnswersDespiteIdleAndSlowClients) {
       close(fd);
     });
   }
-  // Let the accept loop hand every connection to the server.
+  // Let the accept loop hand every connection to the server (real time:
+  // the server exposes no count of accepted connections).
   absl::SleepFor(absl::Milliseconds(500));
 
   httplib::Client client("127.0.0.1", port);

@@ -20,11 +20,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth/testing/test_jwt.h"
 #include "server/testing/agent_client.h"
+#include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
 
 namespace vaultca {
 namespace server {
@@ -97,12 +97,12 @@ int WaitExit(const Process& p) {
 class MainTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ca::testing::MakeTempDir("main");
-    ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/jwks.json",
-                                           testing::JwksJson({key_}))
+    dir_ = testkit::MakeTempDir("main");
+    ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/jwks.json",
+                                           testkit::JwksJson({key_}))
                     .ok());
     config_ = dir_ + "/vaultca.yaml";
-    ASSERT_TRUE(ca::testing::WriteTestFile(
+    ASSERT_TRUE(testkit::WriteTestFile(
                     config_,
                     absl::StrCat(R"(
 listen: {grpc: "127.0.0.1:0", http: "127.0.0.1:0"}
@@ -119,7 +119,7 @@ limits: {shutdown_grace: 5s}
                     .ok());
   }
 
-  testing::TestJwtKey key_{"k1", "RS256", 0};
+  testkit::TestJwtKey key_{"k1", "RS256", 0};
   std::string dir_;
   std::string config_;
 };
@@ -130,7 +130,7 @@ TEST_F(MainTest, CheckConfigAcceptsValidAndRefusesInvalid) {
   EXPECT_THAT(ReadFile(ok.out_path), HasSubstr("configuration OK"));
   EXPECT_THAT(ReadFile(ok.out_path), HasSubstr("client-certificate, jwt"));
 
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/bad.yaml",
+  ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/bad.yaml",
                                          "ca: {max_workload_cert_ttl: 1h}\n")
                   .ok());
   Process bad = Spawn({"--config=" + dir_ + "/bad.yaml", "--check-config"},
@@ -138,7 +138,7 @@ TEST_F(MainTest, CheckConfigAcceptsValidAndRefusesInvalid) {
   EXPECT_EQ(WaitExit(bad), 2);
   EXPECT_THAT(ReadFile(bad.err_path), HasSubstr("MAX_WORKLOAD_CERT_TTL"));
 
-  ASSERT_TRUE(ca::testing::WriteTestFile(
+  ASSERT_TRUE(testkit::WriteTestFile(
                   dir_ + "/nojwks.yaml",
                   "auth: {jwt: [{issuer: x, jwks_file: /nonexistent}]}\n")
                   .ok());
@@ -163,7 +163,7 @@ TEST_F(MainTest, ServesAndExitsZeroOnSigtermUnderLoad) {
   testing::AgentOptions options;
   options.address = absl::StrCat("127.0.0.1:", grpc_port);
   options.root_cert_pem = ReadFile(dir_ + "/root-cert.pem");
-  options.token = testing::SignJwt(key_, testing::SaClaimsJson({}));
+  options.token = testkit::SignJwt(key_, testkit::SaClaimsJson({}));
   options.key_type = ca::KeyType::kEcP256;
   ASSERT_EQ(testing::AgentClient(options).Request().code,
             grpc::StatusCode::OK);

@@ -10,13 +10,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ca/sources/self_signed/self_signed_factory.h"
-#include "ca/sources/testing/temp_dir.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "server/auth/testing/test_jwt.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "server/testing/agent_client.h"
+#include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
 
 namespace vaultca {
 namespace server {
@@ -32,10 +32,10 @@ std::string ReadFile(const std::string& path) {
 }
 
 TEST(ServerConnectionAgeTest, OldConnectionsAreClosed) {
-  const std::string dir = ca::testing::MakeTempDir("connection-age");
-  testing::TestJwtKey key{"k1", "ES256", 0};
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir + "/jwks.json",
-                                         testing::JwksJson({key}))
+  const std::string dir = testkit::MakeTempDir("connection-age");
+  testkit::TestJwtKey key{"k1", "ES256", 0};
+  ASSERT_TRUE(testkit::WriteTestFile(dir + "/jwks.json",
+                                         testkit::JwksJson({key}))
                   .ok());
   ServerConfig config;
   config.listen.grpc_address = "127.0.0.1:0";
@@ -56,7 +56,7 @@ TEST(ServerConnectionAgeTest, OldConnectionsAreClosed) {
   testing::AgentOptions options;
   options.address = absl::StrCat("127.0.0.1:", (*server)->grpc_port());
   options.root_cert_pem = ReadFile(dir + "/root-cert.pem");
-  options.token = testing::SignJwt(key, testing::SaClaimsJson({}));
+  options.token = testkit::SignJwt(key, testkit::SaClaimsJson({}));
   options.key_type = ca::KeyType::kEcP256;
   testing::AgentClient agent(options);
   ASSERT_EQ(agent.Request().code, grpc::StatusCode::OK);

@@ -14,12 +14,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "ca/sources/self_signed/self_signed_factory.h"
-#include "ca/sources/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/kube/testing/real_kube.h"
 #include "server/server.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {
@@ -61,7 +61,7 @@ TEST(ServerIstiodCertTest, IssuesIstiodsCertificateFromTheServedCa) {
   RealKube& k = **kube;
   ASSERT_TRUE(k.CreateNamespace("istio-system").ok());
 
-  const std::string dir = ca::testing::MakeTempDir("server_istiod_cert");
+  const std::string dir = testkit::MakeTempDir("server_istiod_cert");
   ServerConfig config;
   config.listen.grpc_address = "127.0.0.1:0";
   config.listen.http_address = "";

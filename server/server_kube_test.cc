@@ -12,7 +12,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "ca/sources/self_signed/self_signed_factory.h"
-#include "ca/sources/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/testing/log_capture.h"
@@ -20,6 +19,7 @@
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {
@@ -92,7 +92,7 @@ TEST(ServerKubeTest, TokenReviewAndImpersonation) {
       k.CreatePod("istio-system", "vaultca-0", "vaultca", "node-1");
   ASSERT_TRUE(zt_uid.ok() && sleep_uid.ok() && web_uid.ok() && vaultca_uid.ok());
 
-  const std::string dir = ca::testing::MakeTempDir("server-kube");
+  const std::string dir = testkit::MakeTempDir("server-kube");
   RealKube::TokenOptions own;
   own.pod_name = "vaultca-0";
   own.pod_uid = *vaultca_uid;

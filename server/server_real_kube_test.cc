@@ -24,30 +24,27 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
-#include "ca/testing/test_pki.h"
 #include "gtest/gtest.h"
 #include "server/kube/testing/real_kube.h"
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/real_vault_fixture.h"
+#include "testing/temp_dir.h"
+#include "testing/test_pki.h"
+#include "testing/tls.h"
 #include "vault/client.h"
 #include "vault/config.h"
-#include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace server {
 namespace {
 
 using testing::RealKube;
-using vault::testing::RealVault;
 
 // The seed's names.
 constexpr char kIstiodNs[] = "istio-system";
 constexpr char kIstiodSa[] = "istiod-service-account-cp-v115x";
-// The seed's policy, as its Vault CR writes it.
-constexpr char kPolicy[] =
-    R"(path "secret/data/pki/istiod" { capabilities = ["read", "list"] })";
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -56,39 +53,31 @@ std::string ReadFile(const std::string& path) {
   return text.str();
 }
 
-class ServerRealKubeTest : public ::testing::Test {
+// The seed's Vault (RealVaultSuite: KV v2 at secret/, the policy
+// allow_istiod_secrets) and a real kube-apiserver.
+class ServerRealKubeTest : public testkit::RealVaultSuite {
  protected:
-  static void SetUpTestSuite() {
-    setup_ = vault::testing::StartSuiteVault(&tls_, &vault_);
-    if (!setup_.ok()) return;
-    setup_ = testing::StartSuiteKube(&kube_);
-    if (!setup_.ok()) return;
-    setup_ = ConfigureClusterAndVault();
-  }
+  static void SetUpTestSuite() { StartSuite(&ConfigureClusterAndVault); }
 
   static void TearDownTestSuite() {
     delete kube_;
     kube_ = nullptr;
-    delete vault_;
-    vault_ = nullptr;
-    delete tls_;
-    tls_ = nullptr;
+    RealVaultSuite::TearDownTestSuite();
   }
 
   void SetUp() override {
-    if (!setup_.ok() &&
-        ((absl::StrContains(setup_.message(), "VAULTCA_VAULT_BIN") &&
-          vault::testing::MissingVaultAllowed()) ||
-         (absl::StrContains(setup_.message(), "VAULTCA_KUBE_BIN_DIR") &&
-          testing::MissingKubeAllowed()))) {
-      GTEST_SKIP() << setup_;
+    if (setup_error_ != nullptr &&
+        absl::StrContains(*setup_error_, "VAULTCA_KUBE_BIN_DIR") &&
+        testing::MissingKubeAllowed()) {
+      GTEST_SKIP() << *setup_error_;
     }
-    ASSERT_TRUE(setup_.ok()) << setup_;
+    RealVaultSuite::SetUp();
   }
 
   // The cluster side (namespaces, service accounts, pods, the reviewer's
   // binding) and the seed's Vault configuration.
   static absl::Status ConfigureClusterAndVault() {
+    if (absl::Status s = testing::StartSuiteKube(&kube_); !s.ok()) return s;
     for (const char* ns : {kIstiodNs, "sleep"}) {
       if (absl::Status s = kube_->CreateNamespace(ns); !s.ok()) return s;
     }
@@ -123,15 +112,10 @@ class ServerRealKubeTest : public ::testing::Test {
     absl::StatusOr<std::string> reviewer = PodToken("default", "vault", "vault-0", {});
     if (!reviewer.ok()) return reviewer.status();
 
-    absl::StatusOr<std::string> policy =
-        vault::testing::WriteFile(tls_->dir, "policy.hcl", kPolicy);
     absl::StatusOr<std::string> kube_ca =
-        vault::testing::WriteFile(tls_->dir, "kube-ca.crt", ReadFile(kube_->ca_file()));
-    if (!policy.ok()) return policy.status();
+        testkit::WriteFileIn(tls_->dir, "kube-ca.crt", ReadFile(kube_->ca_file()));
     if (!kube_ca.ok()) return kube_ca.status();
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-             {"secrets", "enable", "-path=secret", "-version=2", "kv"},
-             {"policy", "write", "allow_istiod_secrets", *policy},
              {"auth", "enable", "kubernetes"},
              {"write", "auth/kubernetes/config",
               absl::StrCat("kubernetes_host=", kube_->address()),
@@ -145,12 +129,12 @@ class ServerRealKubeTest : public ::testing::Test {
       absl::StatusOr<std::string> out = vault_->Cli(args);
       if (!out.ok()) return out.status();
     }
-    const ca::CaMaterialPem root = ca::testing::Root();
+    const ca::CaMaterialPem root = testkit::Root();
     const ca::CaMaterialPem ca =
-        ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
+        testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
     absl::StatusOr<std::string> key =
-        vault::testing::WriteFile(tls_->dir, "ca.key", ca.key_pem.view());
-    absl::StatusOr<std::string> cert = vault::testing::WriteFile(
+        testkit::WriteFileIn(tls_->dir, "ca.key", ca.key_pem.view());
+    absl::StatusOr<std::string> cert = testkit::WriteFileIn(
         tls_->dir, "ca.crt", absl::StrCat(ca.cert_pem, ca.chain_pem));
     if (!key.ok()) return key.status();
     if (!cert.ok()) return cert.status();
@@ -254,21 +238,15 @@ class ServerRealKubeTest : public ::testing::Test {
     return options;
   }
 
-  static absl::Status setup_;
-  static vault::testing::TestTls* tls_;
-  static RealVault* vault_;
   static RealKube* kube_;
   static std::string* root_bundle_;
 };
 
-absl::Status ServerRealKubeTest::setup_;
-vault::testing::TestTls* ServerRealKubeTest::tls_ = nullptr;
-RealVault* ServerRealKubeTest::vault_ = nullptr;
 RealKube* ServerRealKubeTest::kube_ = nullptr;
 std::string* ServerRealKubeTest::root_bundle_ = new std::string();
 
 TEST_F(ServerRealKubeTest, SeedSetupServesWorkloadsReviewedByTheApiServer) {
-  const std::string dir = vault::testing::MakeTempDir("seed").value();
+  const std::string dir = testkit::MakeTempDir("seed");
   absl::StatusOr<std::string> token_file = IstiodTokenFile(dir, "istiod-seed");
   ASSERT_TRUE(token_file.ok()) << token_file.status();
   absl::StatusOr<std::unique_ptr<vault::VaultClient>> client =
@@ -309,7 +287,7 @@ TEST_F(ServerRealKubeTest, SeedSetupServesWorkloadsReviewedByTheApiServer) {
 }
 
 TEST_F(ServerRealKubeTest, VaultRefusesOtherAccountsAndOtherPaths) {
-  const std::string dir = vault::testing::MakeTempDir("refusals").value();
+  const std::string dir = testkit::MakeTempDir("refusals");
   ASSERT_TRUE(kube_->CreatePod(kIstiodNs, "other-0", "other", "node-a").ok());
   ASSERT_TRUE(kube_->CreatePod("default", "istiod-elsewhere", kIstiodSa, "node-a").ok());
   struct Case {
@@ -350,7 +328,7 @@ TEST_F(ServerRealKubeTest, ReadsTheRewrittenTokenAtEachLogin) {
   // kubelet rewrites the projected token before it expires; when istiod's
   // pod is replaced, the old token dies with the old pod. The next login
   // must use the file's new content.
-  const std::string dir = vault::testing::MakeTempDir("rotation").value();
+  const std::string dir = testkit::MakeTempDir("rotation");
   ASSERT_TRUE(kube_->CreatePod(kIstiodNs, "istiod-old", kIstiodSa, "node-a").ok());
   ASSERT_TRUE(kube_->CreatePod(kIstiodNs, "istiod-new", kIstiodSa, "node-a").ok());
   absl::StatusOr<std::string> old_token = PodToken(kIstiodNs, kIstiodSa, "istiod-old", {});
@@ -387,7 +365,7 @@ TEST_F(ServerRealKubeTest, StartsDuringAVaultOutageAndServesWhenItReturns) {
   // A rollout or an eviction while Vault cannot answer: the replica must
   // come up (liveness answers, not ready) instead of crash-looping, and
   // serve as soon as Vault is back.
-  const std::string dir = vault::testing::MakeTempDir("outage").value();
+  const std::string dir = testkit::MakeTempDir("outage");
   absl::StatusOr<std::string> token_file = IstiodTokenFile(dir, "istiod-outage");
   ASSERT_TRUE(token_file.ok()) << token_file.status();
   absl::StatusOr<std::unique_ptr<vault::VaultClient>> client =

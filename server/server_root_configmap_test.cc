@@ -8,10 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ca/sources/self_signed/self_signed_factory.h"
-#include "ca/sources/testing/temp_dir.h"
 #include "gtest/gtest.h"
 #include "server/kube/testing/real_kube.h"
 #include "server/server.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {
@@ -27,7 +27,7 @@ TEST(ServerRootConfigMapTest, PublishesTheServedRootAndReleasesTheLease) {
   ASSERT_TRUE(k.CreateNamespace("istio-system").ok());
   ASSERT_TRUE(k.CreateNamespace("apps").ok());
 
-  const std::string dir = ca::testing::MakeTempDir("server_root_configmap");
+  const std::string dir = testkit::MakeTempDir("server_root_configmap");
   ServerConfig config;
   config.listen.grpc_address = "127.0.0.1:0";
   config.listen.http_address = "";

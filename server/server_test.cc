@@ -29,16 +29,17 @@
 #include "ca/sources/files/files_factory.h"
 #include "ca/sources/self_signed/self_signed_factory.h"
 #include "ca/sources/files/files_source.h"
-#include "ca/sources/testing/temp_dir.h"
-#include "ca/testing/test_pki.h"
 #include "ca/workload_csr.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/testing/log_capture.h"
 #include "httplib.h"
-#include "server/auth/testing/test_jwt.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
+#include "testing/test_pki.h"
+#include "testing/wait.h"
 
 namespace vaultca {
 namespace server {
@@ -49,8 +50,8 @@ using ::testing::HasSubstr;
 using testing::AgentClient;
 using testing::AgentOptions;
 using testing::AgentResult;
-using testing::SaClaims;
-using testing::TestJwtKey;
+using testkit::SaClaims;
+using testkit::TestJwtKey;
 
 constexpr char kIssuer[] = "https://kubernetes.default.svc.cluster.local";
 constexpr char kSleep[] = "spiffe://cluster.local/ns/default/sa/sleep";
@@ -72,9 +73,9 @@ std::map<std::string, std::string> CacertsFiles(const ca::CaMaterialPem& m) {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ca::testing::MakeTempDir("server");
-    ASSERT_TRUE(ca::testing::WriteTestFile(dir_ + "/jwks.json",
-                                           testing::JwksJson({key_}))
+    dir_ = testkit::MakeTempDir("server");
+    ASSERT_TRUE(testkit::WriteTestFile(dir_ + "/jwks.json",
+                                           testkit::JwksJson({key_}))
                     .ok());
   }
 
@@ -99,7 +100,7 @@ class ServerTest : public ::testing::Test {
     cacerts_ = dir_ + "/cacerts";
     ::mkdir(cacerts_.c_str(), 0755);
     EXPECT_TRUE(
-        ca::testing::PublishLikeKubelet(cacerts_, CacertsFiles(material)).ok());
+        testkit::PublishLikeKubelet(cacerts_, CacertsFiles(material)).ok());
     config.ca.source = "files";
     config.ca.source_options.Mutable<ca::FilesSourceConfig>().dir = cacerts_;
     return Start(config);
@@ -115,7 +116,7 @@ class ServerTest : public ::testing::Test {
 
   std::string Token(SaClaims claims = SaClaims(), TestJwtKey key = {}) {
     if (key.kid.empty()) key = key_;
-    return testing::SignJwt(key, testing::SaClaimsJson(claims));
+    return testkit::SignJwt(key, testkit::SaClaimsJson(claims));
   }
 
   AgentOptions Agent(const VaultcaServer& server) {
@@ -230,7 +231,7 @@ TEST_F(ServerTest, TlsVerifiesServerNameAndClientCertificates) {
   // A client certificate from a CA the mesh does not trust fails the
   // handshake instead of authenticating.
   auto other = ca::KeyCertBundle::Create(
-      ca::testing::Root(ca::KeyType::kEcP256, absl::Now(), 4));
+      testkit::Root(ca::KeyType::kEcP256, absl::Now(), 4));
   ASSERT_TRUE(other.ok());
   auto other_ca = ca::LocalCertificateAuthority::New(*other);
   ASSERT_TRUE(other_ca.ok());
@@ -252,8 +253,8 @@ TEST_F(ServerTest, TlsVerifiesServerNameAndClientCertificates) {
 }
 
 TEST_F(ServerTest, PluginMaterialAnswersWithTheRootTwice) {
-  const ca::CaMaterialPem root = ca::testing::Root();
-  auto server = StartWithFiles(ca::testing::Intermediate(root), Config());
+  const ca::CaMaterialPem root = testkit::Root();
+  auto server = StartWithFiles(testkit::Intermediate(root), Config());
   ASSERT_NE(server, nullptr);
   EXPECT_EQ(ReadFile(dir_ + "/root-cert.pem"), root.root_bundle_pem);
   AgentResult result = AgentClient(Agent(*server)).Request();
@@ -293,11 +294,11 @@ TEST_F(ServerTest, HttpEndpointsHealthAndMetrics) {
 }
 
 TEST_F(ServerTest, RotationUnderLoadFailsNoRequest) {
-  const ca::CaMaterialPem root = ca::testing::Root();
+  const ca::CaMaterialPem root = testkit::Root();
   const ca::CaMaterialPem first =
-      ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
+      testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
   const ca::CaMaterialPem second =
-      ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
+      testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
   auto server = StartWithFiles(first, Config());
   ASSERT_NE(server, nullptr);
   ASSERT_EQ(server->serving_cert_issues(), 1);
@@ -321,16 +322,18 @@ TEST_F(ServerTest, RotationUnderLoadFailsNoRequest) {
       }
     });
   }
-  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_TRUE(testkit::WaitFor([&] { return ok.load() > 0; }));
   ASSERT_TRUE(
-      ca::testing::PublishLikeKubelet(cacerts_, CacertsFiles(second)).ok());
+      testkit::PublishLikeKubelet(cacerts_, CacertsFiles(second)).ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while ((server->ca().Stats().rotations < 1 ||
           server->serving_cert_issues() < 2) &&
          absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(50));
   }
-  absl::SleepFor(absl::Milliseconds(1500));
+  // Signing goes on after the rotation.
+  const int at_rotation = ok.load();
+  EXPECT_TRUE(testkit::WaitFor([&] { return ok.load() > at_rotation + 16; }));
   stop = true;
   for (auto& t : threads) t.join();
   EXPECT_EQ(server->ca().Stats().rotations, 1);
@@ -495,14 +498,16 @@ TEST_F(ServerTest, ExpiredCaAnswersInternal) {
   ServerConfig config = Config();
   config.listen.plaintext = true;
   auto server = StartWithFiles(
-      ca::testing::Root(ca::KeyType::kEcP256, absl::Now(), 6, absl::Seconds(3)),
+      testkit::Root(ca::KeyType::kEcP256, absl::Now(), 6, absl::Seconds(3)),
       config);
   ASSERT_NE(server, nullptr);
   AgentOptions options = Agent(*server);
   options.plaintext = true;
   AgentClient agent(options);
   ASSERT_EQ(agent.Request().code, grpc::StatusCode::OK);
-  absl::SleepFor(absl::Seconds(4));
+  // The CA expires 3 s after it was made.
+  ASSERT_TRUE(testkit::WaitFor([&] { return !server->Readiness().ok(); },
+                               absl::Seconds(10)));
   AgentResult result = agent.Request();
   EXPECT_EQ(result.code, grpc::StatusCode::INTERNAL);
   EXPECT_THAT(result.message, HasSubstr("not ready"));
@@ -575,9 +580,9 @@ TEST_F(ServerTest, StartsWithoutMaterialAndServesWhenItArrives) {
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("vaultca_ca_ready 0\n"));
 
-  const ca::CaMaterialPem root = ca::testing::Root();
-  ASSERT_TRUE(ca::testing::PublishLikeKubelet(
-                  cacerts_, CacertsFiles(ca::testing::Intermediate(root)))
+  const ca::CaMaterialPem root = testkit::Root();
+  ASSERT_TRUE(testkit::PublishLikeKubelet(
+                  cacerts_, CacertsFiles(testkit::Intermediate(root)))
                   .ok());
   const absl::Time give_up = absl::Now() + absl::Seconds(60);
   while (!server->Readiness().ok() && absl::Now() < give_up) {

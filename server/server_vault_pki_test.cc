@@ -20,18 +20,18 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
-#include "ca/testing/test_pki.h"
 #include "ca/vault_pki/testing/offline_ca.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth/testing/test_jwt.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
-#include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
+#include "testing/real_vault.h"
+#include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
+#include "testing/test_pki.h"
+#include "testing/tls.h"
 
 namespace vaultca {
 namespace server {
@@ -67,11 +67,11 @@ double MetricValue(const std::string& text, const std::string& name) {
 class ServerVaultPkiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    vault::testing::TestTls* tls = nullptr;
-    vault::testing::RealVault* vault = nullptr;
-    absl::Status started = vault::testing::StartSuiteVault(&tls, &vault);
+    testkit::TestTls* tls = nullptr;
+    testkit::RealVault* vault = nullptr;
+    absl::Status started = testkit::StartSuiteVault(&tls, &vault);
     if (!started.ok()) {
-      if (vault::testing::MissingVaultAllowed() &&
+      if (testkit::MissingVaultAllowed() &&
           absl::StrContains(started.message(), "VAULTCA_VAULT_BIN")) {
         GTEST_SKIP() << started;
       }
@@ -112,27 +112,27 @@ class ServerVaultPkiTest : public ::testing::Test {
     if (!cert.ok()) return cert.status();
     intermediate_pem_ = Trimmed(*cert);
     absl::StatusOr<std::string> path =
-        vault::testing::WriteFile(tls_->dir, "int.pem", *cert);
+        testkit::WriteFileIn(tls_->dir, "int.pem", *cert);
     if (!path.ok()) return path.status();
     absl::StatusOr<std::string> set = Cli(
         {"write", "pki_int/intermediate/set-signed", "certificate=@" + *path});
     return set.ok() ? absl::OkStatus() : set.status();
   }
 
-  std::unique_ptr<vault::testing::TestTls> tls_;
-  std::unique_ptr<vault::testing::RealVault> vault_;
+  std::unique_ptr<testkit::TestTls> tls_;
+  std::unique_ptr<testkit::RealVault> vault_;
   std::string intermediate_pem_;
 };
 
 TEST_F(ServerVaultPkiTest, IssuesThroughVaultPkiUnderAnOfflineRoot) {
-  const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
+  const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
   ASSERT_TRUE(ConfigurePki(root).ok());
-  const std::string dir = ca::testing::MakeTempDir("server-vault-pki");
+  const std::string dir = testkit::MakeTempDir("server-vault-pki");
   ASSERT_TRUE(
-      ca::testing::WriteTestFile(dir + "/offline-root.pem", root.cert_pem).ok());
-  testing::TestJwtKey key{"k1", "RS256", 0};
+      testkit::WriteTestFile(dir + "/offline-root.pem", root.cert_pem).ok());
+  testkit::TestJwtKey key{"k1", "RS256", 0};
   ASSERT_TRUE(
-      ca::testing::WriteTestFile(dir + "/jwks.json", testing::JwksJson({key}))
+      testkit::WriteTestFile(dir + "/jwks.json", testkit::JwksJson({key}))
           .ok());
 
   // As an operator writes it; the Vault connection from VAULT_*.
@@ -188,7 +188,7 @@ auth:
   testing::AgentOptions options;
   options.address = absl::StrCat("127.0.0.1:", (*server)->grpc_port());
   options.root_cert_pem = root.cert_pem;  // The TLS handshake verifies too.
-  options.token = testing::SignJwt(key, testing::SaClaimsJson({}));
+  options.token = testkit::SignJwt(key, testkit::SaClaimsJson({}));
   options.key_type = ca::KeyType::kEcP256;
   testing::AgentClient agent(options);
   testing::AgentResult result = agent.Request();

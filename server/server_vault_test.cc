@@ -8,16 +8,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
 #include "ca/sources/vault_kv/testing/fake_kv.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
-#include "ca/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth/testing/test_jwt.h"
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
+#include "testing/test_pki.h"
+#include "testing/wait.h"
 
 namespace vaultca {
 namespace server {
@@ -31,16 +32,16 @@ std::string ReadFile(const std::string& path) {
 }
 
 TEST(ServerVaultTest, ServesFromVaultAndRotatesOnKvPut) {
-  const std::string dir = ca::testing::MakeTempDir("server-vault");
-  testing::TestJwtKey key{"k1", "RS256", 0};
+  const std::string dir = testkit::MakeTempDir("server-vault");
+  testkit::TestJwtKey key{"k1", "RS256", 0};
   ASSERT_TRUE(
-      ca::testing::WriteTestFile(dir + "/jwks.json", testing::JwksJson({key}))
+      testkit::WriteTestFile(dir + "/jwks.json", testkit::JwksJson({key}))
           .ok());
-  const ca::CaMaterialPem root = ca::testing::Root();
+  const ca::CaMaterialPem root = testkit::Root();
   const ca::CaMaterialPem first =
-      ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
+      testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 0);
   const ca::CaMaterialPem second =
-      ca::testing::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
+      testkit::Intermediate(root, ca::KeyType::kEcP256, absl::Now(), 1);
   ca::testing::FakeKv kv;
   kv.PutMaterial(first, /*with_chain_and_root=*/true);
   ca::VaultKvSourceOptions refs;
@@ -70,7 +71,7 @@ TEST(ServerVaultTest, ServesFromVaultAndRotatesOnKvPut) {
   testing::AgentOptions options;
   options.address = absl::StrCat("127.0.0.1:", (*server)->grpc_port());
   options.root_cert_pem = ReadFile(dir + "/root-cert.pem");
-  options.token = testing::SignJwt(key, testing::SaClaimsJson({}));
+  options.token = testkit::SignJwt(key, testkit::SaClaimsJson({}));
   options.key_type = ca::KeyType::kEcP256;
   testing::AgentClient agent(options);
   testing::AgentResult result = agent.Request();
@@ -79,7 +80,8 @@ TEST(ServerVaultTest, ServesFromVaultAndRotatesOnKvPut) {
 
   // Vault goes down: signing goes on with the last good material.
   kv.SetDown(true);
-  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_TRUE(testkit::WaitFor(
+      [&] { return (*server)->ca().Stats().failures.fetch > 0; }));
   result = agent.Request();
   ASSERT_EQ(result.code, grpc::StatusCode::OK) << result.message;
   EXPECT_GT((*server)->ca().Stats().failures.fetch, 0);

@@ -15,8 +15,8 @@
 
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
-#include "ca/sources/testing/temp_dir.h"
-#include "ca/testing/test_pki.h"
+#include "testing/temp_dir.h"
+#include "testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -43,11 +43,11 @@ mode_t ModeOf(const std::string& path) {
 // with it (or its key, which sits on disk), a caller could authenticate to
 // a mesh CA as the server's DNS names.
 TEST(ServingCertTest, CertificateIsForServerAuthenticationOnly) {
-  auto bundle = ca::KeyCertBundle::Create(ca::testing::Root());
+  auto bundle = ca::KeyCertBundle::Create(testkit::Root());
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   auto local = ca::LocalCertificateAuthority::New(*bundle);
   ASSERT_TRUE(local.ok()) << local.status();
-  const std::string dir = ca::testing::MakeTempDir("serving") + "/serving";
+  const std::string dir = testkit::MakeTempDir("serving") + "/serving";
   ServingCertOptions options = Options(dir);
   options.dns_names = {"vaultca.istio-system.svc", "localhost", "127.0.0.1"};
   auto cert = ServingCert::New(options);
@@ -84,7 +84,7 @@ TEST(ServingCertTest, CertificateIsForServerAuthenticationOnly) {
 }
 
 TEST(ServingCertTest, CreatesAPrivateDirectoryAndKey) {
-  const std::string dir = ca::testing::MakeTempDir("serving") + "/serving";
+  const std::string dir = testkit::MakeTempDir("serving") + "/serving";
   auto cert = ServingCert::New(Options(dir));
   ASSERT_TRUE(cert.ok()) << cert.status();
   EXPECT_EQ(ModeOf(dir), 0700u);
@@ -92,7 +92,7 @@ TEST(ServingCertTest, CreatesAPrivateDirectoryAndKey) {
 }
 
 TEST(ServingCertTest, AcceptsAnExistingPrivateDirectory) {
-  const std::string dir = ca::testing::MakeTempDir("serving") + "/serving";
+  const std::string dir = testkit::MakeTempDir("serving") + "/serving";
   ASSERT_EQ(::mkdir(dir.c_str(), 0750), 0);
   auto cert = ServingCert::New(Options(dir));
   EXPECT_TRUE(cert.ok()) << cert.status();
@@ -102,7 +102,7 @@ TEST(ServingCertTest, AcceptsAnExistingPrivateDirectory) {
 // gRPC reads, or plant a link where the key is written.
 TEST(ServingCertTest, RefusesAGroupOrWorldWritableDirectory) {
   for (mode_t mode : {0770, 0707, 0777, 01777}) {
-    const std::string dir = ca::testing::MakeTempDir("serving") + "/serving";
+    const std::string dir = testkit::MakeTempDir("serving") + "/serving";
     ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
     ASSERT_EQ(::chmod(dir.c_str(), mode), 0);
     auto cert = ServingCert::New(Options(dir));
@@ -114,7 +114,7 @@ TEST(ServingCertTest, RefusesAGroupOrWorldWritableDirectory) {
 }
 
 TEST(ServingCertTest, RefusesADirectoryOfAnotherUser) {
-  const std::string dir = ca::testing::MakeTempDir("serving") + "/serving";
+  const std::string dir = testkit::MakeTempDir("serving") + "/serving";
   ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
   if (::chown(dir.c_str(), 12345, 12345) != 0) {
     // Unprivileged, or root in a user namespace without that uid mapped.
@@ -129,8 +129,8 @@ TEST(ServingCertTest, RefusesADirectoryOfAnotherUser) {
 }
 
 TEST(ServingCertTest, RefusesAFileInPlaceOfTheDirectory) {
-  const std::string dir = ca::testing::MakeTempDir("serving");
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir + "/serving", "x").ok());
+  const std::string dir = testkit::MakeTempDir("serving");
+  ASSERT_TRUE(testkit::WriteTestFile(dir + "/serving", "x").ok());
   auto cert = ServingCert::New(Options(dir + "/serving"));
   EXPECT_FALSE(cert.ok());
 }

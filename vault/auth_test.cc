@@ -2,8 +2,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/temp_dir.h"
+#include "testing/tls.h"
 #include "vault/internal/json.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace vault {
@@ -12,11 +13,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string Dir() {
-  absl::StatusOr<std::string> dir = testing::MakeTempDir("auth_test");
-  EXPECT_TRUE(dir.ok());
-  return *dir;
-}
+std::string Dir() { return testkit::MakeTempDir("auth_test"); }
 
 std::string Str(const internal::SecureJson& j, const char* key) {
   return internal::StringMember(j, key).value_or("<missing>");
@@ -35,19 +32,19 @@ TEST(AuthTest, TokenFromConfig) {
 
 TEST(AuthTest, TokenFileIsReReadAndTrimmed) {
   const std::string dir = Dir();
-  auto path = testing::WriteFile(dir, "token", "s.one\n");
+  auto path = testkit::WriteFileIn(dir, "token", "s.one\n");
   AuthConfig auth;
   auth.token_file = *path;
   auto a = NewAuthenticator(auth);
   ASSERT_TRUE(a.ok());
   EXPECT_EQ((*a)->GetCredentials()->token.view(), "s.one");
-  testing::WriteFile(dir, "token", "s.two").IgnoreError();
+  testkit::WriteFileIn(dir, "token", "s.two").IgnoreError();
   EXPECT_EQ((*a)->GetCredentials()->token.view(), "s.two");
 }
 
 TEST(AuthTest, KubernetesBodyHasRoleAndFreshJwt) {
   const std::string dir = Dir();
-  auto path = testing::WriteFile(dir, "jwt", "eyJ.first.sig\n");
+  auto path = testkit::WriteFileIn(dir, "jwt", "eyJ.first.sig\n");
   AuthConfig auth;
   auth.method = AuthMethod::kKubernetes;
   auth.role = "istiod";
@@ -62,14 +59,14 @@ TEST(AuthTest, KubernetesBodyHasRoleAndFreshJwt) {
   EXPECT_EQ(Str(*json, "role"), "istiod");
   EXPECT_EQ(Str(*json, "jwt"), "eyJ.first.sig");
   // A rotated projected token is picked up at the next login.
-  testing::WriteFile(dir, "jwt", "eyJ.second.sig").IgnoreError();
+  testkit::WriteFileIn(dir, "jwt", "eyJ.second.sig").IgnoreError();
   json = internal::ParseJson((*a)->GetCredentials()->login_body.view());
   EXPECT_EQ(Str(*json, "jwt"), "eyJ.second.sig");
 }
 
 TEST(AuthTest, JwtUsesItsMountAndEscapes) {
   const std::string dir = Dir();
-  auto path = testing::WriteFile(dir, "jwt", "a\"b\\c");
+  auto path = testkit::WriteFileIn(dir, "jwt", "a\"b\\c");
   AuthConfig auth;
   auth.method = AuthMethod::kJwt;
   auth.role = "r\"1";
@@ -86,7 +83,7 @@ TEST(AuthTest, JwtUsesItsMountAndEscapes) {
 
 TEST(AuthTest, AppRoleReadsSecretIdFile) {
   const std::string dir = Dir();
-  auto path = testing::WriteFile(dir, "sid", "secret-id-1\n");
+  auto path = testkit::WriteFileIn(dir, "sid", "secret-id-1\n");
   AuthConfig auth;
   auth.method = AuthMethod::kAppRole;
   auth.approle_role_id = "role-id";
@@ -123,7 +120,7 @@ TEST(AuthTest, MissingAndEmptyFilesFailWithoutContent) {
   EXPECT_EQ(creds.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(creds.status().message()), HasSubstr("absent"));
 
-  auth.jwt_file = *testing::WriteFile(dir, "blank", " \n\n");
+  auth.jwt_file = *testkit::WriteFileIn(dir, "blank", " \n\n");
   creds = (*NewAuthenticator(auth))->GetCredentials();
   ASSERT_FALSE(creds.ok());
   EXPECT_THAT(std::string(creds.status().message()), HasSubstr("is empty"));
@@ -131,7 +128,7 @@ TEST(AuthTest, MissingAndEmptyFilesFailWithoutContent) {
 
 TEST(AuthTest, ReadCredentialFileNeverEchoesContent) {
   const std::string dir = Dir();
-  auto path = testing::WriteFile(dir, "big", std::string(2 << 20, 'S'));
+  auto path = testkit::WriteFileIn(dir, "big", std::string(2 << 20, 'S'));
   auto read = ReadCredentialFile(*path, "test file");
   ASSERT_FALSE(read.ok());
   EXPECT_THAT(std::string(read.status().message()), Not(HasSubstr("SSSS")));

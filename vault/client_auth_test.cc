@@ -270,6 +270,8 @@ TEST_F(ClientTest, LazyRenewalInsideCallsWithoutBackgroundThread) {
   options.background_renewal = false;
   auto client = Client(Config(), std::move(options));
   ASSERT_TRUE(client->ReadKv("secret/data/pki/istiod").ok());
+  // Real time: the token's remaining TTL must fall under the renewal
+  // threshold, and the client reads only the system clock.
   absl::SleepFor(absl::Milliseconds(2200));
   EXPECT_EQ(fake_->Count("POST", "/v1/auth/token/renew-self"), 0);
   ASSERT_TRUE(client->ReadKv("secret/data/pki/istiod").ok());

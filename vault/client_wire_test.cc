@@ -15,9 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/tls.h"
 #include "vault/client.h"
 #include "vault/testing/fake_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace vault {
@@ -77,14 +77,14 @@ class SilentListener {
 class WireTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto tls = testing::MakeTestTls();
+    auto tls = testkit::MakeTestTls();
     ASSERT_TRUE(tls.ok()) << tls.status();
     tls_ = *std::move(tls);
     fake_ = StartTls(tls_.server);
     ASSERT_NE(fake_, nullptr);
   }
 
-  std::unique_ptr<FakeVault> StartTls(const testing::TestCert& cert) {
+  std::unique_ptr<FakeVault> StartTls(const testkit::TestCert& cert) {
     FakeVault::Options options;
     options.cert_pem = cert.cert_pem;
     options.key_pem = cert.key_pem;
@@ -134,7 +134,7 @@ class WireTest : public ::testing::Test {
     return {secret.status(), absl::Now() - start};
   }
 
-  testing::TestTls tls_;
+  testkit::TestTls tls_;
   std::unique_ptr<FakeVault> fake_;
   FakeSleeper sleeper_;
   std::vector<std::string> warnings_;
@@ -310,7 +310,7 @@ TEST_F(WireTest, ConnectionRefusedIsUnavailable) {
 }
 
 TEST_F(WireTest, WrongCaFailsVerificationWithoutRetry) {
-  auto other = testing::MakeTestTls("some other CA");
+  auto other = testkit::MakeTestTls("some other CA");
   ASSERT_TRUE(other.ok());
   VaultConfig config = Config(*fake_);
   config.tls.ca_cert_file = other->ca_file;
@@ -325,7 +325,7 @@ TEST_F(WireTest, WrongCaFailsVerificationWithoutRetry) {
 
 TEST_F(WireTest, SkipVerifyConnectsAndWarnsLoudly) {
   fake_->SetJson("GET", kKvPath, 200, KvV2Body(R"({"k":"v"})", 1));
-  auto other = testing::MakeTestTls("some other CA");
+  auto other = testkit::MakeTestTls("some other CA");
   VaultConfig config = Config(*fake_);
   config.tls.ca_cert_file = other->ca_file;
   config.tls.skip_verify = true;
@@ -336,7 +336,7 @@ TEST_F(WireTest, SkipVerifyConnectsAndWarnsLoudly) {
 }
 
 TEST_F(WireTest, TlsServerNameOverride) {
-  testing::CertSpec spec;
+  testkit::CertSpec spec;
   spec.common_name = "vault.internal";
   spec.dns_names = {"vault.internal"};
   auto cert = tls_.ca->Issue(spec);

@@ -14,19 +14,20 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "testing/real_vault_fixture.h"
+#include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
+#include "testing/tls.h"
 #include "vault/client.h"
 #include "vault/testing/fake_vault.h"
-#include "vault/testing/real_vault_fixture.h"
-#include "vault/testing/test_jwt.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace vault {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::RealVaultTest;
-using testing::Trim;
+using testkit::RealVaultTest;
+using testkit::Trim;
 
 #define ASSERT_OK VAULTCA_ASSERT_OK
 
@@ -44,7 +45,7 @@ TEST_F(RealVaultTest, AppRoleLogin) {
   config.auth.method = AuthMethod::kAppRole;
   config.auth.approle_role_id = Trim(*role_id);
   config.auth.approle_secret_id_file =
-      *testing::WriteFile(tls_->dir, "secret-id", *secret_id);
+      *testkit::WriteFileIn(tls_->dir, "secret-id", *secret_id);
   auto client = Client(config);
   auto value = client->ReadReference(
       *ParseReference("vault:secret/data/pki/istiod#privateKey"));
@@ -54,7 +55,7 @@ TEST_F(RealVaultTest, AppRoleLogin) {
   EXPECT_TRUE(info.renewable);
 
   config.auth.approle_secret_id_file =
-      *testing::WriteFile(tls_->dir, "bad-secret-id", "not-a-secret-id");
+      *testkit::WriteFileIn(tls_->dir, "bad-secret-id", "not-a-secret-id");
   auto bad = Client(config)->ReadKv("secret/data/pki/istiod");
   EXPECT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("approle login"));
@@ -86,10 +87,9 @@ TEST_F(RealVaultTest, CertLogin) {
 }
 
 TEST_F(RealVaultTest, JwtLoginWithServiceAccountStyleToken) {
-  auto signer = testing::TestJwtSigner::Create();
-  ASSERT_OK(signer);
+  const testkit::TestJwtKey signer;
   const std::string pubkey =
-      *testing::WriteFile(tls_->dir, "jwt-pub.pem", (*signer)->public_key_pem());
+      *testkit::WriteFileIn(tls_->dir, "jwt-pub.pem", testkit::PublicKeyPem(signer));
   ASSERT_OK(vault_->Cli({"auth", "enable", "jwt"}));
   ASSERT_OK(vault_->Cli({"write", "auth/jwt/config",
                          "jwt_validation_pubkeys=@" + pubkey}));
@@ -97,33 +97,31 @@ TEST_F(RealVaultTest, JwtLoginWithServiceAccountStyleToken) {
                          "bound_audiences=vault", "user_claim=sub",
                          "bound_subject=system:serviceaccount:istio-system:istiod",
                          "token_policies=allow_istiod_secrets", "token_ttl=1h"}));
-  auto jwt = (*signer)->Sign(
-      testing::ServiceAccountClaims("istio-system", "istiod", "vault"));
-  ASSERT_OK(jwt);
+  const std::string jwt = testkit::SignJwt(
+      signer, testkit::ServiceAccountClaims("istio-system", "istiod", "vault"));
   VaultConfig config = Config();
   config.auth = AuthConfig();
   config.auth.method = AuthMethod::kJwt;
   config.auth.role = "istiod";
-  config.auth.jwt_file = *testing::WriteFile(tls_->dir, "sa.jwt", *jwt);
+  config.auth.jwt_file = *testkit::WriteFileIn(tls_->dir, "sa.jwt", jwt);
   auto client = Client(config);
   auto value = client->ReadReference(
       *ParseReference("vault:secret/data/pki/istiod#certificate"));
   ASSERT_TRUE(value.ok()) << value.status();
 
   // A token for another service account is refused.
-  auto wrong = (*signer)->Sign(
-      testing::ServiceAccountClaims("default", "intruder", "vault"));
-  config.auth.jwt_file = *testing::WriteFile(tls_->dir, "wrong.jwt", *wrong);
+  const std::string wrong = testkit::SignJwt(
+      signer, testkit::ServiceAccountClaims("default", "intruder", "vault"));
+  config.auth.jwt_file = *testkit::WriteFileIn(tls_->dir, "wrong.jwt", wrong);
   auto denied = Client(config)->ReadKv("secret/data/pki/istiod");
   EXPECT_FALSE(denied.ok());
   EXPECT_THAT(std::string(denied.status().message()), HasSubstr("jwt login"));
   EXPECT_THAT(std::string(denied.status().message()),
-              ::testing::Not(HasSubstr(*wrong)));
+              ::testing::Not(HasSubstr(wrong)));
 }
 
 TEST_F(RealVaultTest, KubernetesLoginThroughATokenReviewServedByTheTest) {
-  auto signer = testing::TestJwtSigner::Create();
-  ASSERT_OK(signer);
+  const testkit::TestJwtKey signer;
   testing::FakeVault::Options options;
   options.cert_pem = tls_->server.cert_pem;
   options.key_pem = tls_->server.key_pem;
@@ -153,27 +151,26 @@ TEST_F(RealVaultTest, KubernetesLoginThroughATokenReviewServedByTheTest) {
             R"("audiences":)", audiences, "}}");
         return reply;
       });
-  auto reviewer = (*signer)->Sign(
-      testing::ServiceAccountClaims("kube-system", "vault-reviewer", "vault"));
-  ASSERT_OK(reviewer);
+  const std::string reviewer = testkit::SignJwt(
+      signer,
+      testkit::ServiceAccountClaims("kube-system", "vault-reviewer", "vault"));
   ASSERT_OK(vault_->Cli({"auth", "enable", "kubernetes"}));
   ASSERT_OK(vault_->Cli({"write", "auth/kubernetes/config",
                          "kubernetes_host=" + (*apiserver)->address(),
                          "kubernetes_ca_cert=@" + tls_->ca_file,
-                         "token_reviewer_jwt=" + *reviewer,
+                         "token_reviewer_jwt=" + reviewer,
                          "disable_local_ca_jwt=true"}));
   ASSERT_OK(vault_->Cli({"write", "auth/kubernetes/role/istiod",
                          "bound_service_account_names=istiod",
                          "bound_service_account_namespaces=istio-system",
                          "token_policies=allow_istiod_secrets", "token_ttl=1h"}));
-  auto jwt = (*signer)->Sign(
-      testing::ServiceAccountClaims("istio-system", "istiod", "vault"));
-  ASSERT_OK(jwt);
+  const std::string jwt = testkit::SignJwt(
+      signer, testkit::ServiceAccountClaims("istio-system", "istiod", "vault"));
   VaultConfig config = Config();
   config.auth = AuthConfig();
   config.auth.method = AuthMethod::kKubernetes;
   config.auth.role = "istiod";
-  config.auth.jwt_file = *testing::WriteFile(tls_->dir, "k8s.jwt", *jwt);
+  config.auth.jwt_file = *testkit::WriteFileIn(tls_->dir, "k8s.jwt", jwt);
   auto client = Client(config);
   auto value = client->ReadReference(
       *ParseReference("vault:secret/data/pki/istiod#privateKey"));
@@ -184,8 +181,8 @@ TEST_F(RealVaultTest, KubernetesLoginThroughATokenReviewServedByTheTest) {
                                                       : 0);
   const auto reviews = (*apiserver)->requests();
   ASSERT_FALSE(reviews.empty());
-  EXPECT_EQ(reviews.back().Header("authorization"), "Bearer " + *reviewer);
-  EXPECT_THAT(reviews.back().body, HasSubstr(*jwt));
+  EXPECT_EQ(reviews.back().Header("authorization"), "Bearer " + reviewer);
+  EXPECT_THAT(reviews.back().body, HasSubstr(jwt));
 }
 
 TEST_F(RealVaultTest, AppRoleTokenPastMaxTtlIsReplacedByReLogin) {
@@ -206,6 +203,7 @@ TEST_F(RealVaultTest, AppRoleTokenPastMaxTtlIsReplacedByReLogin) {
   config.auth.approle_secret_id = SecretData(Trim(*secret_id));
   auto client = Client(config);
   ASSERT_TRUE(client->ReadKv("secret/data/pki/istiod").ok());
+  // Real time: the real Vault must expire the short AppRole token.
   absl::SleepFor(absl::Seconds(9));
   auto later = client->ReadKv("secret/data/pki/istiod");
   ASSERT_TRUE(later.ok()) << later.status();

@@ -14,19 +14,19 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "testing/real_vault_fixture.h"
+#include "testing/tls.h"
+#include "testing/wait.h"
 #include "vault/client.h"
 #include "vault/testing/fake_vault.h"
-#include "vault/testing/real_vault_fixture.h"
-#include "vault/testing/test_jwt.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace vault {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::RealVaultTest;
-using testing::Trim;
+using testkit::RealVaultTest;
+using testkit::Trim;
 
 #define ASSERT_OK VAULTCA_ASSERT_OK
 
@@ -160,6 +160,7 @@ TEST_F(RealVaultTest, ShortLivedTokenIsRenewedInTheBackground) {
   // lookup-self reports what is left of the 6 s lease.
   EXPECT_GT(client->token_info().ttl, absl::Seconds(3));
   EXPECT_LE(client->token_info().ttl, absl::Seconds(6));
+  // Real time: the 6 s lease must run out in the real Vault.
   absl::SleepFor(absl::Seconds(9));
   auto value = client->ReadReference(
       *ParseReference("vault:secret/data/pki/istiod#certificate"));
@@ -171,6 +172,7 @@ TEST_F(RealVaultTest, NonRenewableFixedTokenExpires) {
   const std::string token = PolicyToken({"-ttl=3s", "-renewable=false"});
   auto client = Client(Config(token));
   ASSERT_TRUE(client->ReadKv("secret/data/pki/istiod").ok());
+  // Real time: the real Vault must expire the 3 s token.
   absl::SleepFor(absl::Seconds(4));
   auto expired = client->ReadKv("secret/data/pki/istiod");
   ASSERT_FALSE(expired.ok());
@@ -192,11 +194,12 @@ TEST_F(RealVaultTest, ZSealedVaultIsUnavailableUntilUnsealed) {
 
   ASSERT_OK(vault_->Cli({"operator", "unseal", vault_->unseal_key()}));
   absl::StatusOr<KvSecret> back;
-  for (int i = 0; i < 100; ++i) {
-    back = client->ReadKv("secret/data/pki/istiod");
-    if (back.ok()) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  testkit::WaitFor(
+      [&] {
+        back = client->ReadKv("secret/data/pki/istiod");
+        return back.ok();
+      },
+      absl::Seconds(10), absl::Milliseconds(100));
   ASSERT_TRUE(back.ok()) << back.status();
 }
 

@@ -7,9 +7,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "x509/testing/csr_test_util.h"
+#include "testing/csr.h"
+#include "testing/test_pki.h"
 #include "x509/pem_codec.h"
-#include "ca/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -19,8 +19,8 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using testing::TestCsrOptions;
-using testing::TestCsrPem;
+using testkit::TestCsrOptions;
+using testkit::TestCsrPem;
 
 constexpr char kSpiffeId[] = "spiffe://cluster.local/ns/default/sa/sleep";
 constexpr char kAllowedKeys[] =
@@ -57,7 +57,7 @@ TEST_P(CsrKeyTest, ParsesIstioAgentCsr) {
   ASSERT_TRUE(csr.ok()) << csr.status();
   EXPECT_EQ(csr->key_type(), type);
   EXPECT_EQ(csr->key_bits(), bits);
-  EXPECT_EQ(csr->public_key_der(), testing::PublicKeyDer(spec));
+  EXPECT_EQ(csr->public_key_der(), testkit::PublicKeyDer(spec));
   EXPECT_EQ(csr->common_name(), "");
   EXPECT_THAT(csr->uri_sans(), ElementsAre(kSpiffeId));
   EXPECT_THAT(csr->dns_sans(), IsEmpty());
@@ -85,11 +85,11 @@ TEST(CsrTest, Ed25519OnlyWhenAllowed) {
   absl::StatusOr<ParsedCsr> csr = ParsedCsr::Parse(pem, policy);
   ASSERT_TRUE(csr.ok()) << csr.status();
   EXPECT_EQ(csr->key_type(), KeyType::kEd25519);
-  EXPECT_EQ(csr->public_key_der(), testing::PublicKeyDer("ED25519"));
+  EXPECT_EQ(csr->public_key_der(), testkit::PublicKeyDer("ED25519"));
 }
 
 TEST(CsrTest, AcceptsLegacyLabelAndReadsOnlyTheFirstBlock) {
-  std::string der = testing::TestCsrDer(IstioAgentCsr("EC:P-256"));
+  std::string der = testkit::TestCsrDer(IstioAgentCsr("EC:P-256"));
   const std::string legacy =
       EncodePem("NEW CERTIFICATE REQUEST", der);
   EXPECT_TRUE(ParsedCsr::Parse(legacy).ok());
@@ -101,7 +101,7 @@ TEST(CsrTest, AcceptsLegacyLabelAndReadsOnlyTheFirstBlock) {
       TestCsrPem(other), "-----BEGIN GARBAGE-----\n!!!\n");
   absl::StatusOr<ParsedCsr> csr = ParsedCsr::Parse(text);
   ASSERT_TRUE(csr.ok()) << csr.status();
-  EXPECT_EQ(csr->public_key_der(), testing::PublicKeyDer("EC:P-256", 0));
+  EXPECT_EQ(csr->public_key_der(), testkit::PublicKeyDer("EC:P-256", 0));
 }
 
 TEST(CsrTest, ReadsSubjectSansAndExtensions) {
@@ -225,7 +225,7 @@ TEST(CsrRefusalTest, Garbage) {
 }
 
 TEST(CsrRefusalTest, PemOfWrongType) {
-  const ca::CaMaterialPem root = ca::testing::Root(KeyType::kEcP256);
+  const ca::CaMaterialPem root = testkit::Root(KeyType::kEcP256);
   ExpectInvalid(ParsedCsr::Parse(root.cert_pem),
                 "CSR PEM block is \"CERTIFICATE\", expected \"CERTIFICATE "
                 "REQUEST\"");
@@ -254,7 +254,7 @@ TEST(CsrRefusalTest, NotDer) {
 }
 
 TEST(CsrRefusalTest, TrailingDer) {
-  const std::string der = testing::TestCsrDer() + std::string("\x05\x00", 2);
+  const std::string der = testkit::TestCsrDer() + std::string("\x05\x00", 2);
   ExpectInvalid(
       ParsedCsr::Parse(EncodePem("CERTIFICATE REQUEST", der)),
       "CSR is not valid PKCS#10 DER: data follows the CertificationRequest; "
@@ -266,7 +266,7 @@ TEST(CsrRefusalTest, BrokenSignature) {
     SCOPED_TRACE(key);
     const std::string pem = TestCsrPem(IstioAgentCsr(key));
     ASSERT_TRUE(ParsedCsr::Parse(pem).ok());
-    ExpectInvalid(ParsedCsr::Parse(testing::WithBrokenSignature(pem)),
+    ExpectInvalid(ParsedCsr::Parse(testkit::WithBrokenSignature(pem)),
                   "CSR signature does not verify with the CSR's own public "
                   "key: the CSR was altered or signed with another key");
   }
@@ -353,7 +353,7 @@ TEST(CsrRefusalTest, DuplicateExtension) {
 TEST(CsrRobustnessTest, TruncationsAndCorruptions) {
   TestCsrOptions options = IstioAgentCsr("EC:P-256");
   options.common_names = {"cn"};
-  const std::string der = testing::TestCsrDer(options);
+  const std::string der = testkit::TestCsrDer(options);
   for (size_t len = 0; len < der.size(); ++len) {
     absl::StatusOr<ParsedCsr> csr = ParsedCsr::Parse(
         EncodePem("CERTIFICATE REQUEST", der.substr(0, len)));

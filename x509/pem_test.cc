@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "ca/testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace x509 {
@@ -21,7 +21,7 @@ using ::testing::StartsWith;
 const absl::Time kNow = absl::FromUnixSeconds(1767225600);
 
 std::string RootPem(int slot = 0) {
-  return ca::testing::Root(KeyType::kEcP256, kNow, slot).cert_pem;
+  return testkit::Root(KeyType::kEcP256, kNow, slot).cert_pem;
 }
 
 // The base64 body of the first PEM block in `pem`, for checking that key
@@ -53,7 +53,7 @@ TEST(ParseCertificatesTest, RejectsEmptyAndGarbageNamingTheInput) {
 }
 
 TEST(ParseCertificatesTest, RejectsOtherBlockTypes) {
-  std::string key(ca::testing::CachedKeyPem(KeyType::kEcP256).view());
+  std::string key(testkit::CachedKeyPem(KeyType::kEcP256).view());
   absl::Status status = ParseCertificates(RootPem() + key, "chain").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(status.message(),
@@ -120,17 +120,17 @@ TEST(ParsePrivateKeyTest, AcceptsPkcs1Sec1AndPkcs8) {
     const char* label;
   };
   const Case cases[] = {
-      {"PKCS#8 RSA", KeyType::kRsa, ca::testing::CachedKeyPem(KeyType::kRsa),
+      {"PKCS#8 RSA", KeyType::kRsa, testkit::CachedKeyPem(KeyType::kRsa),
        "PRIVATE KEY"},
       {"PKCS#8 P-256", KeyType::kEcP256,
-       ca::testing::CachedKeyPem(KeyType::kEcP256), "PRIVATE KEY"},
+       testkit::CachedKeyPem(KeyType::kEcP256), "PRIVATE KEY"},
       {"PKCS#8 Ed25519", KeyType::kEd25519,
-       ca::testing::CachedKeyPem(KeyType::kEd25519), "PRIVATE KEY"},
-      {"PKCS#1", KeyType::kRsa, ca::testing::RsaPkcs1KeyPem(), "RSA PRIVATE KEY"},
-      {"SEC1", KeyType::kEcP256, ca::testing::EcSec1KeyPem(KeyType::kEcP256, false),
+       testkit::CachedKeyPem(KeyType::kEd25519), "PRIVATE KEY"},
+      {"PKCS#1", KeyType::kRsa, testkit::RsaPkcs1KeyPem(), "RSA PRIVATE KEY"},
+      {"SEC1", KeyType::kEcP256, testkit::EcSec1KeyPem(KeyType::kEcP256, false),
        "EC PRIVATE KEY"},
       {"SEC1 with parameters", KeyType::kEcP384,
-       ca::testing::EcSec1KeyPem(KeyType::kEcP384, true), "EC PARAMETERS"},
+       testkit::EcSec1KeyPem(KeyType::kEcP384, true), "EC PARAMETERS"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -139,43 +139,43 @@ TEST(ParsePrivateKeyTest, AcceptsPkcs1Sec1AndPkcs8) {
     absl::StatusOr<SslUniquePtr<EVP_PKEY>> key = ParsePrivateKey(c.pem, "key");
     ASSERT_TRUE(key.ok()) << key.status();
     absl::StatusOr<SslUniquePtr<EVP_PKEY>> reference =
-        ParsePrivateKey(ca::testing::CachedKeyPem(c.type), "key");
+        ParsePrivateKey(testkit::CachedKeyPem(c.type), "key");
     ASSERT_TRUE(reference.ok()) << reference.status();
     EXPECT_EQ(EVP_PKEY_eq(key->get(), reference->get()), 1);
     absl::StatusOr<SecretData> pkcs8 = PrivateKeyToPkcs8Pem(key->get());
     ASSERT_TRUE(pkcs8.ok()) << pkcs8.status();
-    EXPECT_EQ(pkcs8->view(), ca::testing::CachedKeyPem(c.type).view());
+    EXPECT_EQ(pkcs8->view(), testkit::CachedKeyPem(c.type).view());
   }
 }
 
 TEST(ParsePrivateKeyTest, RefusesEncryptedKeysWithoutPrompting) {
   for (const SecretData& pem :
-       {ca::testing::EncryptedPkcs8KeyPem(), ca::testing::EncryptedPkcs1KeyPem()}) {
+       {testkit::EncryptedPkcs8KeyPem(), testkit::EncryptedPkcs1KeyPem()}) {
     absl::Status status = ParsePrivateKey(pem, "key").status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(status.message()),
                 StartsWith("key: the private key is encrypted"));
   }
-  EXPECT_THAT(std::string(ca::testing::EncryptedPkcs1KeyPem().view()),
+  EXPECT_THAT(std::string(testkit::EncryptedPkcs1KeyPem().view()),
               HasSubstr("Proc-Type: 4,ENCRYPTED"));
 }
 
 TEST(ParsePrivateKeyTest, RejectsWrongBlocksAndCounts) {
-  const SecretData& rsa = ca::testing::CachedKeyPem(KeyType::kRsa);
-  const SecretData& ec = ca::testing::CachedKeyPem(KeyType::kEcP256);
+  const SecretData& rsa = testkit::CachedKeyPem(KeyType::kRsa);
+  const SecretData& ec = testkit::CachedKeyPem(KeyType::kEcP256);
   struct Case {
     const char* name;
     std::string pem;
     std::string message;
   };
   std::string ec_params_then_rsa =
-      std::string(ca::testing::EcSec1KeyPem(KeyType::kEcP256, true).view());
+      std::string(testkit::EcSec1KeyPem(KeyType::kEcP256, true).view());
   ec_params_then_rsa =
       ec_params_then_rsa.substr(0, ec_params_then_rsa.find("-----BEGIN EC PRIV")) +
       std::string(rsa.view());
   // The EC key's DER under an RSA label.
   std::string mislabeled = absl::StrReplaceAll(
-      std::string(ca::testing::EcSec1KeyPem(KeyType::kEcP256, false).view()),
+      std::string(testkit::EcSec1KeyPem(KeyType::kEcP256, false).view()),
       {{"EC PRIVATE KEY", "RSA PRIVATE KEY"}});
   const Case cases[] = {
       {"empty", "", "key: no PEM private key found"},

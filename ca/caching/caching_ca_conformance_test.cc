@@ -8,8 +8,8 @@
 #include "ca/caching/testing/caching_test_util.h"
 #include "ca/caching/testing/fake_source.h"
 #include "ca/testing/ca_conformance.h"
-#include "ca/testing/test_pki.h"
 #include "gtest/gtest.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
@@ -24,7 +24,7 @@ class CachingCaHarness {
 
   std::unique_ptr<CertificateAuthority> NewCa(IssuancePolicyOptions policy) {
     static const CaMaterialPem* const material =
-        new CaMaterialPem(Intermediate(Root(KeyType::kEcP256)));
+        new CaMaterialPem(testkit::Intermediate(testkit::Root(KeyType::kEcP256)));
     auto state = std::make_shared<FakeSourceState>();
     state->Set(*material);
     CachingCaOptions options = ManualOptions();

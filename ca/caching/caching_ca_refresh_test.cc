@@ -16,17 +16,17 @@
 #include "ca/caching/testing/caching_test_util.h"
 #include "ca/caching/testing/fake_source.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/sources/testing/fake_clock.h"
-#include "ca/sources/testing/signing_checks.h"
-#include "ca/testing/test_pki.h"
 #include "common/sync.h"
+#include "testing/fake_clock.h"
+#include "testing/signing.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::FakeClock;
+using testkit::FakeClock;
 using testing::FakeSource;
 using testing::FakeSourceState;
 using testing::LogCapture;
@@ -34,8 +34,8 @@ using testing::ManualOptions;
 using testing::MustBundle;
 using testing::MustNew;
 using testing::Pki;
-using testing::TestSignRequest;
-using testing::VerifyIssued;
+using testkit::TestSignRequest;
+using testkit::VerifyIssued;
 using testing::WaitUntil;
 
 TEST(CachingCaTest, ChangeEventTriggersRefreshWithoutWaitingForInterval) {
@@ -78,6 +78,7 @@ TEST(CachingCaTest, OutageIsRetriedWithBackoffNotInATightLoop) {
   options.max_retry_backoff = absl::Seconds(10);
   auto ca = MustNew(state, options);
   state->SetAndNotify(absl::UnavailableError("connection refused"));
+  // Real time: the retry loop's pace is what is measured.
   absl::SleepFor(absl::Milliseconds(700));
   // 10, 20, 40, 80, 160, 320 ms (each jittered to [half, full]): between
   // about 5 and 9 attempts in 700 ms; a tight loop would make thousands.

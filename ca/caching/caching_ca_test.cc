@@ -20,28 +20,29 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/files/files_source.h"
 #include "ca/sources/self_signed/self_signed_source.h"
-#include "ca/sources/testing/fake_clock.h"
-#include "ca/sources/testing/signing_checks.h"
-#include "ca/sources/testing/temp_dir.h"
-#include "ca/testing/test_pki.h"
 #include "common/sync.h"
+#include "testing/fake_clock.h"
+#include "testing/signing.h"
+#include "testing/temp_dir.h"
+#include "testing/test_pki.h"
+#include "testing/wait.h"
 
 namespace vaultca {
 namespace ca {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::FakeClock;
+using testkit::FakeClock;
 using testing::FakeSource;
 using testing::FakeSourceState;
-using testing::IssuerOf;
+using testkit::IssuerOf;
 using testing::LogCapture;
 using testing::ManualOptions;
 using testing::MustBundle;
 using testing::MustNew;
 using testing::Pki;
-using testing::TestSignRequest;
-using testing::VerifyIssued;
+using testkit::TestSignRequest;
+using testkit::VerifyIssued;
 using testing::WaitUntil;
 
 TEST(CachingCaTest, LoadsSignsAndReportsStats) {
@@ -176,10 +177,10 @@ TEST(CachingCaTest, InvalidMaterialIsRejectedLoggedCountedAndOldKept) {
   state->Set(mismatched);
   EXPECT_FALSE(ca->Refresh().ok());
 
-  state->Set(testing::ExpiredCa());
+  state->Set(testkit::ExpiredCa());
   EXPECT_FALSE(ca->Refresh().ok());
 
-  state->Set(testing::NonCaCert());
+  state->Set(testkit::NonCaCert());
   EXPECT_FALSE(ca->Refresh().ok());
 
   state->Set(absl::UnavailableError("vault sealed"));
@@ -213,16 +214,16 @@ TEST(CachingCaTest, InvalidMaterialIsRejectedLoggedCountedAndOldKept) {
 }
 
 TEST(CachingCaTest, PartialFileUpdateNeverServesAMismatchedPair) {
-  const std::string dir = testing::MakeTempDir("partial_update");
+  const std::string dir = testkit::MakeTempDir("partial_update");
   Pki pki;
   const CaMaterialPem first = pki.Intermediate(1);
   const CaMaterialPem second = pki.Intermediate(2);
   auto write_all = [&](const CaMaterialPem& m) {
-    ASSERT_TRUE(testing::WriteTestFile(dir + "/ca-key.pem",
+    ASSERT_TRUE(testkit::WriteTestFile(dir + "/ca-key.pem",
                                        std::string(m.key_pem.view()), 0600).ok());
-    ASSERT_TRUE(testing::WriteTestFile(dir + "/ca-cert.pem", m.cert_pem).ok());
-    ASSERT_TRUE(testing::WriteTestFile(dir + "/cert-chain.pem", m.chain_pem).ok());
-    ASSERT_TRUE(testing::WriteTestFile(dir + "/root-cert.pem", m.root_bundle_pem).ok());
+    ASSERT_TRUE(testkit::WriteTestFile(dir + "/ca-cert.pem", m.cert_pem).ok());
+    ASSERT_TRUE(testkit::WriteTestFile(dir + "/cert-chain.pem", m.chain_pem).ok());
+    ASSERT_TRUE(testkit::WriteTestFile(dir + "/root-cert.pem", m.root_bundle_pem).ok());
   };
   write_all(first);
   FilesSourceOptions files;
@@ -233,8 +234,8 @@ TEST(CachingCaTest, PartialFileUpdateNeverServesAMismatchedPair) {
   ASSERT_TRUE(ca.ok()) << ca.status();
 
   // The cert and chain changed, the key not yet.
-  ASSERT_TRUE(testing::WriteTestFile(dir + "/ca-cert.pem", second.cert_pem).ok());
-  ASSERT_TRUE(testing::WriteTestFile(dir + "/cert-chain.pem", second.chain_pem).ok());
+  ASSERT_TRUE(testkit::WriteTestFile(dir + "/ca-cert.pem", second.cert_pem).ok());
+  ASSERT_TRUE(testkit::WriteTestFile(dir + "/cert-chain.pem", second.chain_pem).ok());
   absl::Status status = (*ca)->Refresh();
   EXPECT_FALSE(status.ok());
   EXPECT_EQ((*ca)->Stats().failures.validation, 1);
@@ -244,7 +245,7 @@ TEST(CachingCaTest, PartialFileUpdateNeverServesAMismatchedPair) {
   EXPECT_THAT(*IssuerOf(*chain), HasSubstr("CN=inter-1"));
 
   // The key arrives: the pair is whole again and goes live.
-  ASSERT_TRUE(testing::WriteTestFile(dir + "/ca-key.pem",
+  ASSERT_TRUE(testkit::WriteTestFile(dir + "/ca-key.pem",
                                      std::string(second.key_pem.view()), 0600).ok());
   ASSERT_TRUE((*ca)->Refresh().ok());
   chain = (*ca)->Sign(TestSignRequest());
@@ -254,13 +255,13 @@ TEST(CachingCaTest, PartialFileUpdateNeverServesAMismatchedPair) {
 }
 
 TEST(CachingCaTest, WatchedFilesRotateHotWhileSigningAndWritingPiecemeal) {
-  const std::string dir = testing::MakeTempDir("hot_files");
+  const std::string dir = testkit::MakeTempDir("hot_files");
   Pki pki;
   constexpr int kRotations = 4;
   std::vector<CaMaterialPem> materials;
   for (int i = 0; i <= kRotations; ++i) materials.push_back(pki.Intermediate(i));
   auto write = [&](const std::string& name, const std::string& contents) {
-    ASSERT_TRUE(testing::WriteTestFile(dir + "/" + name, contents).ok());
+    ASSERT_TRUE(testkit::WriteTestFile(dir + "/" + name, contents).ok());
   };
   write("ca-key.pem", std::string(materials[0].key_pem.view()));
   write("ca-cert.pem", materials[0].cert_pem);
@@ -297,10 +298,16 @@ TEST(CachingCaTest, WatchedFilesRotateHotWhileSigningAndWritingPiecemeal) {
   for (int r = 1; r <= kRotations; ++r) {
     // Piecemeal, in the worst order: cert first, key last, with refreshes
     // happening in between.
+    auto refreshed = [&, seen = (*ca)->Stats().refreshes]() mutable {
+      const bool ok =
+          testkit::WaitFor([&] { return (*ca)->Stats().refreshes > seen; });
+      seen = (*ca)->Stats().refreshes;
+      return ok;
+    };
     write("ca-cert.pem", materials[r].cert_pem);
-    absl::SleepFor(absl::Milliseconds(40));
+    ASSERT_TRUE(refreshed());
     write("cert-chain.pem", materials[r].chain_pem);
-    absl::SleepFor(absl::Milliseconds(40));
+    ASSERT_TRUE(refreshed());
     write("ca-key.pem", std::string(materials[r].key_pem.view()));
     const std::string want = MustBundle(materials[r])->serial_hex();
     ASSERT_TRUE(WaitUntil([&] { return (*ca)->Stats().serial_hex == want; }))
@@ -368,7 +375,7 @@ TEST(CachingCaTest, MultiRootAcceptsARootChange) {
 TEST(CachingCaTest, SelfSignedRenewalWithTheSameKeyIsNotARootChange) {
   FakeClock clock(absl::Now());
   SelfSignedSourceOptions self_signed;
-  self_signed.state_dir = testing::MakeTempDir("ss_state");
+  self_signed.state_dir = testkit::MakeTempDir("ss_state");
   self_signed.key_type = KeyType::kEcP256;
   self_signed.clock = clock.AsFunction();
   auto source = SelfSignedSource::New(self_signed);

@@ -9,8 +9,8 @@
 #include "ca/caching/internal/root_policy.h"
 #include "ca/generate.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/sources/testing/signing_checks.h"
-#include "ca/testing/test_pki.h"
+#include "testing/signing.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
@@ -25,19 +25,19 @@ absl::StatusOr<ServingMaterial> Validate(const CaMaterialPem& material,
 }
 
 TEST(MaterialValidatorTest, GoodMaterialSignsLeavesThatVerify) {
-  const CaMaterialPem material = testing::Intermediate(testing::Root());
+  const CaMaterialPem material = testkit::Intermediate(testkit::Root());
   RefreshFailureCause cause;
   auto serving = Validate(material, &cause);
   ASSERT_TRUE(serving.ok()) << serving.status();
   ASSERT_NE(serving->bundle, nullptr);
   ASSERT_NE(serving->ca, nullptr);
-  auto chain = serving->ca->Sign(testing::TestSignRequest());
+  auto chain = serving->ca->Sign(testkit::TestSignRequest());
   ASSERT_TRUE(chain.ok()) << chain.status();
-  EXPECT_TRUE(testing::VerifyIssued(*chain, material.root_bundle_pem).ok());
+  EXPECT_TRUE(testkit::VerifyIssued(*chain, material.root_bundle_pem).ok());
 }
 
 TEST(MaterialValidatorTest, MalformedPartsAreParseFailuresNamingThePart) {
-  const CaMaterialPem good = testing::Intermediate(testing::Root());
+  const CaMaterialPem good = testkit::Intermediate(testkit::Root());
   struct Case {
     const char* part;
     CaMaterialPem material;
@@ -60,9 +60,9 @@ TEST(MaterialValidatorTest, MalformedPartsAreParseFailuresNamingThePart) {
 
 TEST(MaterialValidatorTest, WellFormedButInvalidIsAValidationFailure) {
   for (const CaMaterialPem& material :
-       {testing::MismatchedKey(), testing::ExpiredCa(), testing::NotYetValidCa(),
-        testing::NonCaCert(), testing::CaWithoutCertSign(),
-        testing::ChainNotReachingRoot()}) {
+       {testkit::MismatchedKey(), testkit::ExpiredCa(), testkit::NotYetValidCa(),
+        testkit::NonCaCert(), testkit::CaWithoutCertSign(),
+        testkit::ChainNotReachingRoot()}) {
     RefreshFailureCause cause = RefreshFailureCause::kFetch;
     auto serving = Validate(material, &cause);
     EXPECT_FALSE(serving.ok());
@@ -84,15 +84,15 @@ std::shared_ptr<const KeyCertBundle> Bundle(const CaMaterialPem& material) {
 }
 
 TEST(RootPolicyTest, IntermediateRotationUnderTheSameRootPasses) {
-  const CaMaterialPem root = testing::Root();
-  auto a = Bundle(testing::Intermediate(root, KeyType::kEcP256, absl::Now(), 1));
-  auto b = Bundle(testing::Intermediate(root, KeyType::kEcP256, absl::Now(), 2));
+  const CaMaterialPem root = testkit::Root();
+  auto a = Bundle(testkit::Intermediate(root, KeyType::kEcP256, absl::Now(), 1));
+  auto b = Bundle(testkit::Intermediate(root, KeyType::kEcP256, absl::Now(), 2));
   EXPECT_TRUE(internal::CheckRootTransition(*a, *b, false).ok());
 }
 
 TEST(RootPolicyTest, DroppedRootFailsAndNamesItsFingerprint) {
-  auto a = Bundle(testing::Root(KeyType::kRsa, absl::Now(), 0));
-  auto b = Bundle(testing::Root(KeyType::kRsa, absl::Now(), 1));
+  auto a = Bundle(testkit::Root(KeyType::kRsa, absl::Now(), 0));
+  auto b = Bundle(testkit::Root(KeyType::kRsa, absl::Now(), 1));
   absl::Status status = internal::CheckRootTransition(*a, *b, false);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(status.message(), HasSubstr(a->root_fingerprints().front()));
@@ -101,8 +101,8 @@ TEST(RootPolicyTest, DroppedRootFailsAndNamesItsFingerprint) {
 }
 
 TEST(RootPolicyTest, BundleGrowingToTrustANewRootPasses) {
-  const CaMaterialPem old_root = testing::Root(KeyType::kRsa, absl::Now(), 0);
-  CaMaterialPem next = testing::Root(KeyType::kRsa, absl::Now(), 1);
+  const CaMaterialPem old_root = testkit::Root(KeyType::kRsa, absl::Now(), 0);
+  CaMaterialPem next = testkit::Root(KeyType::kRsa, absl::Now(), 1);
   next.root_bundle_pem = old_root.cert_pem + next.cert_pem;
   EXPECT_TRUE(internal::KeepsAllRoots(*Bundle(old_root), *Bundle(next)));
 }
@@ -110,7 +110,7 @@ TEST(RootPolicyTest, BundleGrowingToTrustANewRootPasses) {
 TEST(RootPolicyTest, RootReissuedWithTheSameKeyAndSubjectIsKept) {
   const absl::Time now = absl::Now();
   RootOptions options;
-  options.key_pem = testing::CachedKeyPem(KeyType::kEcP256, 4);
+  options.key_pem = testkit::CachedKeyPem(KeyType::kEcP256, 4);
   options.now = now;
   auto first = GenerateSelfSignedRoot(options);
   options.now = now + absl::Hours(1);
@@ -123,7 +123,7 @@ TEST(RootPolicyTest, RootReissuedWithTheSameKeyAndSubjectIsKept) {
   EXPECT_TRUE(internal::KeepsAllRoots(*a, **b));
 
   // Same subject, other key: a different root.
-  options.key_pem = testing::CachedKeyPem(KeyType::kEcP256, 5);
+  options.key_pem = testkit::CachedKeyPem(KeyType::kEcP256, 5);
   auto other = GenerateSelfSignedRoot(options);
   ASSERT_TRUE(other.ok());
   auto c = KeyCertBundle::Create(*other, now + absl::Hours(1));

@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "testing/test_pki.h"
 #include "x509/pem.h"
 #include "x509/pem_codec.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/testing/test_pki.h"
 #include "common/secret_data.h"
 #include "common/testing/fuzz_input.h"
 #include "common/testing/fuzz_support.h"
@@ -56,7 +56,7 @@ void ParsePemField(const std::string& text) {
 }  // namespace
 
 std::vector<std::string> Seeds() {
-  namespace t = ::vaultca::ca::testing;
+  namespace t = ::vaultca::testkit;
   using ca::KeyType;
   const absl::Time now = absl::Now();
   const ca::CaMaterialPem root = t::Root(KeyType::kRsa, now);

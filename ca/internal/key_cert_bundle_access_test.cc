@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "ca/generate.h"
+#include "testing/test_pki.h"
 #include "x509/chain_verify.h"
 #include "x509/pem.h"
 #include "x509/x509_util.h"
-#include "ca/testing/test_pki.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -48,7 +48,7 @@ TEST(KeyCertBundleAccessTest, AccessExposesPrecomputedSigningState) {
                      {KeyType::kEd25519, nullptr}};
   for (const auto& c : cases) {
     SCOPED_TRACE(KeyTypeName(c.type));
-    CaMaterialPem root = testing::Root(c.type, kNow);
+    CaMaterialPem root = testkit::Root(c.type, kNow);
     std::shared_ptr<const KeyCertBundle> bundle = MustCreate(root);
     ASSERT_NE(bundle, nullptr);
     SslUniquePtr<X509> cert = Cert(root.cert_pem);
@@ -94,7 +94,7 @@ TEST(KeyCertBundleAccessTest, AccessExposesPrecomputedSigningState) {
 }
 
 TEST(KeyCertBundleAccessTest, MissingSkiIsComputedLikeOpenSslHash) {
-  CaMaterialPem no_ski = testing::RootWithoutSki(kNow);
+  CaMaterialPem no_ski = testkit::RootWithoutSki(kNow);
   ASSERT_EQ(X509_get0_subject_key_id(Cert(no_ski.cert_pem).get()), nullptr);
   std::shared_ptr<const KeyCertBundle> bundle = MustCreate(no_ski);
   ASSERT_NE(bundle, nullptr);
@@ -114,9 +114,9 @@ TEST(KeyCertBundleAccessTest, MissingSkiIsComputedLikeOpenSslHash) {
 }
 
 TEST(KeyCertBundleAccessTest, VerifiedPathRunsFromSignerToRoot) {
-  CaMaterialPem root = testing::Root(KeyType::kRsa, kNow);
+  CaMaterialPem root = testkit::Root(KeyType::kRsa, kNow);
   CaMaterialPem intermediate =
-      testing::Intermediate(root, KeyType::kEcP384, kNow);
+      testkit::Intermediate(root, KeyType::kEcP384, kNow);
   std::shared_ptr<const KeyCertBundle> bundle = MustCreate(intermediate);
   ASSERT_NE(bundle, nullptr);
   STACK_OF(X509)* path = KeyCertBundleAccess::VerifiedPath(*bundle);
@@ -131,7 +131,7 @@ TEST(KeyCertBundleAccessTest, VerifiedPathRunsFromSignerToRoot) {
 // OpenSSL's objects are safe for concurrent const use (run under TSan).
 TEST(KeyCertBundleAccessTest, SharedBundleSignsConcurrently) {
   std::shared_ptr<const KeyCertBundle> bundle =
-      MustCreate(testing::Root(KeyType::kEcP256, kNow));
+      MustCreate(testkit::Root(KeyType::kEcP256, kNow));
   ASSERT_NE(bundle, nullptr);
   SslUniquePtr<EVP_PKEY> leaf_key(
       EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));

@@ -37,13 +37,12 @@
 #include "absl/time/time.h"
 #include "ca/certificate_authority.h"
 #include "ca/issuance_policy.h"
-#include "ca/sources/testing/signing_checks.h"
-#include "ca/testing/sign_requests.h"
 #include "common/sync.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/csr.h"
+#include "testing/signing.h"
 #include "x509/pem.h"
-#include "x509/testing/csr_test_util.h"
 #include "x509/x509_util.h"
 
 namespace vaultca {
@@ -101,10 +100,10 @@ class CaConformanceTest : public ::testing::Test {
     return harness_.NewCa(std::move(policy));
   }
 
-  // A request for TestCsrPem() verified by `ca`'s policy.
+  // A request for testkit::TestCsrPem() verified by `ca`'s policy.
   static SignRequest Request(const CertificateAuthority& ca,
                              absl::Duration ttl = absl::Hours(1)) {
-    return RequestFor(ca, TestCsrPem(), {kIdentity}, ttl);
+    return testkit::RequestFor(ca, testkit::TestCsrPem(), {kIdentity}, ttl);
   }
 
   // Signs Request(ttl) and returns the issued lifetime: NotAfter minus the
@@ -146,8 +145,8 @@ TYPED_TEST_P(CaConformanceTest, SignsAValidCsrInIstioOrder) {
   }
   // Verifies through the chain to the published roots and carries the
   // CSR's key.
-  EXPECT_TRUE(VerifyIssued(*chain, *roots).ok())
-      << VerifyIssued(*chain, *roots);
+  EXPECT_TRUE(testkit::VerifyIssued(*chain, *roots).ok())
+      << testkit::VerifyIssued(*chain, *roots);
   absl::StatusOr<LeafFacts> leaf = ReadLeaf(chain->cert_chain.front());
   ASSERT_TRUE(leaf.ok()) << leaf.status();
   EXPECT_THAT(leaf->uri_sans, ::testing::ElementsAre(this->kIdentity));
@@ -208,14 +207,14 @@ TYPED_TEST_P(CaConformanceTest, BadCsrsAreInvalidArgument) {
   const IssuancePolicy& policy = ca->policy();
   for (const std::string& bad :
        {std::string(), std::string("not a CSR"),
-        x509::testing::WithBrokenSignature(TestCsrPem())}) {
+        testkit::WithBrokenSignature(testkit::TestCsrPem())}) {
     EXPECT_EQ(policy.VerifyCsr(bad).status().code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
   }
-  x509::testing::TestCsrOptions weak;
+  testkit::TestCsrOptions weak;
   weak.key = "RSA:1024";
-  const std::string weak_pem = x509::testing::TestCsrPem(weak);
+  const std::string weak_pem = testkit::TestCsrPem(weak);
   absl::Status refused = policy.VerifyCsr(weak_pem).status();
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
 
@@ -232,7 +231,7 @@ TYPED_TEST_P(CaConformanceTest, BadCsrsAreInvalidArgument) {
   absl::StatusOr<std::shared_ptr<const IssuancePolicy>> lax_policy =
       IssuancePolicy::New(lax);
   ASSERT_TRUE(lax_policy.ok()) << lax_policy.status();
-  request.csr = MustVerify(weak_pem, lax_policy->get());
+  request.csr = testkit::MustVerify(weak_pem, lax_policy->get());
   ASSERT_TRUE(request.csr.has_value());
   EXPECT_EQ(ca->Sign(request).status(), refused);
 }
@@ -286,7 +285,7 @@ TYPED_TEST_P(CaConformanceTest, ConcurrentSignsAreSafe) {
       for (int i = 0; i < kPerThread; ++i) {
         absl::StatusOr<SignedChain> chain = ca->Sign(request);
         absl::Status status =
-            chain.ok() ? VerifyIssued(*chain, *roots) : chain.status();
+            chain.ok() ? testkit::VerifyIssued(*chain, *roots) : chain.status();
         absl::StatusOr<LeafFacts> leaf =
             chain.ok() ? ReadLeaf(chain->cert_chain.front())
                        : absl::StatusOr<LeafFacts>(chain.status());

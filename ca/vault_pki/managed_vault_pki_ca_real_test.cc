@@ -15,15 +15,11 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "x509/csr.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/testing/sign_requests.h"
-#include "ca/testing/test_pki.h"
 #include "ca/vault_pki/managed_vault_pki_ca.h"
 #include "ca/vault_pki/testing/chain_checks.h"
 #include "ca/vault_pki/testing/offline_ca.h"
@@ -31,16 +27,19 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "testing/real_vault_fixture.h"
+#include "testing/signing.h"
+#include "testing/temp_dir.h"
+#include "testing/test_pki.h"
+#include "testing/tls.h"
 #include "vault/client.h"
-#include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
+#include "x509/csr.h"
 
 namespace vaultca {
 namespace ca {
 namespace {
 
 using ::testing::HasSubstr;
-using vault::testing::RealVault;
 
 constexpr char kSpiffeId[] = "spiffe://cluster.local/ns/default/sa/sleep";
 
@@ -59,35 +58,16 @@ std::string Trimmed(const std::string& pem) {
   return std::string(absl::StripAsciiWhitespace(pem)) + "\n";
 }
 
-class ManagedVaultPkiRealTest : public ::testing::Test {
+class ManagedVaultPkiRealTest : public testkit::RealVaultSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::Status started = vault::testing::StartSuiteVault(&tls_, &vault_);
-    if (started.ok()) started = Configure();
-    if (!started.ok()) setup_error_ = new std::string(started.ToString());
-  }
+  static void SetUpTestSuite() { StartSuite(&Configure); }
 
   static void TearDownTestSuite() {
-    delete vault_;
-    vault_ = nullptr;
-    delete tls_;
-    tls_ = nullptr;
-    delete setup_error_;
-    setup_error_ = nullptr;
     delete root_;
     root_ = nullptr;
     delete offline_int_;
     offline_int_ = nullptr;
-  }
-
-  void SetUp() override {
-    if (setup_error_ != nullptr) {
-      if (vault::testing::MissingVaultAllowed() &&
-          absl::StrContains(*setup_error_, "VAULTCA_VAULT_BIN")) {
-        GTEST_SKIP() << *setup_error_;
-      }
-      FAIL() << *setup_error_;
-    }
+    RealVaultSuite::TearDownTestSuite();
   }
 
   static absl::StatusOr<std::string> Cli(const std::vector<std::string>& args) {
@@ -95,7 +75,7 @@ class ManagedVaultPkiRealTest : public ::testing::Test {
   }
 
   static std::string File(const std::string& name, const std::string& text) {
-    return "@" + vault::testing::WriteFile(tls_->dir, name, text).value();
+    return "@" + testkit::WriteFileIn(tls_->dir, name, text).value();
   }
 
   // A PKI mount whose issuer is a Vault-generated intermediate certified by
@@ -152,7 +132,7 @@ class ManagedVaultPkiRealTest : public ::testing::Test {
   }
 
   static absl::Status Configure() {
-    root_ = new CaMaterialPem(ca::testing::Root(KeyType::kEcP256));
+    root_ = new CaMaterialPem(testkit::Root(KeyType::kEcP256));
     absl::StatusOr<CaMaterialPem> offline_int = testing::OfflineIntermediate(
         *root_, "vaultca offline intermediate", absl::Hours(24 * 60));
     if (!offline_int.ok()) return offline_int.status();
@@ -222,7 +202,7 @@ class ManagedVaultPkiRealTest : public ::testing::Test {
 
   static SignRequest Request(const Csr& csr) {
     SignRequest request;
-    request.csr = testing::MustVerify(csr.pem);
+    request.csr = testkit::MustVerify(csr.pem);
     request.identities = {kSpiffeId};
     request.requested_ttl = absl::Hours(1);
     return request;
@@ -241,9 +221,6 @@ class ManagedVaultPkiRealTest : public ::testing::Test {
     return chain;
   }
 
-  static inline std::string* setup_error_ = nullptr;
-  static inline vault::testing::TestTls* tls_ = nullptr;
-  static inline RealVault* vault_ = nullptr;
   static inline CaMaterialPem* root_ = nullptr;
   static inline CaMaterialPem* offline_int_ = nullptr;
 };
@@ -346,7 +323,7 @@ TEST_F(ManagedVaultPkiRealTest, TwoIntermediatesInPathOrder) {
 
 TEST_F(ManagedVaultPkiRealTest, PinnedRootTheChainDoesNotReachIsRefused) {
   // Another key (the test roots of one key type share a cached key).
-  const CaMaterialPem other = ca::testing::Root(KeyType::kRsa);
+  const CaMaterialPem other = testkit::Root(KeyType::kRsa);
   auto ca = NewCa("pki_offline", other.cert_pem);
   ASSERT_FALSE(ca.ok());
   EXPECT_EQ(ca.status().code(), absl::StatusCode::kFailedPrecondition)

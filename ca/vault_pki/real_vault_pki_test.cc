@@ -11,29 +11,28 @@
 #include <string>
 #include <vector>
 
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "x509/csr.h"
-#include "ca/testing/sign_requests.h"
 #include "ca/vault_pki/testing/chain_checks.h"
 #include "ca/vault_pki/vault_pki_ca.h"
 #include "ca/workload_csr.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "testing/real_vault_fixture.h"
+#include "testing/signing.h"
+#include "testing/temp_dir.h"
+#include "testing/tls.h"
 #include "vault/client.h"
-#include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
+#include "x509/csr.h"
 
 namespace vaultca {
 namespace ca {
 namespace {
 
 using ::testing::HasSubstr;
-using vault::testing::RealVault;
 
 constexpr char kSpiffeId[] = "spiffe://cluster.local/ns/default/sa/sleep";
 
@@ -50,27 +49,14 @@ const std::vector<std::string> kRoleArgs = {
     "use_csr_common_name=false",
     "max_ttl=720h"};
 
-class RealVaultPkiTest : public ::testing::Test {
+class RealVaultPkiTest : public testkit::RealVaultSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::Status started = vault::testing::StartSuiteVault(&tls_, &vault_);
-    if (!started.ok()) {
-      setup_error_ = new std::string(started.ToString());
-      return;
-    }
-    absl::Status status = ConfigurePki();
-    if (!status.ok()) setup_error_ = new std::string(status.ToString());
-  }
+  static void SetUpTestSuite() { StartSuite(&ConfigurePki); }
 
   static void TearDownTestSuite() {
-    delete vault_;
-    vault_ = nullptr;
-    delete tls_;
-    tls_ = nullptr;
-    delete setup_error_;
-    setup_error_ = nullptr;
     delete root_pem_;
     root_pem_ = nullptr;
+    RealVaultSuite::TearDownTestSuite();
   }
 
   static absl::StatusOr<std::string> Cli(const std::vector<std::string>& args) {
@@ -78,7 +64,7 @@ class RealVaultPkiTest : public ::testing::Test {
   }
 
   static std::string File(const std::string& name, const std::string& text) {
-    return "@" + vault::testing::WriteFile(tls_->dir, name, text).value();
+    return "@" + testkit::WriteFileIn(tls_->dir, name, text).value();
   }
 
   // An intermediate mount signed by `pki`; `with_root` imports the root
@@ -143,16 +129,6 @@ class RealVaultPkiTest : public ::testing::Test {
     return out.ok() ? absl::OkStatus() : out.status();
   }
 
-  void SetUp() override {
-    if (setup_error_ != nullptr) {
-      if (vault::testing::MissingVaultAllowed() &&
-          absl::StrContains(*setup_error_, "VAULTCA_VAULT_BIN")) {
-        GTEST_SKIP() << *setup_error_;
-      }
-      FAIL() << *setup_error_;
-    }
-  }
-
   static std::shared_ptr<vault::VaultClient> Client(
       const std::string& token = "") {
     vault::VaultConfig config;
@@ -206,7 +182,7 @@ class RealVaultPkiTest : public ::testing::Test {
 
   static SignRequest Request(const Csr& csr) {
     SignRequest request;
-    request.csr = testing::MustVerify(csr.pem);
+    request.csr = testkit::MustVerify(csr.pem);
     request.identities = {kSpiffeId};
     request.requested_ttl = absl::Hours(1);
     return request;
@@ -232,9 +208,6 @@ class RealVaultPkiTest : public ::testing::Test {
     return chain;
   }
 
-  static inline std::string* setup_error_ = nullptr;
-  static inline vault::testing::TestTls* tls_ = nullptr;
-  static inline RealVault* vault_ = nullptr;
   static inline std::string* root_pem_ = nullptr;
 };
 

@@ -18,16 +18,16 @@
 #include "ca/vault_pki/managed_vault_pki_ca.h"
 #include "ca/vault_pki/vault_pki_ca.h"
 #include "gtest/gtest.h"
+#include "testing/real_vault.h"
+#include "testing/tls.h"
 #include "vault/client.h"
-#include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
 namespace testing {
 namespace {
 
-using vault::testing::RealVault;
+using testkit::RealVault;
 
 constexpr char kMount[] = "pki_conformance";
 
@@ -36,7 +36,7 @@ constexpr char kMount[] = "pki_conformance";
 class VaultBackend : public ::testing::Environment {
  public:
   void SetUp() override {
-    absl::Status started = vault::testing::StartSuiteVault(&tls_, &vault_);
+    absl::Status started = testkit::StartSuiteVault(&tls_, &vault_);
     if (started.ok()) started = Configure();
     status_ = started;
   }
@@ -48,7 +48,7 @@ class VaultBackend : public ::testing::Environment {
   }
 
   static absl::Status Ready(bool* skip) {
-    *skip = !status_.ok() && vault::testing::MissingVaultAllowed() &&
+    *skip = !status_.ok() && testkit::MissingVaultAllowed() &&
             absl::StrContains(status_.message(), "VAULTCA_VAULT_BIN");
     return status_;
   }
@@ -94,7 +94,7 @@ class VaultBackend : public ::testing::Environment {
     return absl::OkStatus();
   }
 
-  static inline vault::testing::TestTls* tls_ = nullptr;
+  static inline testkit::TestTls* tls_ = nullptr;
   static inline RealVault* vault_ = nullptr;
   static inline absl::Status status_ =
       absl::FailedPreconditionError("the Vault environment did not run");

@@ -16,25 +16,25 @@
 #include <thread>
 #include <vector>
 
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "x509/csr.h"
 #include "ca/generate.h"
-#include "x509/testing/csr_test_util.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
-#include "ca/testing/sign_requests.h"
-#include "ca/testing/test_pki.h"
 #include "ca/vault_pki/testing/chain_checks.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "common/secret_data.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "testing/csr.h"
+#include "testing/signing.h"
+#include "testing/test_pki.h"
 #include "vault/client.h"
 #include "vault/testing/client_fixture.h"
 #include "vault/testing/fake_vault.h"
+#include "x509/csr.h"
 
 namespace vaultca {
 namespace ca {
@@ -51,12 +51,7 @@ constexpr char kSignPath[] = "/v1/pki_int/sign/istio";
 constexpr char kSpiffeId[] = "spiffe://cluster.local/ns/default/sa/sleep";
 
 std::string CsrPem(const std::string& key, int slot = 0) {
-  x509::testing::TestCsrOptions options;
-  options.key = key;
-  options.key_slot = slot;
-  options.with_organization = true;
-  options.sans = {absl::StrCat("URI:", kSpiffeId)};
-  return x509::testing::TestCsrPem(options);
+  return testkit::AgentCsrPem({kSpiffeId}, key, slot);
 }
 
 // The PEM blocks of a chain file, one string each.
@@ -89,8 +84,8 @@ class VaultPkiCaTest : public vault::testing::ClientTest {
  protected:
   void SetUp() override {
     ClientTest::SetUp();
-    root_ = testing::Root(KeyType::kRsa);
-    inter_ = testing::Intermediate(root_, KeyType::kEcP256);
+    root_ = testkit::Root(KeyType::kRsa);
+    inter_ = testkit::Intermediate(root_, KeyType::kEcP256);
     signer_ = Signer(inter_);
     inter_pem_ = Blocks(inter_.chain_pem)[0];
   }
@@ -150,7 +145,7 @@ class VaultPkiCaTest : public vault::testing::ClientTest {
   SignRequest Request(const std::string& key = "EC:P-256",
                       const IssuancePolicy* policy = nullptr) const {
     SignRequest request;
-    request.csr = testing::MustVerify(CsrPem(key), policy);
+    request.csr = testkit::MustVerify(CsrPem(key), policy);
     request.identities = {kSpiffeId};
     return request;
   }
@@ -224,9 +219,9 @@ TEST_F(VaultPkiCaTest, CaChainElementWithSeveralBlocks) {
 }
 
 TEST_F(VaultPkiCaTest, DeeperChainInAnyOrderComesOutInPathOrder) {
-  const CaMaterialPem upper = testing::IntermediateWithoutPathLen();
+  const CaMaterialPem upper = testkit::IntermediateWithoutPathLen();
   const CaMaterialPem lower =
-      testing::Intermediate(upper, KeyType::kEcP256, absl::Now(), 3);
+      testkit::Intermediate(upper, KeyType::kEcP256, absl::Now(), 3);
   const std::vector<std::string> blocks = Blocks(lower.chain_pem);
   ASSERT_EQ(blocks.size(), 3u);  // lower, upper, root
   auto signer = Signer(lower);
@@ -261,7 +256,7 @@ TEST_F(VaultPkiCaTest, RootBundleWithSeveralRoots) {
     return json{{"certificate", leaf}, {"ca_chain", {inter_pem_}}};
   });
   VaultPkiCaOptions options = Options();
-  const CaMaterialPem other = testing::Root(KeyType::kEcP256, absl::Now(), 4);
+  const CaMaterialPem other = testkit::Root(KeyType::kEcP256, absl::Now(), 4);
   options.root_bundle_pem = other.cert_pem + root_.cert_pem;
   auto ca = NewCa(options);
   EXPECT_EQ(*ca->RootBundlePem(), options.root_bundle_pem);
@@ -318,7 +313,7 @@ TEST_F(VaultPkiCaTest, LeafThatIsACaIsRefused) {
   // signer could return.
   SslUniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
   ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(),
-                                          x509::testing::CachedCsrKey("EC:P-256"),
+                                          testkit::CachedCsrKey("EC:P-256"),
                                           nullptr, nullptr, 0, nullptr,
                                           nullptr),
             1);
@@ -347,7 +342,7 @@ TEST_F(VaultPkiCaTest, ChainToAnotherRootDoesNotVerify) {
   });
   VaultPkiCaOptions options = Options();
   // Same subject, another key: a root Vault's issuer does not chain to.
-  options.root_bundle_pem = testing::Root(KeyType::kRsa, absl::Now(), 1).cert_pem;
+  options.root_bundle_pem = testkit::Root(KeyType::kRsa, absl::Now(), 1).cert_pem;
   auto ca = NewCa(options);
   absl::Status status = SignStatus(*ca);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
@@ -467,7 +462,7 @@ TEST_F(VaultPkiCaTest, RequestCarriesTheCsrIdentitiesAndTtl) {
   auto ca = NewCa(Options());
   SignRequest request = Request();
   const std::string clean_csr = CsrPem("EC:P-256");
-  request.csr = testing::MustVerify("junk before the block\n" + clean_csr +
+  request.csr = testkit::MustVerify("junk before the block\n" + clean_csr +
                                     "after\n");
   request.requested_ttl = absl::Hours(12);
   ASSERT_TRUE(ca->Sign(request).ok());
@@ -509,7 +504,7 @@ TEST_F(VaultPkiCaTest, LocalPolicyRunsBeforeVaultIsAsked) {
   auto ca = NewCa(options);
 
   EXPECT_EQ(ca->policy()
-                .VerifyCsr(x509::testing::WithBrokenSignature(CsrPem("EC:P-256")))
+                .VerifyCsr(testkit::WithBrokenSignature(CsrPem("EC:P-256")))
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);

@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace cli {
@@ -31,7 +32,7 @@ RunResult RunCli(const Command& command, const std::vector<std::string>& args,
 
 absl::StatusOr<std::unique_ptr<VaultEnv>> VaultEnv::Start() {
   std::unique_ptr<VaultEnv> env(new VaultEnv());
-  if (absl::Status s = vault::testing::StartSuiteVault(&env->tls_, &env->vault_); !s.ok()) {
+  if (absl::Status s = testkit::StartSuiteVault(&env->tls_, &env->vault_); !s.ok()) {
     return s;
   }
   return env;
@@ -48,7 +49,7 @@ std::vector<std::string> VaultEnv::ConnectionArgs() const {
 
 std::string VaultEnv::WriteFile(const std::string& name, const std::string& content) const {
   static std::atomic<int> counter{0};
-  return vault::testing::WriteFile(tls_->dir, absl::StrCat(counter++, "-", name), content)
+  return testkit::WriteFileIn(tls_->dir, absl::StrCat(counter++, "-", name), content)
       .value();
 }
 

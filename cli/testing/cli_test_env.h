@@ -15,10 +15,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ca/key_cert_bundle.h"
+#include "testing/real_vault.h"
+#include "testing/tls.h"
 #include "vault/config.h"
 #include "server/kube/testing/real_kube.h"
-#include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace cli {
@@ -41,15 +41,15 @@ vault::EnvLookup MapEnv(std::map<std::string, std::string> vars);
 RunResult RunCli(const Command& command, const std::vector<std::string>& args,
               const std::map<std::string, std::string>& env = {});
 
-// One real Vault for a test suite (vault/testing/real_vault.h) and helpers.
+// One real Vault for a test suite (testing/real_vault.h) and helpers.
 class VaultEnv {
  public:
   // Starts Vault; the error names VAULTCA_VAULT_BIN when it is missing.
   static absl::StatusOr<std::unique_ptr<VaultEnv>> Start();
   ~VaultEnv();
 
-  vault::testing::RealVault& vault() const { return *vault_; }
-  const vault::testing::TestTls& tls() const { return *tls_; }
+  testkit::RealVault& vault() const { return *vault_; }
+  const testkit::TestTls& tls() const { return *tls_; }
   const std::string& dir() const { return tls_->dir; }
 
   // --vault-addr and --vault-cacert.
@@ -68,15 +68,15 @@ class VaultEnv {
 
  private:
   VaultEnv() = default;
-  vault::testing::TestTls* tls_ = nullptr;
-  vault::testing::RealVault* vault_ = nullptr;
+  testkit::TestTls* tls_ = nullptr;
+  testkit::RealVault* vault_ = nullptr;
 };
 
 // Skips (VAULTCA_ALLOW_NO_VAULT=1 and no binary) or fails with `error`.
 #define VAULTCA_CLI_REQUIRE_PEER(error)                                   \
   do {                                                                    \
     if (!(error).empty()) {                                               \
-      if ((::vaultca::vault::testing::MissingVaultAllowed() &&            \
+      if ((::vaultca::testkit::MissingVaultAllowed() &&            \
            (error).find("VAULTCA_VAULT_BIN") != std::string::npos) ||     \
           (::vaultca::server::testing::MissingKubeAllowed() &&            \
            (error).find("VAULTCA_KUBE_BIN_DIR") != std::string::npos)) {  \

@@ -5,8 +5,8 @@
 
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
-#include "ca/testing/test_pki.h"
 #include "ca/workload_csr.h"
+#include "testing/test_pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -18,7 +18,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 std::string IssueLeaf(const std::vector<std::string>& identities) {
-  auto bundle = ca::KeyCertBundle::Create(ca::testing::Root());
+  auto bundle = ca::KeyCertBundle::Create(testkit::Root());
   EXPECT_TRUE(bundle.ok()) << bundle.status();
   auto local = ca::LocalCertificateAuthority::New(*bundle);
   EXPECT_TRUE(local.ok()) << local.status();
@@ -147,7 +147,7 @@ TEST(ClientCertAuthenticatorTest, RefusesMissingBadOrNamelessCertificates) {
             absl::StatusCode::kUnauthenticated);
 
   // A root CA certificate has no SAN at all.
-  request.peer_cert_pem = ca::testing::Root().cert_pem;
+  request.peer_cert_pem = testkit::Root().cert_pem;
   caller = auth.Authenticate(request);
   EXPECT_EQ(caller.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(caller.status().message(), HasSubstr("no URI, DNS or IP"));

@@ -8,34 +8,34 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/fake_clock.h"
-#include "ca/sources/testing/temp_dir.h"
-#include "ca/testing/test_pki.h"
-#include "ca/testing/tls_files.h"
 #include "common/sync.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "server/auth/jwt_authenticator.h"
-#include "server/auth/testing/test_jwt.h"
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
+#include "testing/test_pki.h"
+#include "testing/tls.h"
 
 namespace vaultca {
 namespace server {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::JwksJson;
-using testing::SaClaims;
-using testing::SaClaimsJson;
-using testing::SignJwt;
-using testing::TestJwtKey;
+using testkit::JwksJson;
+using testkit::SaClaims;
+using testkit::SaClaimsJson;
+using testkit::SignJwt;
+using testkit::TestJwtKey;
 
 // An OIDC issuer on 127.0.0.1: /.well-known/openid-configuration and
 // /keys, whose key set the test swaps and whose outages it switches on.
 class OidcIssuer {
  public:
   explicit OidcIssuer(const std::string& dir)
-      : tls_(ca::testing::WriteLoopbackTlsServerFiles(dir, "issuer")),
+      : tls_(testkit::WriteLoopbackTlsServerFiles(dir, "issuer")),
         server_(tls_.cert_file.c_str(), tls_.key_file.c_str()) {
     server_.Get("/.well-known/openid-configuration",
                 [this](const httplib::Request&, httplib::Response& res) {
@@ -86,7 +86,7 @@ class OidcIssuer {
     res.set_content(body, "application/json");
   }
 
-  ca::testing::TlsServerFiles tls_;
+  testkit::TlsServerFiles tls_;
   httplib::SSLServer server_;
   int port_ = 0;
   std::thread thread_;
@@ -123,9 +123,9 @@ class JwtOidcTest : public ::testing::Test {
     return auth.Authenticate(request);
   }
 
-  std::string dir_ = ca::testing::MakeTempDir("oidc");
+  std::string dir_ = testkit::MakeTempDir("oidc");
   OidcIssuer issuer_{dir_};
-  ca::testing::FakeClock clock_{absl::Now()};
+  testkit::FakeClock clock_{absl::Now()};
   TestJwtKey old_key_{"old", "RS256", 0};
   TestJwtKey new_key_{"new", "ES256", 1};
 };
@@ -212,9 +212,9 @@ TEST_F(JwtOidcTest, UntrustedIssuerCertificateIsNotUsed) {
   JwtAuthenticatorOptions options = Options();
   // A root of another key: the issuer's certificate does not chain to it.
   options.jwks_ca_file = dir_ + "/other-ca.crt";
-  ASSERT_TRUE(ca::testing::WriteTestFile(
+  ASSERT_TRUE(testkit::WriteTestFile(
                   options.jwks_ca_file,
-                  ca::testing::Root(ca::KeyType::kRsa).root_bundle_pem)
+                  testkit::Root(ca::KeyType::kRsa).root_bundle_pem)
                   .ok());
   auto auth = JwtAuthenticator::New(options);
   ASSERT_TRUE(auth.ok()) << auth.status();

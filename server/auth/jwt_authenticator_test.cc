@@ -5,11 +5,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "ca/sources/testing/fake_clock.h"
-#include "ca/sources/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth/testing/test_jwt.h"
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
 
 namespace vaultca {
 namespace server {
@@ -17,20 +17,20 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using testing::JwksJson;
-using testing::SaClaims;
-using testing::SaClaimsJson;
-using testing::SignJwt;
-using testing::TestJwtKey;
+using testkit::JwksJson;
+using testkit::SaClaims;
+using testkit::SaClaimsJson;
+using testkit::SignJwt;
+using testkit::TestJwtKey;
 
 constexpr char kIssuer[] = "https://kubernetes.default.svc.cluster.local";
 
 class JwtAuthenticatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ca::testing::MakeTempDir("jwt");
+    dir_ = testkit::MakeTempDir("jwt");
     jwks_path_ = dir_ + "/jwks.json";
-    ASSERT_TRUE(ca::testing::WriteTestFile(
+    ASSERT_TRUE(testkit::WriteTestFile(
                     jwks_path_, JwksJson({rsa_, ec_}))
                     .ok());
   }
@@ -59,7 +59,7 @@ class JwtAuthenticatorTest : public ::testing::Test {
     return c;
   }
 
-  ca::testing::FakeClock clock_{absl::FromUnixSeconds(1700000000)};
+  testkit::FakeClock clock_{absl::FromUnixSeconds(1700000000)};
   TestJwtKey rsa_{"rsa-1", "RS256", 0};
   TestJwtKey ec_{"ec-1", "ES256", 0};
   std::string dir_;
@@ -234,11 +234,11 @@ TEST_F(JwtAuthenticatorTest, ReloadsChangedJwksAndKeepsKeysOnBadFile) {
   EXPECT_FALSE(Try(*auth, token).ok());
 
   ASSERT_TRUE(
-      ca::testing::WriteTestFile(jwks_path_, JwksJson({rsa_, rotated})).ok());
+      testkit::WriteTestFile(jwks_path_, JwksJson({rsa_, rotated})).ok());
   clock_.Advance(absl::Seconds(2));
   EXPECT_TRUE(Try(*auth, token).ok());
 
-  ASSERT_TRUE(ca::testing::WriteTestFile(jwks_path_, "{not json").ok());
+  ASSERT_TRUE(testkit::WriteTestFile(jwks_path_, "{not json").ok());
   clock_.Advance(absl::Seconds(2));
   EXPECT_TRUE(Try(*auth, token).ok());
 }
@@ -256,7 +256,7 @@ TEST_F(JwtAuthenticatorTest, UnusableKeysAreSkippedNotTheWholeSet) {
               R"({"kty":"EC","kid":"no-y","crv":"P-256","x":"AA"},)"
               R"({"kty":"RSA","kid":"mismatch","alg":"ES256","n":"AQAB"},)"
               R"({"kid":"no-kty"},"not an object",)");
-  ASSERT_TRUE(ca::testing::WriteTestFile(jwks_path_, jwks).ok());
+  ASSERT_TRUE(testkit::WriteTestFile(jwks_path_, jwks).ok());
   auto auth = Make();
   ASSERT_NE(auth, nullptr);
   EXPECT_TRUE(Try(*auth, SignJwt(rsa_, SaClaimsJson(Claims()))).ok());
@@ -272,18 +272,18 @@ TEST_F(JwtAuthenticatorTest, NewRefusesMissingOrUnusableJwks) {
   EXPECT_EQ(JwtAuthenticator::New(options).status().code(),
             absl::StatusCode::kNotFound);
   ASSERT_TRUE(
-      ca::testing::WriteTestFile(dir_ + "/empty.json", R"({"keys":[]})").ok());
+      testkit::WriteTestFile(dir_ + "/empty.json", R"({"keys":[]})").ok());
   options.jwks_file = dir_ + "/empty.json";
   EXPECT_EQ(JwtAuthenticator::New(options).status().code(),
             absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(ca::testing::WriteTestFile(
+  ASSERT_TRUE(testkit::WriteTestFile(
                   dir_ + "/small.json",
                   R"({"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]})")
                   .ok());
   options.jwks_file = dir_ + "/small.json";
   EXPECT_EQ(JwtAuthenticator::New(options).status().code(),
             absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(ca::testing::WriteTestFile(
+  ASSERT_TRUE(testkit::WriteTestFile(
                   dir_ + "/offcurve.json",
                   R"({"keys":[{"kty":"EC","crv":"P-256",)"
                   R"("x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",)"

@@ -8,10 +8,10 @@
 #include <string>
 
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/kube/testing/fake_kube_api.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {
@@ -24,7 +24,7 @@ constexpr absl::Duration kWait = absl::Seconds(30);
 class KubeNodeAuthorizerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ca::testing::MakeTempDir("node-authorizer");
+    dir_ = testkit::MakeTempDir("node-authorizer");
     kube_ = std::make_unique<testing::FakeKubeApi>(dir_);
     kube_->AddPod("istio-system", "ztunnel-abc", "zt-uid", "ztunnel", "node-1");
     kube_->AddPod("default", "sleep-1", "s-uid", "sleep", "node-1");

@@ -21,15 +21,15 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/fake_clock.h"
-#include "ca/sources/testing/temp_dir.h"
-#include "ca/testing/tls_files.h"
 #include "common/sync.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "server/kube/testing/fake_kube_api.h"
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
+#include "testing/tls.h"
 
 namespace vaultca {
 namespace server {
@@ -60,7 +60,7 @@ absl::StatusOr<Caller> Try(TokenReviewAuthenticator& auth,
 class TokenReviewTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ca::testing::MakeTempDir("token-review");
+    dir_ = testkit::MakeTempDir("token-review");
     kube_ = std::make_unique<testing::FakeKubeApi>(dir_);
     KubeApiOptions api;
     api.api_server = kube_->address();
@@ -81,7 +81,7 @@ class TokenReviewTest : public ::testing::Test {
     return TokenExpiring(clock_.Now() + absl::Hours(1), tag);
   }
 
-  ca::testing::FakeClock clock_{absl::Now()};
+  testkit::FakeClock clock_{absl::Now()};
   std::string dir_;
   std::unique_ptr<testing::FakeKubeApi> kube_;
   std::shared_ptr<const KubeApiClient> api_;
@@ -316,7 +316,7 @@ class ScriptedKubeApi {
   using Answer = std::function<Json(const std::string& token)>;
 
   explicit ScriptedKubeApi(const std::string& dir)
-      : tls_(ca::testing::WriteLoopbackTlsServerFiles(dir, "scripted-kube")),
+      : tls_(testkit::WriteLoopbackTlsServerFiles(dir, "scripted-kube")),
         token_file_(dir + "/scripted-kube-token"),
         server_(tls_.cert_file.c_str(), tls_.key_file.c_str()) {
     FILE* f = std::fopen(token_file_.c_str(), "w");
@@ -400,7 +400,7 @@ class ScriptedKubeApi {
     --in_flight_;
   }
 
-  ca::testing::TlsServerFiles tls_;
+  testkit::TlsServerFiles tls_;
   const std::string token_file_;
   httplib::SSLServer server_;
   int port_ = 0;
@@ -438,8 +438,8 @@ class ScriptedTokenReviewTest : public ::testing::Test {
     return TokenExpiring(clock_.Now() + absl::Hours(1), tag);
   }
 
-  ca::testing::FakeClock clock_{absl::Now()};
-  std::string dir_ = ca::testing::MakeTempDir("token-review-scripted");
+  testkit::FakeClock clock_{absl::Now()};
+  std::string dir_ = testkit::MakeTempDir("token-review-scripted");
   ScriptedKubeApi kube_{dir_};
 };
 

@@ -20,7 +20,6 @@
 #include "absl/strings/match.h"
 #include "ca/key_cert_bundle.h"
 #include "ca/local_ca.h"
-#include "ca/testing/test_pki.h"
 #include "ca/workload_csr.h"
 #include "common/log.h"
 #include "common/secret_data.h"
@@ -32,6 +31,7 @@
 #include "server/auth/jwt_authenticator.h"
 #include "server/certificate_handler.h"
 #include "server/metrics.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace server {
@@ -92,9 +92,9 @@ Fixture& TheFixture() {
     SetLogSinkForTesting(
         [](LogSeverity, absl::string_view line) { CheckNoToken(line); });
     auto* f = new Fixture;
-    const ca::CaMaterialPem root = ca::testing::Root(ca::KeyType::kEcP256);
+    const ca::CaMaterialPem root = testkit::Root(ca::KeyType::kEcP256);
     auto bundle = ca::KeyCertBundle::Create(
-        ca::testing::Intermediate(root, ca::KeyType::kEcP256));
+        testkit::Intermediate(root, ca::KeyType::kEcP256));
     Check(bundle.ok(), "test CA material validates");
     for (int clamp = 0; clamp < 2; ++clamp) {
       ca::IssuancePolicyOptions ca_options;

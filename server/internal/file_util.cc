@@ -63,44 +63,6 @@ absl::StatusOr<std::string> FileStamp(const std::string& path) {
                       st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
 }
 
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents, mode_t mode) {
-  std::string tmp = absl::StrCat(path, ".tmp-XXXXXX");
-  const int fd = mkstemp(tmp.data());
-  if (fd < 0) return Errno("cannot create a temporary file for", path);
-  bool renamed = false;
-  absl::Cleanup remove_tmp = [&] {
-    if (!renamed) unlink(tmp.c_str());
-  };
-  {
-    absl::Cleanup close_fd = [fd] { close(fd); };
-    if (fchmod(fd, mode) != 0) return Errno("cannot chmod", tmp);
-    size_t written = 0;
-    while (written < contents.size()) {
-      const ssize_t n =
-          write(fd, contents.data() + written, contents.size() - written);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return Errno("cannot write", tmp);
-      }
-      written += static_cast<size_t>(n);
-    }
-    if (fsync(fd) != 0) return Errno("cannot fsync", tmp);
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return Errno("cannot rename a temporary file over", path);
-  }
-  renamed = true;
-  const std::string dir = DirName(path);
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    // Best effort: the rename is already visible to readers.
-    fsync(dir_fd);
-    close(dir_fd);
-  }
-  return absl::OkStatus();
-}
-
 absl::Status MakeDirectories(const std::string& dir, mode_t mode) {
   if (dir.empty()) return absl::InvalidArgumentError("empty directory path");
   struct stat st;

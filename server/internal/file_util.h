@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/atomic_file.h"
 
 namespace vaultca {
 namespace server {
@@ -23,12 +24,8 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path,
 // modified (device, inode, size, mtime), following symlinks.
 absl::StatusOr<std::string> FileStamp(const std::string& path);
 
-// Replaces `path` with `contents` atomically: writes a temporary file in
-// the same directory with permissions `mode`, fsyncs it, renames it over
-// `path` and fsyncs the directory. Readers see the old or the new content,
-// never a mix.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents, mode_t mode);
+// The one atomic writer, shared with the CA sources and the tests.
+using ::vaultca::WriteFileAtomically;
 
 // Creates `dir` (and missing parents) with permissions `mode`; an existing
 // directory is accepted as is.

@@ -12,11 +12,11 @@
 #include <string>
 
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/kube/internal/pod_informer.h"
 #include "server/kube/testing/fake_kube_api.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
 namespace server {
@@ -41,7 +41,7 @@ bool Eventually(Predicate done, absl::Duration timeout = kWait) {
 class PodIndexTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ca::testing::MakeTempDir("pod-index");
+    dir_ = testkit::MakeTempDir("pod-index");
     kube_ = std::make_unique<testing::FakeKubeApi>(dir_);
     KubeApiOptions api;
     api.api_server = kube_->address();

@@ -11,9 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/sync.h"
 #include "gtest/gtest.h"
+#include "testing/temp_dir.h"
+#include "testing/tls.h"
 #include "vault/client.h"
 #include "vault/testing/fake_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace vault {
@@ -32,7 +33,7 @@ inline std::string LookupSelfBody(int ttl, bool renewable, int creation_ttl = 0)
 class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<TestTls> tls = MakeTestTls();
+    absl::StatusOr<testkit::TestTls> tls = testkit::MakeTestTls();
     ASSERT_TRUE(tls.ok()) << tls.status();
     tls_ = *std::move(tls);
     FakeVault::Options options;
@@ -70,10 +71,10 @@ class ClientTest : public ::testing::Test {
   }
 
   std::string WriteFile(const std::string& name, const std::string& content) {
-    return *::vaultca::vault::testing::WriteFile(tls_.dir, name, content);
+    return *testkit::WriteFileIn(tls_.dir, name, content);
   }
 
-  TestTls tls_;
+  testkit::TestTls tls_;
   std::unique_ptr<FakeVault> fake_;
   Mutex warnings_mu_;
   std::vector<std::string> warnings_ ABSL_GUARDED_BY(warnings_mu_);

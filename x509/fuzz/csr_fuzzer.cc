@@ -13,9 +13,9 @@
 
 #include <openssl/objects.h>
 
+#include "testing/csr.h"
 #include "x509/csr.h"
 #include "x509/internal/csr_der.h"
-#include "x509/testing/csr_test_util.h"
 #include "x509/pem_codec.h"
 #include "common/testing/fuzz_support.h"
 #include "common/testing/fuzz_target.h"
@@ -40,7 +40,7 @@ void CheckParsed(const absl::StatusOr<x509::ParsedCsr>& csr) {
 }  // namespace
 
 std::vector<std::string> Seeds() {
-  using x509::testing::TestCsrOptions;
+  using testkit::TestCsrOptions;
   std::vector<TestCsrOptions> variants(8);
   variants[0].sans = {"URI:spiffe://cluster.local/ns/default/sa/sleep"};
   variants[0].with_organization = true;  // istio-agent's empty O=.
@@ -63,14 +63,14 @@ std::vector<std::string> Seeds() {
 
   std::vector<std::string> seeds;
   for (const TestCsrOptions& v : variants) {
-    seeds.push_back(std::string(1, '\x00') + x509::testing::TestCsrPem(v));
-    seeds.push_back(std::string(1, '\x01') + x509::testing::TestCsrDer(v));
+    seeds.push_back(std::string(1, '\x00') + testkit::TestCsrPem(v));
+    seeds.push_back(std::string(1, '\x01') + testkit::TestCsrDer(v));
   }
   // Ed25519 with the policy allowing it, to reach its signature check.
-  seeds.push_back(std::string(1, '\x03') + x509::testing::TestCsrDer(variants[3]));
+  seeds.push_back(std::string(1, '\x03') + testkit::TestCsrDer(variants[3]));
   seeds.push_back(std::string(1, '\x00') +
-                  x509::testing::WithBrokenSignature(
-                      x509::testing::TestCsrPem(variants[0])));
+                  testkit::WithBrokenSignature(
+                      testkit::TestCsrPem(variants[0])));
   seeds.push_back(std::string(1, '\x00') +
                   "junk\n-----BEGIN NEW CERTIFICATE REQUEST-----\nAAAA\n"
                   "-----END NEW CERTIFICATE REQUEST-----\n");

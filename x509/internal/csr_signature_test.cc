@@ -3,9 +3,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "testing/csr.h"
 #include "x509/internal/csr_der.h"
 #include "x509/internal/csr_key.h"
-#include "x509/testing/csr_test_util.h"
 #include "x509/internal/ecdsa_verify.h"
 #include "x509/pem_codec.h"
 #include "x509/internal/rsa_pkcs1_verify.h"
@@ -44,11 +44,11 @@ TEST(CsrSignatureTest, RsaPathsAgree) {
   for (const char* digest : {"SHA256", "SHA384", "SHA512"}) {
     for (const char* key : {"RSA:2048", "RSA:3072"}) {
       SCOPED_TRACE(std::string(key) + " " + digest);
-      testing::TestCsrOptions options;
+      testkit::TestCsrOptions options;
       options.key = key;
       options.digest = digest;
-      const std::string pem = testing::TestCsrPem(options);
-      const std::string broken = testing::WithBrokenSignature(pem);
+      const std::string pem = testkit::TestCsrPem(options);
+      const std::string broken = testkit::WithBrokenSignature(pem);
       for (const bool evp_only : {false, true}) {
         EXPECT_TRUE(Verify(Der(pem), evp_only).ok());
         const absl::Status status = Verify(Der(broken), evp_only);
@@ -65,12 +65,12 @@ TEST(CsrSignatureTest, EcdsaDigests) {
   for (const char* digest : {"SHA256", "SHA384", "SHA512"}) {
     for (const char* key : {"EC:P-256", "EC:P-384"}) {
       SCOPED_TRACE(std::string(key) + " " + digest);
-      testing::TestCsrOptions options;
+      testkit::TestCsrOptions options;
       options.key = key;
       options.digest = digest;
-      const std::string pem = testing::TestCsrPem(options);
+      const std::string pem = testkit::TestCsrPem(options);
       EXPECT_TRUE(Verify(Der(pem), false).ok());
-      EXPECT_FALSE(Verify(Der(testing::WithBrokenSignature(pem)), false).ok());
+      EXPECT_FALSE(Verify(Der(testkit::WithBrokenSignature(pem)), false).ok());
     }
   }
 }
@@ -80,11 +80,11 @@ TEST(CsrSignatureTest, EcdsaDigests) {
 TEST(CsrSignatureTest, SignatureOfAnotherKey) {
   for (const char* key : {"RSA:2048", "EC:P-256"}) {
     SCOPED_TRACE(key);
-    testing::TestCsrOptions a, b;
+    testkit::TestCsrOptions a, b;
     a.key = b.key = key;
     b.key_slot = 1;
-    std::string der_a = testing::TestCsrDer(a);
-    const std::string der_b = testing::TestCsrDer(b);
+    std::string der_a = testkit::TestCsrDer(a);
+    const std::string der_b = testkit::TestCsrDer(b);
     CsrParts parts_a, parts_b;
     ASSERT_TRUE(SplitCsr(der_a, &parts_a).ok());
     ASSERT_TRUE(SplitCsr(der_b, &parts_b).ok());
@@ -103,11 +103,11 @@ TEST(CsrSignatureTest, EcdsaPathsAgree) {
   for (const char* digest : {"SHA256", "SHA384", "SHA512"}) {
     for (const char* key : {"EC:P-256", "EC:P-384"}) {
       SCOPED_TRACE(std::string(key) + " " + digest);
-      testing::TestCsrOptions options;
+      testkit::TestCsrOptions options;
       options.key = key;
       options.digest = digest;
-      const std::string pem = testing::TestCsrPem(options);
-      const std::string broken = testing::WithBrokenSignature(pem);
+      const std::string pem = testkit::TestCsrPem(options);
+      const std::string broken = testkit::WithBrokenSignature(pem);
       for (const bool evp_only : {false, true}) {
         EXPECT_TRUE(Verify(Der(pem), evp_only).ok());
         const absl::Status status = Verify(Der(broken), evp_only);
@@ -125,9 +125,9 @@ TEST(CsrSignatureTest, EcdsaPathsAgree) {
 TEST(CsrSignatureTest, EcPointOffTheCurve) {
   for (const char* key : {"EC:P-256", "EC:P-384"}) {
     SCOPED_TRACE(key);
-    testing::TestCsrOptions options;
+    testkit::TestCsrOptions options;
     options.key = key;
-    std::string der = testing::TestCsrDer(options);
+    std::string der = testkit::TestCsrDer(options);
     CsrParts parts;
     ASSERT_TRUE(SplitCsr(der, &parts).ok());
     ASSERT_EQ(parts.public_key[0], '\x04');

@@ -18,10 +18,11 @@
 #include "ca/caching/testing/fake_source.h"
 #include "ca/generate.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/sources/testing/fake_clock.h"
-#include "ca/testing/test_pki.h"
 #include "common/log.h"
 #include "common/sync.h"
+#include "testing/fake_clock.h"
+#include "testing/test_pki.h"
+#include "testing/wait.h"
 
 namespace vaultca {
 namespace ca {
@@ -40,7 +41,7 @@ class Pki {
  public:
   explicit Pki(absl::Time now = absl::Now(), int root_slot = 0)
       : now_(now),
-        root_(::vaultca::ca::testing::Root(KeyType::kRsa, now, root_slot)),
+        root_(::vaultca::testkit::Root(KeyType::kRsa, now, root_slot)),
         root_bundle_(MustBundle(root_, now)) {}
 
   CaMaterialPem Intermediate(int n, absl::Duration ttl = absl::Hours(24 * 365)) {
@@ -62,7 +63,7 @@ class Pki {
   std::shared_ptr<const KeyCertBundle> root_bundle_;
 };
 
-inline CachingCaOptions ManualOptions(const FakeClock* clock = nullptr) {
+inline CachingCaOptions ManualOptions(const testkit::FakeClock* clock = nullptr) {
   CachingCaOptions options;
   options.refresh_thread = false;
   options.startup_deadline = absl::ZeroDuration();
@@ -110,13 +111,8 @@ class LogCapture {
 };
 
 inline bool WaitUntil(const std::function<bool()>& done,
-               absl::Duration timeout = absl::Seconds(10)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
+                      absl::Duration timeout = absl::Seconds(10)) {
+  return testkit::WaitFor(done, timeout);
 }
 
 }  // namespace testing

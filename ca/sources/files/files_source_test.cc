@@ -16,8 +16,9 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/testing/conformance_checks.h"
 #include "ca/sources/testing/material_source_conformance.h"
-#include "ca/sources/testing/temp_dir.h"
-#include "ca/testing/test_pki.h"
+#include "testing/temp_dir.h"
+#include "testing/test_pki.h"
+#include "testing/wait.h"
 
 namespace vaultca {
 namespace ca {
@@ -26,9 +27,9 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using testing::BadMaterial;
-using testing::MakeTempDir;
-using testing::PublishLikeKubelet;
-using testing::WriteTestFile;
+using testkit::MakeTempDir;
+using testkit::PublishLikeKubelet;
+using testkit::WriteTestFile;
 
 enum class Layout { kIstio, kTls, kKubelet };
 
@@ -42,7 +43,7 @@ class FilesHarness {
   FilesHarness()
       : dir_(MakeTempDir("cacerts")),
         now_(absl::Now()),
-        root_(testing::Root(KeyType::kRsa, now_)) {
+        root_(testkit::Root(KeyType::kRsa, now_)) {
     EXPECT_TRUE(Install(NextIntermediate()).ok());
   }
 
@@ -67,7 +68,7 @@ class FilesHarness {
         bad.chain_pem = bad.cert_pem;
       }
     } else {
-      bad.key_pem = testing::CachedKeyPem(KeyType::kEcP256, 99);
+      bad.key_pem = testkit::CachedKeyPem(KeyType::kEcP256, 99);
     }
     return Write(bad);
   }
@@ -76,7 +77,7 @@ class FilesHarness {
 
  private:
   CaMaterialPem NextIntermediate() {
-    return testing::Intermediate(root_, KeyType::kEcP256, now_, ++slot_);
+    return testkit::Intermediate(root_, KeyType::kEcP256, now_, ++slot_);
   }
 
   absl::Status Install(const CaMaterialPem& material) {
@@ -180,7 +181,7 @@ TEST(FilesSourceTest, MissingDirectoryIsNotFound) {
 
 TEST(FilesSourceTest, PartialIstioSetNamesExactlyTheMissingFiles) {
   const std::string dir = MakeTempDir("partial");
-  const CaMaterialPem root = testing::Root();
+  const CaMaterialPem root = testkit::Root();
   ASSERT_TRUE(WriteTestFile(dir + "/ca-cert.pem", root.cert_pem).ok());
   ASSERT_TRUE(WriteTestFile(dir + "/ca-key.pem", std::string(root.key_pem.view())).ok());
   auto material = NewSource(dir)->Fetch();
@@ -193,7 +194,7 @@ TEST(FilesSourceTest, PartialIstioSetNamesExactlyTheMissingFiles) {
 
 TEST(FilesSourceTest, PartialTlsSetNamesTheMissingFile) {
   const std::string dir = MakeTempDir("partial_tls");
-  const CaMaterialPem root = testing::Root();
+  const CaMaterialPem root = testkit::Root();
   ASSERT_TRUE(WriteTestFile(dir + "/tls.crt", root.cert_pem).ok());
   ASSERT_TRUE(WriteTestFile(dir + "/tls.key", std::string(root.key_pem.view())).ok());
   auto material = NewSource(dir)->Fetch();
@@ -204,8 +205,8 @@ TEST(FilesSourceTest, PartialTlsSetNamesTheMissingFile) {
 
 TEST(FilesSourceTest, IstioLayoutIsReadVerbatim) {
   const std::string dir = MakeTempDir("istio");
-  const CaMaterialPem root = testing::Root();
-  const CaMaterialPem inter = testing::Intermediate(root);
+  const CaMaterialPem root = testkit::Root();
+  const CaMaterialPem inter = testkit::Intermediate(root);
   ASSERT_TRUE(WriteTestFile(dir + "/ca-cert.pem", inter.cert_pem).ok());
   ASSERT_TRUE(WriteTestFile(dir + "/ca-key.pem", std::string(inter.key_pem.view())).ok());
   ASSERT_TRUE(WriteTestFile(dir + "/cert-chain.pem", inter.chain_pem).ok());
@@ -220,8 +221,8 @@ TEST(FilesSourceTest, IstioLayoutIsReadVerbatim) {
 
 TEST(FilesSourceTest, TlsLayoutSignsWithFirstBlockAndChainsThroughCaCrt) {
   const std::string dir = MakeTempDir("tls");
-  const CaMaterialPem root = testing::Root();
-  const CaMaterialPem inter = testing::Intermediate(root);
+  const CaMaterialPem root = testkit::Root();
+  const CaMaterialPem inter = testkit::Intermediate(root);
   // No trailing newline: the chain must still split cleanly.
   std::string tls_crt = inter.cert_pem;
   while (!tls_crt.empty() && tls_crt.back() == '\n') tls_crt.pop_back();
@@ -241,9 +242,9 @@ TEST(FilesSourceTest, TlsLayoutSignsWithFirstBlockAndChainsThroughCaCrt) {
 
 TEST(FilesSourceTest, KubeletSymlinkSwapIsReportedOnceAndFollowed) {
   const std::string dir = MakeTempDir("kubelet");
-  const CaMaterialPem root = testing::Root();
-  const CaMaterialPem first = testing::Intermediate(root, KeyType::kEcP256, absl::Now(), 1);
-  const CaMaterialPem second = testing::Intermediate(root, KeyType::kEcP256, absl::Now(), 2);
+  const CaMaterialPem root = testkit::Root();
+  const CaMaterialPem first = testkit::Intermediate(root, KeyType::kEcP256, absl::Now(), 1);
+  const CaMaterialPem second = testkit::Intermediate(root, KeyType::kEcP256, absl::Now(), 2);
   auto files = [](const CaMaterialPem& m) {
     return std::map<std::string, std::string>{
         {"ca-cert.pem", m.cert_pem},
@@ -259,6 +260,7 @@ TEST(FilesSourceTest, KubeletSymlinkSwapIsReportedOnceAndFollowed) {
   ASSERT_TRUE(PublishLikeKubelet(dir, files(second)).ok());
   ASSERT_TRUE(WaitForCount(*calls, 1));
   // One swap is many inotify events; the debounce folds them into one call.
+  // Real time: no second call may come, so the debounce window must pass.
   absl::SleepFor(absl::Milliseconds(600));
   EXPECT_EQ(calls->load(), 1);
   auto material = source->Fetch();
@@ -275,6 +277,7 @@ TEST(FilesSourceTest, BurstOfWritesIsDebounced) {
     ASSERT_TRUE(WriteTestFile(dir + "/ca-cert.pem", absl::StrCat("v", i)).ok());
   }
   ASSERT_TRUE(WaitForCount(*calls, 1));
+  // Real time: no second call may come, so the debounce window must pass.
   absl::SleepFor(absl::Milliseconds(700));
   EXPECT_EQ(calls->load(), 1);
 }
@@ -284,13 +287,15 @@ TEST(FilesSourceTest, DirectoryAppearingLaterIsWatched) {
   std::unique_ptr<FilesSource> source = NewSource(dir);
   auto calls = std::make_shared<std::atomic<int>>(0);
   ASSERT_TRUE(source->SetChangeCallback([calls] { ++*calls; }).ok());
+  // Real time: the directory must appear after the source found it missing.
   absl::SleepFor(absl::Milliseconds(100));
   ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
   // The watch is acquired within rewatch_interval; then a write reports.
-  absl::SleepFor(absl::Milliseconds(300));
   const int before = calls->load();
-  ASSERT_TRUE(WriteTestFile(dir + "/ca-cert.pem", "x").ok());
-  EXPECT_TRUE(WaitForCount(*calls, before + 1));
+  EXPECT_TRUE(testkit::WaitFor([&] {
+    EXPECT_TRUE(WriteTestFile(dir + "/ca-cert.pem", "x").ok());
+    return WaitForCount(*calls, before + 1, absl::Milliseconds(100));
+  }));
 }
 
 TEST(FilesSourceTest, RemovedCallbackIsNeverCalledAgain) {
@@ -303,6 +308,7 @@ TEST(FilesSourceTest, RemovedCallbackIsNeverCalledAgain) {
   ASSERT_TRUE(source->SetChangeCallback(nullptr).ok());
   const int seen = calls->load();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(WriteTestFile(dir + "/a", "y").ok());
+  // Real time: a call that never comes can only be shown by waiting.
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(calls->load(), seen);
 }

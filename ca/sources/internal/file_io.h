@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/atomic_file.h"
 #include "common/secret_data.h"
 
 namespace vaultca {
@@ -31,13 +32,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // a std::string.
 absl::StatusOr<SecretData> ReadSecretFile(const std::string& path);
 
-// Replaces `path` atomically with `contents` and permission bits `mode`:
-// writes a temporary file in the same directory (created with `mode`, so
-// the bytes are never readable by others even briefly), fsyncs it, renames
-// it over `path` and fsyncs the directory. On failure the old file, if
-// any, is intact and the temporary file is removed.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents, int mode);
+// The one atomic writer, shared with the server and the tests.
+using ::vaultca::WriteFileAtomically;
 
 // Creates `dir` (one level) with `mode` unless it exists as a directory.
 absl::Status EnsureDirectory(const std::string& dir, int mode);

@@ -20,15 +20,16 @@
 #include "absl/time/clock.h"
 #include "ca/sources/self_signed/self_signed_vault_source.h"
 #include "gtest/gtest.h"
+#include "testing/real_vault.h"
+#include "testing/temp_dir.h"
+#include "testing/tls.h"
 #include "vault/client.h"
-#include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
 namespace {
 
-using vault::testing::RealVault;
+using testkit::RealVault;
 
 constexpr int kReplicas = 3;
 constexpr int kRounds = 20;
@@ -42,10 +43,10 @@ constexpr char kPolicy[] = R"(path "secret/data/vaultca/*" {
 class RealVaultSelfSignedTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    setup_ = vault::testing::StartSuiteVault(&tls_, &vault_);
+    setup_ = testkit::StartSuiteVault(&tls_, &vault_);
     if (!setup_.ok()) return;
     absl::StatusOr<std::string> policy =
-        vault::testing::WriteFile(tls_->dir, "policy.hcl", kPolicy);
+        testkit::WriteFileIn(tls_->dir, "policy.hcl", kPolicy);
     if (!policy.ok()) {
       setup_ = policy.status();
       return;
@@ -77,7 +78,7 @@ class RealVaultSelfSignedTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    if (!setup_.ok() && vault::testing::MissingVaultAllowed() &&
+    if (!setup_.ok() && testkit::MissingVaultAllowed() &&
         absl::StrContains(setup_.message(), "VAULTCA_VAULT_BIN")) {
       GTEST_SKIP() << setup_;
     }
@@ -134,13 +135,13 @@ class RealVaultSelfSignedTest : public ::testing::Test {
   }
 
   static absl::Status setup_;
-  static vault::testing::TestTls* tls_;
+  static testkit::TestTls* tls_;
   static RealVault* vault_;
   static std::string* token_;
 };
 
 absl::Status RealVaultSelfSignedTest::setup_;
-vault::testing::TestTls* RealVaultSelfSignedTest::tls_ = nullptr;
+testkit::TestTls* RealVaultSelfSignedTest::tls_ = nullptr;
 RealVault* RealVaultSelfSignedTest::vault_ = nullptr;
 std::string* RealVaultSelfSignedTest::token_ = new std::string();
 
@@ -191,9 +192,9 @@ TEST_F(RealVaultSelfSignedTest, UnusableStoredRootIsReportedNotReplaced) {
   ASSERT_TRUE(other.ok() && mine.ok());
   // A certificate with somebody else's key.
   const std::string cert =
-      vault::testing::WriteFile(tls_->dir, "cert.pem", mine->cert_pem).value();
+      testkit::WriteFileIn(tls_->dir, "cert.pem", mine->cert_pem).value();
   const std::string key =
-      vault::testing::WriteFile(tls_->dir, "key.pem", other->key_pem.view()).value();
+      testkit::WriteFileIn(tls_->dir, "key.pem", other->key_pem.view()).value();
   ASSERT_TRUE(vault_->Cli({"kv", "put", "secret/vaultca/broken",
                            absl::StrCat("certificate=@", cert),
                            absl::StrCat("privateKey=@", key)})

@@ -16,10 +16,10 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/internal/file_io.h"
 #include "ca/sources/testing/conformance_checks.h"
-#include "ca/sources/testing/fake_clock.h"
 #include "ca/sources/testing/material_source_conformance.h"
-#include "ca/sources/testing/temp_dir.h"
-#include "ca/testing/test_pki.h"
+#include "testing/fake_clock.h"
+#include "testing/temp_dir.h"
+#include "testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
@@ -27,9 +27,9 @@ namespace {
 
 using ::testing::HasSubstr;
 using testing::BadMaterial;
-using testing::FakeClock;
-using testing::MakeTempDir;
-using testing::WriteTestFile;
+using testkit::FakeClock;
+using testkit::MakeTempDir;
+using testkit::WriteTestFile;
 
 constexpr absl::Duration kTenYears = absl::Hours(24 * 365 * 10);
 
@@ -78,7 +78,7 @@ class SelfSignedHarness {
     }
     return WriteTestFile(
         dir_ + "/ca-key.pem",
-        std::string(testing::CachedKeyPem(KeyType::kEcP256, 99).view()), 0600);
+        std::string(testkit::CachedKeyPem(KeyType::kEcP256, 99).view()), 0600);
   }
 
   absl::Time ExpectedNotAfter() { return issued_at_ + kTenYears; }
@@ -215,7 +215,7 @@ TEST(SelfSignedSourceTest, CertWithoutKeyIsAnErrorNotANewRoot) {
 TEST(SelfSignedSourceTest, KeyWithoutCertIssuesARootForThatKey) {
   const std::string dir = MakeTempDir("keyonly");
   FakeClock clock(absl::Now());
-  const SecretData& key = testing::CachedKeyPem(KeyType::kEcP256, 3);
+  const SecretData& key = testkit::CachedKeyPem(KeyType::kEcP256, 3);
   ASSERT_TRUE(WriteTestFile(dir + "/ca-key.pem", std::string(key.view()), 0600).ok());
   auto material = NewSource(Options(dir, clock))->Fetch();
   ASSERT_TRUE(material.ok()) << material.status();

@@ -17,79 +17,35 @@
 #include "gtest/gtest.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "ca/caching/caching_ca.h"
 #include "ca/generate.h"
 #include "ca/key_cert_bundle.h"
-#include "ca/sources/testing/signing_checks.h"
 #include "ca/sources/vault_kv/vault_kv_source.h"
-#include "ca/testing/test_pki.h"
+#include "testing/real_vault_fixture.h"
+#include "testing/signing.h"
+#include "testing/temp_dir.h"
+#include "testing/test_pki.h"
+#include "testing/tls.h"
+#include "testing/wait.h"
 #include "vault/client.h"
-#include "vault/testing/real_vault.h"
-#include "vault/testing/test_pki.h"
 
 namespace vaultca {
 namespace ca {
 namespace {
 
 using ::testing::HasSubstr;
-using vault::testing::RealVault;
 
-// The seed's policy for istiod.
-constexpr char kPolicy[] = R"(path "secret/data/pki/istiod" {
-  capabilities = ["read", "list"]
-}
-)";
-
-class RealVaultKvTest : public ::testing::Test {
+// A real Vault with KV v2 at secret/ and the seed's policy for istiod.
+class RealVaultKvTest : public testkit::RealVaultSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::Status started = vault::testing::StartSuiteVault(&tls_, &vault_);
-    if (!started.ok()) {
-      setup_error_ = new std::string(started.ToString());
-      return;
-    }
-    const std::string policy =
-        vault::testing::WriteFile(tls_->dir, "policy.hcl", kPolicy).value();
-    for (const std::vector<std::string>& args :
-         std::vector<std::vector<std::string>>{
-             {"secrets", "enable", "-path=secret", "-version=2", "kv"},
-             {"policy", "write", "allow_istiod_secrets", policy}}) {
-      absl::StatusOr<std::string> out = vault_->Cli(args);
-      if (!out.ok()) {
-        setup_error_ = new std::string(out.status().ToString());
-        return;
-      }
-    }
-  }
-
-  static void TearDownTestSuite() {
-    delete vault_;
-    vault_ = nullptr;
-    delete tls_;
-    tls_ = nullptr;
-    delete setup_error_;
-    setup_error_ = nullptr;
-  }
-
-  void SetUp() override {
-    if (setup_error_ != nullptr) {
-      if (vault::testing::MissingVaultAllowed() &&
-          absl::StrContains(*setup_error_, "VAULTCA_VAULT_BIN")) {
-        GTEST_SKIP() << *setup_error_;
-      }
-      FAIL() << *setup_error_;
-    }
-  }
-
   // `vault kv put secret/pki/istiod k=@file ...` for each (key, value).
   static void KvPut(const std::vector<std::pair<std::string, std::string>>& kvs) {
     std::vector<std::string> args = {"kv", "put", "secret/pki/istiod"};
     for (const auto& [key, value] : kvs) {
       const std::string file =
-          vault::testing::WriteFile(tls_->dir, absl::StrCat("put-", key), value)
+          testkit::WriteFileIn(tls_->dir, absl::StrCat("put-", key), value)
               .value();
       args.push_back(absl::StrCat(key, "=@", file));
     }
@@ -102,14 +58,6 @@ class RealVaultKvTest : public ::testing::Test {
            {"certificate", m.cert_pem},
            {"certChain", m.chain_pem},
            {"rootCert", m.root_bundle_pem}});
-  }
-
-  // A token with the seed's policy.
-  static std::string PolicyToken() {
-    absl::StatusOr<std::string> token = vault_->Cli(
-        {"token", "create", "-field=token", "-policy=allow_istiod_secrets"});
-    EXPECT_TRUE(token.ok()) << token.status();
-    return token.ok() ? std::string(absl::StripAsciiWhitespace(*token)) : "";
   }
 
   static std::unique_ptr<VaultKvSource> Source(const std::string& token,
@@ -136,15 +84,7 @@ class RealVaultKvTest : public ::testing::Test {
     EXPECT_TRUE(source.ok()) << source.status();
     return *std::move(source);
   }
-
-  static std::string* setup_error_;
-  static vault::testing::TestTls* tls_;
-  static RealVault* vault_;
 };
-
-std::string* RealVaultKvTest::setup_error_ = nullptr;
-vault::testing::TestTls* RealVaultKvTest::tls_ = nullptr;
-RealVault* RealVaultKvTest::vault_ = nullptr;
 
 CaMaterialPem NamedIntermediate(const CaMaterialPem& root, int n) {
   auto root_bundle = KeyCertBundle::Create(root);
@@ -158,20 +98,20 @@ CaMaterialPem NamedIntermediate(const CaMaterialPem& root, int n) {
 
 TEST_F(RealVaultKvTest, SeedStepsThenLoad) {
   // vault kv put secret/pki/istiod privateKey=@vault-ca.key certificate=@vault-ca.crt
-  const CaMaterialPem root = testing::Root(KeyType::kRsa);
+  const CaMaterialPem root = testkit::Root(KeyType::kRsa);
   KvPut({{"privateKey", std::string(root.key_pem.view())},
          {"certificate", root.cert_pem}});
   auto ca = CachingCertificateAuthority::New(Source(PolicyToken(), false),
                                              CachingCaOptions());
   ASSERT_TRUE(ca.ok()) << ca.status();
-  auto chain = (*ca)->Sign(testing::TestSignRequest());
+  auto chain = (*ca)->Sign(testkit::TestSignRequest());
   ASSERT_TRUE(chain.ok()) << chain.status();
-  EXPECT_TRUE(testing::VerifyIssued(*chain, root.cert_pem).ok());
+  EXPECT_TRUE(testkit::VerifyIssued(*chain, root.cert_pem).ok());
   EXPECT_EQ(*(*ca)->RootBundlePem(), root.cert_pem);
 }
 
 TEST_F(RealVaultKvTest, RotationByKvPutWhileSigningAndEveryFault) {
-  const CaMaterialPem root = testing::Root(KeyType::kRsa);
+  const CaMaterialPem root = testkit::Root(KeyType::kRsa);
   const CaMaterialPem first = NamedIntermediate(root, 1);
   const CaMaterialPem second = NamedIntermediate(root, 2);
   PutMaterial(first);
@@ -189,22 +129,22 @@ TEST_F(RealVaultKvTest, RotationByKvPutWhileSigningAndEveryFault) {
   std::atomic<int64_t> first_second_nanos{0};
   std::thread signer([&] {
     while (!stop.load()) {
-      auto chain = (*ca)->Sign(testing::TestSignRequest());
-      if (!chain.ok() || !testing::VerifyIssued(*chain, root.cert_pem).ok()) {
+      auto chain = (*ca)->Sign(testkit::TestSignRequest());
+      if (!chain.ok() || !testkit::VerifyIssued(*chain, root.cert_pem).ok()) {
         failures.fetch_add(1);
         continue;
       }
       issued.fetch_add(1);
       if (first_second_nanos.load() == 0 &&
-          absl::StrContains(*testing::IssuerOf(*chain), "vault-inter-2")) {
+          absl::StrContains(*testkit::IssuerOf(*chain), "vault-inter-2")) {
         first_second_nanos = absl::ToUnixNanos(absl::Now());
       }
     }
   });
   auto signing_goes_on = [&] {
     const int before = issued.load();
-    absl::SleepFor(absl::Milliseconds(300));
-    return issued.load() > before;
+    return testkit::WaitFor([&] { return issued.load() > before; },
+                            absl::Seconds(10));
   };
 
   // Rotation: picked up within one refresh interval (plus jitter, the
@@ -262,7 +202,9 @@ TEST_F(RealVaultKvTest, RotationByKvPutWhileSigningAndEveryFault) {
   ASSERT_TRUE(vault_->Cli({"token", "revoke", token}).ok());
   const int64_t fetch_failures = (*ca)->Stats().failures.fetch;
   ASSERT_TRUE(signing_goes_on());
-  absl::SleepFor(absl::Milliseconds(700));
+  EXPECT_TRUE(testkit::WaitFor(
+      [&] { return (*ca)->Stats().failures.fetch > fetch_failures; },
+      absl::Seconds(10)));
   EXPECT_GT((*ca)->Stats().failures.fetch, fetch_failures);
   EXPECT_THAT((*ca)->Stats().last_error, HasSubstr("fetch"));
 

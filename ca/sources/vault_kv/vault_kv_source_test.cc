@@ -18,11 +18,12 @@
 #include "ca/key_cert_bundle.h"
 #include "ca/sources/testing/conformance_checks.h"
 #include "ca/sources/testing/material_source_conformance.h"
-#include "ca/sources/testing/signing_checks.h"
 #include "ca/sources/vault_kv/testing/fake_kv.h"
-#include "ca/testing/test_pki.h"
 #include "common/sync.h"
 #include "nlohmann/json.hpp"
+#include "testing/signing.h"
+#include "testing/test_pki.h"
+#include "testing/wait.h"
 #include "vault/client.h"
 #include "vault/testing/fake_vault.h"
 
@@ -68,7 +69,7 @@ class VaultKvHarness {
   static constexpr bool kReportsChanges = false;
 
   VaultKvHarness()
-      : now_(absl::Now()), root_(testing::Root(KeyType::kRsa, now_)) {
+      : now_(absl::Now()), root_(testkit::Root(KeyType::kRsa, now_)) {
     EXPECT_TRUE(Install(Next()).ok());
   }
 
@@ -82,7 +83,7 @@ class VaultKvHarness {
     if (kind == BadMaterial::kGarbageCert) {
       bad.cert_pem = "not a certificate";
     } else {
-      bad.key_pem = testing::CachedKeyPem(KeyType::kEcP256, 99);
+      bad.key_pem = testkit::CachedKeyPem(KeyType::kEcP256, 99);
     }
     kv_.PutMaterial(bad, kIntermediate);
     return absl::OkStatus();
@@ -93,9 +94,9 @@ class VaultKvHarness {
   CaMaterialPem Next() {
     ++slot_;
     if (kIntermediate) {
-      return testing::Intermediate(root_, KeyType::kEcP256, now_, slot_);
+      return testkit::Intermediate(root_, KeyType::kEcP256, now_, slot_);
     }
-    return testing::Root(KeyType::kEcP256, now_, slot_, absl::Hours(24 * 365));
+    return testkit::Root(KeyType::kEcP256, now_, slot_, absl::Hours(24 * 365));
   }
   absl::Status Install(const CaMaterialPem& material) {
     auto bundle = KeyCertBundle::Create(material, now_);
@@ -127,7 +128,7 @@ namespace {
 
 TEST(VaultKvSourceTest, AllKeysOfOnePathAreReadInOneRequest) {
   FakeKv kv;
-  const CaMaterialPem inter = testing::Intermediate(testing::Root());
+  const CaMaterialPem inter = testkit::Intermediate(testkit::Root());
   kv.PutMaterial(inter, true);
   auto source = MustNew(kv.NewClient(), FullRefs());
   kv.fake().ClearRequests();
@@ -143,7 +144,7 @@ TEST(VaultKvSourceTest, AllKeysOfOnePathAreReadInOneRequest) {
 
 TEST(VaultKvSourceTest, SeedCaseSelfSignedCertIsItsOwnRoot) {
   FakeKv kv;
-  const CaMaterialPem root = testing::Root();
+  const CaMaterialPem root = testkit::Root();
   kv.PutMaterial(root, false);
   auto material = MustNew(kv.NewClient(), SeedRefs())->Fetch();
   ASSERT_TRUE(material.ok()) << material.status();
@@ -154,7 +155,7 @@ TEST(VaultKvSourceTest, SeedCaseSelfSignedCertIsItsOwnRoot) {
 
 TEST(VaultKvSourceTest, NonSelfSignedCertWithoutChainAsksForTheReference) {
   FakeKv kv;
-  kv.PutMaterial(testing::Intermediate(testing::Root()), false);
+  kv.PutMaterial(testkit::Intermediate(testkit::Root()), false);
   auto material = MustNew(kv.NewClient(), SeedRefs())->Fetch();
   ASSERT_FALSE(material.ok());
   EXPECT_EQ(material.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -168,7 +169,7 @@ TEST(VaultKvSourceTest, FullChainInTheCertificateValueSuppliesChainAndRoot) {
   // then root): how an operator rotates to a new intermediate under the
   // same root without adding references.
   FakeKv kv;
-  const CaMaterialPem inter = testing::Intermediate(testing::Root());
+  const CaMaterialPem inter = testkit::Intermediate(testkit::Root());
   CaMaterialPem stored = inter;
   stored.cert_pem = inter.chain_pem;  // The intermediate, then the root.
   kv.PutMaterial(stored, false);
@@ -191,7 +192,7 @@ TEST(VaultKvSourceTest, FullChainInTheCertificateValueSuppliesChainAndRoot) {
 
 TEST(VaultKvSourceTest, ChainEndingWithTheRootSuppliesTheRoot) {
   FakeKv kv;
-  const CaMaterialPem inter = testing::Intermediate(testing::Root());
+  const CaMaterialPem inter = testkit::Intermediate(testkit::Root());
   kv.PutMaterial(inter, true);
   VaultKvSourceOptions options = SeedRefs();
   options.chain_ref = absl::StrCat("vault:", kPath, "#certChain");
@@ -205,7 +206,7 @@ TEST(VaultKvSourceTest, ChainEndingWithTheRootSuppliesTheRoot) {
 
 TEST(VaultKvSourceTest, ChainWithoutRootAsksForTheRootReference) {
   FakeKv kv;
-  CaMaterialPem inter = testing::Intermediate(testing::Root());
+  CaMaterialPem inter = testkit::Intermediate(testkit::Root());
   inter.chain_pem = inter.cert_pem;  // Only the intermediate.
   kv.PutMaterial(inter, true);
   VaultKvSourceOptions options = SeedRefs();
@@ -217,9 +218,9 @@ TEST(VaultKvSourceTest, ChainWithoutRootAsksForTheRootReference) {
 
 TEST(VaultKvSourceTest, PinnedVersionIsRequestedAndServedEvenAfterAPut) {
   FakeKv kv;
-  const CaMaterialPem first = testing::Root(KeyType::kEcP256, absl::Now(), 1);
+  const CaMaterialPem first = testkit::Root(KeyType::kEcP256, absl::Now(), 1);
   const int v1 = kv.PutMaterial(first, false);
-  kv.PutMaterial(testing::Root(KeyType::kEcP256, absl::Now(), 2), false);
+  kv.PutMaterial(testkit::Root(KeyType::kEcP256, absl::Now(), 2), false);
   VaultKvSourceOptions options = SeedRefs();
   options.cert_ref += absl::StrCat("#", v1);
   options.key_ref += absl::StrCat("#", v1);
@@ -239,7 +240,7 @@ TEST(VaultKvSourceTest, PinnedVersionIsRequestedAndServedEvenAfterAPut) {
 
 TEST(VaultKvSourceTest, KeysOnTwoPathsTakeTwoRequests) {
   FakeKv kv;
-  const CaMaterialPem root = testing::Root();
+  const CaMaterialPem root = testkit::Root();
   kv.PutMaterial(root, false);
   kv.fake().SetJson("GET", "/v1/secret/data/pki/roots", 200,
                     KvV2Body(nlohmann::json{{"bundle", root.cert_pem}}.dump(), 1));
@@ -264,7 +265,7 @@ TEST(VaultKvSourceTest, VaultErrorsKeepTheirCodeAndNameTheSource) {
   EXPECT_THAT(missing.status().message(), HasSubstr("vault:secret/data/pki/istiod"));
 
   // A key missing from the secret.
-  kv.Put({{"certificate", testing::Root().cert_pem}});
+  kv.Put({{"certificate", testkit::Root().cert_pem}});
   auto no_key = source->Fetch();
   ASSERT_FALSE(no_key.ok());
   EXPECT_EQ(no_key.status().code(), absl::StatusCode::kNotFound);
@@ -306,7 +307,7 @@ TEST(VaultKvSourceTest, RejectsBadReferences) {
 // mid-run.
 TEST(VaultKvSourceTest, CachingCaRotatesOnKvPutAndRidesOutAnOutage) {
   FakeKv kv;
-  const CaMaterialPem root = testing::Root(KeyType::kRsa, absl::Now());
+  const CaMaterialPem root = testkit::Root(KeyType::kRsa, absl::Now());
   auto root_bundle = KeyCertBundle::Create(root);
   ASSERT_TRUE(root_bundle.ok());
   auto intermediate = [&](int n) {
@@ -331,19 +332,19 @@ TEST(VaultKvSourceTest, CachingCaRotatesOnKvPutAndRidesOutAnOutage) {
   for (int t = 0; t < 4; ++t) {
     signers.emplace_back([&] {
       while (!stop.load()) {
-        auto chain = (*ca)->Sign(testing::TestSignRequest());
-        if (!chain.ok() || !testing::VerifyIssued(*chain, root.cert_pem).ok()) {
+        auto chain = (*ca)->Sign(testkit::TestSignRequest());
+        if (!chain.ok() || !testkit::VerifyIssued(*chain, root.cert_pem).ok()) {
           failures.fetch_add(1);
           continue;
         }
         issued.fetch_add(1);
-        if (absl::StrContains(*testing::IssuerOf(*chain), "vault-inter-2")) {
+        if (absl::StrContains(*testkit::IssuerOf(*chain), "vault-inter-2")) {
           by_second.fetch_add(1);
         }
       }
     });
   }
-  absl::SleepFor(absl::Milliseconds(300));
+  ASSERT_TRUE(testkit::WaitFor([&] { return issued.load() > 0; }));
   const absl::Time put_at = absl::Now();
   kv.PutMaterial(intermediate(2), true);
   while (by_second.load() == 0 && absl::Now() - put_at < absl::Seconds(10)) {
@@ -358,7 +359,9 @@ TEST(VaultKvSourceTest, CachingCaRotatesOnKvPutAndRidesOutAnOutage) {
   // Vault goes down: signing continues with the last good material.
   kv.SetDown(true);
   const int before = issued.load();
-  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_TRUE(testkit::WaitFor([&] {
+    return issued.load() > before && (*ca)->Stats().failures.fetch > 0;
+  }));
   EXPECT_GT(issued.load(), before);
   EXPECT_GT((*ca)->Stats().failures.fetch, 0);
   EXPECT_TRUE((*ca)->IsReady());  // Within max_staleness.

@@ -2,13 +2,14 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/internal/ssl_unique_ptr.h"
+#include "testing/signing.h"
 
 namespace vaultca {
 namespace ca {
@@ -49,8 +50,6 @@ absl::Status CheckIstioChain(const SignedChain& chain,
     return absl::InternalError("the first element is not one certificate");
   }
   std::vector<SslUniquePtr<X509>> roots = ReadAll(root_bundle_pem);
-  SslUniquePtr<X509_STORE> store(X509_STORE_new());
-  for (const auto& root : roots) X509_STORE_add_cert(store.get(), root.get());
   SslUniquePtr<STACK_OF(X509)> middle(sk_X509_new_null());
   for (size_t i = 1; i + 1 < elements.size(); ++i) {
     std::vector<SslUniquePtr<X509>> certs = ReadAll(elements[i]);
@@ -71,19 +70,14 @@ absl::Status CheckIstioChain(const SignedChain& chain,
     }
     sk_X509_push(middle.get(), certs[0].release());
   }
-  SslUniquePtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
-  X509_STORE_CTX_init(ctx.get(), store.get(), leaf[0].get(), middle.get());
-  X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx.get()),
-                             absl::ToTimeT(now));
-  if (X509_verify_cert(ctx.get()) != 1) {
-    const int err = X509_STORE_CTX_get_error(ctx.get());
-    ERR_clear_error();
-    return absl::InternalError(absl::StrCat(
-        "the leaf does not verify: ", X509_verify_cert_error_string(err)));
+  absl::StatusOr<std::vector<std::string>> path =
+      testkit::VerifyToBundle(elements, root_bundle_pem, now);
+  if (!path.ok()) {
+    return absl::InternalError(
+        absl::StrCat("the leaf does not verify: ", path.status().message()));
   }
   // Every intermediate sent must be on the verified path (nothing stray).
-  if (X509_STORE_CTX_get0_chain(ctx.get()) == nullptr ||
-      sk_X509_num(X509_STORE_CTX_get0_chain(ctx.get())) != intermediates + 2) {
+  if (path->size() != static_cast<size_t>(intermediates) + 2) {
     return absl::InternalError("the verified path is not [leaf, "
                                "intermediates..., root]");
   }

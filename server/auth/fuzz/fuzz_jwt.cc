@@ -14,7 +14,7 @@
 #include "absl/time/time.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "common/testing/fuzz_support.h"
-#include "server/auth/testing/test_jwt.h"
+#include "testing/test_jwt.h"
 
 namespace vaultca {
 namespace server {
@@ -126,7 +126,7 @@ std::string SignFuzzJwt(absl::string_view header_json,
 
 std::string FuzzSaToken(absl::string_view kube_namespace,
                         absl::string_view service_account) {
-  testing::SaClaims claims;
+  testkit::SaClaims claims;
   claims.issuer = kFuzzIssuer;
   claims.kube_namespace = std::string(kube_namespace);
   claims.service_account = std::string(service_account);
@@ -134,7 +134,7 @@ std::string FuzzSaToken(absl::string_view kube_namespace,
   claims.issued_at = FuzzNow();
   return SignFuzzJwt(
       absl::StrCat(R"({"alg":"ES256","typ":"JWT","kid":")", kFuzzKid, R"("})"),
-      testing::SaClaimsJson(claims));
+      testkit::SaClaimsJson(claims));
 }
 
 }  // namespace fuzzing

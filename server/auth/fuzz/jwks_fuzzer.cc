@@ -11,13 +11,13 @@
 #include "common/testing/fuzz_target.h"
 #include "server/auth/fuzz/fuzz_jwt.h"
 #include "server/auth/internal/jwks.h"
-#include "server/auth/testing/test_jwt.h"
+#include "testing/test_jwt.h"
 
 namespace vaultca {
 namespace fuzzing {
 
 std::vector<std::string> Seeds() {
-  namespace st = ::vaultca::server::testing;
+  namespace st = ::vaultca::testkit;
   std::vector<std::string> seeds = {
       server::fuzzing::FuzzJwksJson(),
       st::JwksJson({{"rsa-1", "RS256", 0}}),

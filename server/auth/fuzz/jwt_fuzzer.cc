@@ -20,7 +20,7 @@
 #include "server/auth/fuzz/fuzz_jwt.h"
 #include "server/auth/internal/jwt.h"
 #include "server/auth/jwt_authenticator.h"
-#include "server/auth/testing/test_jwt.h"
+#include "testing/test_jwt.h"
 
 namespace vaultca {
 namespace server {
@@ -85,7 +85,7 @@ namespace fuzzing {
 
 std::vector<std::string> Seeds() {
   using namespace ::vaultca::server::fuzzing;  // NOLINT: local seeds only.
-  namespace st = ::vaultca::server::testing;
+  namespace st = ::vaultca::testkit;
   std::vector<std::string> seeds;
   const std::string good = FuzzSaToken("default", "sleep");
   // Proves the seeds reach the end of the happy path: if this stops

@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "ca/testing/tls_files.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+#include "testing/tls.h"
 
 namespace vaultca {
 namespace server {
@@ -59,8 +59,8 @@ std::string FakeKubeApi::StatusJson(int code, const std::string& reason,
 FakeKubeApi::FakeKubeApi(const std::string& dir) : dir_(dir) {
   // A CA and a serving certificate for 127.0.0.1, made here and now.
   // Its CA lands in ca_file().
-  ca::testing::TlsServerFiles tls =
-      ca::testing::WriteLoopbackTlsServerFiles(dir_, "kube-server");
+  testkit::TlsServerFiles tls =
+      testkit::WriteLoopbackTlsServerFiles(dir_, "kube-server");
   Write(token_file(), std::string(kClientToken) + "\n");
 
   server_ = std::make_unique<httplib::SSLServer>(tls.cert_file.c_str(),

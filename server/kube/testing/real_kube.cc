@@ -19,7 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 
 extern char** environ;
 
@@ -82,7 +82,7 @@ absl::StatusOr<std::unique_ptr<RealKube>> RealKube::Start() {
   absl::StatusOr<std::string> bin = BinDir();
   if (!bin.ok()) return bin.status();
   std::unique_ptr<RealKube> kube(new RealKube());
-  kube->dir_ = ca::testing::MakeTempDir("real_kube");
+  kube->dir_ = testkit::MakeTempDir("real_kube");
   const std::string testbed = absl::StrCat(*bin, "/kube-testbed");
   const std::string dir_flag = absl::StrCat("--dir=", kube->dir_);
   const std::string log = kube->dir_ + "/testbed.log";
@@ -404,7 +404,7 @@ absl::StatusOr<std::string> ProjectToken(const std::string& dir,
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::InternalError(absl::StrCat("cannot create ", dir));
   }
-  absl::Status published = ca::testing::PublishLikeKubelet(dir, {{"token", token}});
+  absl::Status published = testkit::PublishLikeKubelet(dir, {{"token", token}});
   if (!published.ok()) return published;
   return dir + "/token";
 }

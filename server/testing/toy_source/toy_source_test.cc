@@ -14,14 +14,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "ca/registry/builtin_ca_sources.h"
-#include "ca/sources/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/auth/testing/test_jwt.h"
 #include "server/config.h"
 #include "server/server.h"
 #include "server/testing/agent_client.h"
 #include "server/testing/cert_inspect.h"
+#include "testing/temp_dir.h"
+#include "testing/test_jwt.h"
 
 namespace vaultca {
 namespace server {
@@ -68,10 +68,10 @@ std::string ReadFile(const std::string& path) {
 
 TEST(ToySourceTest, ServesCertificatesFromYamlAndEnvironment) {
   RegisterToy();
-  const std::string dir = ca::testing::MakeTempDir("toy");
-  const testing::TestJwtKey key{"k1", "ES256", 0};
-  ASSERT_TRUE(ca::testing::WriteTestFile(dir + "/jwks.json",
-                                         testing::JwksJson({key}))
+  const std::string dir = testkit::MakeTempDir("toy");
+  const testkit::TestJwtKey key{"k1", "ES256", 0};
+  ASSERT_TRUE(testkit::WriteTestFile(dir + "/jwks.json",
+                                     testkit::JwksJson({key}))
                   .ok());
   auto config = Load(absl::StrCat(R"(
 listen: {grpc: "127.0.0.1:0", http: ""}
@@ -104,7 +104,7 @@ auth:
   testing::AgentOptions agent;
   agent.address = absl::StrCat("127.0.0.1:", (*server)->grpc_port());
   agent.root_cert_pem = root;
-  agent.token = testing::SignJwt(key, testing::SaClaimsJson({}));
+  agent.token = testkit::SignJwt(key, testkit::SaClaimsJson({}));
   agent.key_type = ca::KeyType::kEcP256;
   testing::AgentResult result = testing::AgentClient(agent).Request();
   ASSERT_EQ(result.code, grpc::StatusCode::OK) << result.message;

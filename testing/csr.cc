@@ -1,4 +1,3 @@
-#include "x509/testing/csr_test_util.h"
 
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
@@ -11,20 +10,21 @@
 #include <memory>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "testing/csr.h"
 #include "x509/pem_codec.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "common/sync.h"
 
 namespace vaultca {
-namespace x509 {
-namespace testing {
+namespace testkit {
 namespace {
 
 using ::vaultca::internal::SslUniquePtr;
 
 [[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "csr_test_util: %s\n", what.c_str());
+  std::fprintf(stderr, "testing/csr: %s\n", what.c_str());
   std::abort();
 }
 
@@ -128,20 +128,32 @@ std::string TestCsrDer(const TestCsrOptions& options) {
 }
 
 std::string TestCsrPem(const TestCsrOptions& options) {
-  return ::vaultca::x509::EncodePem("CERTIFICATE REQUEST",
+  return x509::EncodePem("CERTIFICATE REQUEST",
                                             TestCsrDer(options));
 }
 
+std::string AgentCsrPem(const std::vector<std::string>& identities,
+                        const std::string& key, int slot) {
+  TestCsrOptions options;
+  options.key = key;
+  options.key_slot = slot;
+  options.with_organization = true;
+  for (const std::string& identity : identities) {
+    options.sans.push_back(absl::StrCat("URI:", identity));
+  }
+  return TestCsrPem(options);
+}
+
 std::string WithBrokenSignature(const std::string& csr_pem) {
-  ::vaultca::x509::PemBlock block;
-  if (::vaultca::x509::DecodeFirstPemBlock(csr_pem, &block) !=
-      ::vaultca::x509::PemDecodeResult::kOk) {
+  x509::PemBlock block;
+  if (x509::DecodeFirstPemBlock(csr_pem, &block) !=
+      x509::PemDecodeResult::kOk) {
     Die("not a PEM CSR");
   }
   // The signature BIT STRING ends the CSR; its last byte is signature data
   // for RSA and the low byte of s for ECDSA, so the DER stays valid.
   block.der.back() ^= 0x01;
-  return ::vaultca::x509::EncodePem("CERTIFICATE REQUEST", block.der);
+  return x509::EncodePem("CERTIFICATE REQUEST", block.der);
 }
 
 std::string PublicKeyDer(const std::string& spec, int slot) {
@@ -153,6 +165,5 @@ std::string PublicKeyDer(const std::string& spec, int slot) {
   return out;
 }
 
-}  // namespace testing
-}  // namespace x509
+}  // namespace testkit
 }  // namespace vaultca

@@ -1,4 +1,4 @@
-#include "server/auth/testing/test_jwt.h"
+#include "testing/test_jwt.h"
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -11,13 +11,15 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "ca/testing/test_pki.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/internal/ssl_unique_ptr.h"
 #include "nlohmann/json.hpp"
+#include "testing/test_pki.h"
 
 namespace vaultca {
-namespace server {
-namespace testing {
+namespace testkit {
 namespace {
 
 using ::vaultca::internal::SslUniquePtr;
@@ -31,7 +33,7 @@ using Json = nlohmann::json;
 SslUniquePtr<EVP_PKEY> LoadKey(const TestJwtKey& key) {
   const ca::KeyType type =
       key.alg == "ES256" ? ca::KeyType::kEcP256 : ca::KeyType::kRsa;
-  const SecretData& pem = ca::testing::CachedKeyPem(type, key.slot);
+  const SecretData& pem = CachedKeyPem(type, key.slot);
   SslUniquePtr<BIO> bio(BIO_new_mem_buf(pem.data(), pem.size()));
   SslUniquePtr<EVP_PKEY> pkey(
       PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
@@ -83,6 +85,17 @@ std::string JwksJson(const std::vector<TestJwtKey>& keys) {
     out["keys"].push_back(jwk);
   }
   return out.dump();
+}
+
+std::string PublicKeyPem(const TestJwtKey& key) {
+  SslUniquePtr<EVP_PKEY> pkey = LoadKey(key);
+  SslUniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || PEM_write_bio_PUBKEY(bio.get(), pkey.get()) != 1) {
+    Die("PEM_write_bio_PUBKEY");
+  }
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
 }
 
 std::string SignJwt(const TestJwtKey& key, const std::string& claims_json,
@@ -138,14 +151,37 @@ std::string SaClaimsJson(const SaClaims& c) {
                                  ":", c.service_account)
                   : c.subject}};
   if (c.kubernetes_claim) {
-    claims["kubernetes.io"] = {
-        {"namespace", c.kube_namespace},
-        {"pod", {{"name", c.pod_name}, {"uid", c.pod_uid}}},
-        {"serviceaccount", {{"name", c.service_account}, {"uid", "sa-uid"}}}};
+    Json kube = {{"namespace", c.kube_namespace},
+                 {"serviceaccount",
+                  {{"name", c.service_account}, {"uid", c.service_account_uid}}}};
+    if (!c.pod_name.empty()) {
+      kube["pod"] = {{"name", c.pod_name}, {"uid", c.pod_uid}};
+    }
+    claims["kubernetes.io"] = kube;
+  }
+  if (c.legacy_claims) {
+    claims["kubernetes.io/serviceaccount/namespace"] = c.kube_namespace;
+    claims["kubernetes.io/serviceaccount/service-account.name"] =
+        c.service_account;
+    claims["kubernetes.io/serviceaccount/service-account.uid"] =
+        c.service_account_uid;
   }
   return claims.dump();
 }
 
-}  // namespace testing
-}  // namespace server
+std::string ServiceAccountClaims(absl::string_view ns, absl::string_view sa,
+                                 absl::string_view aud) {
+  SaClaims claims;
+  claims.audiences = {std::string(aud)};
+  claims.kube_namespace = std::string(ns);
+  claims.service_account = std::string(sa);
+  claims.service_account_uid = "11111111-2222-3333-4444-555555555555";
+  claims.pod_name.clear();
+  claims.issued_at = absl::Now() - absl::Minutes(1);
+  claims.lifetime = absl::Minutes(61);
+  claims.legacy_claims = true;
+  return SaClaimsJson(claims);
+}
+
+}  // namespace testkit
 }  // namespace vaultca

@@ -1,4 +1,3 @@
-#include "ca/testing/test_pki.h"
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -11,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "ca/generate.h"
+#include "testing/test_pki.h"
 #include "x509/key_util.h"
 #include "x509/pem.h"
 #include "x509/x509_util.h"
@@ -18,8 +18,14 @@
 #include "common/sync.h"
 
 namespace vaultca {
-namespace ca {
-namespace testing {
+namespace testkit {
+
+using ::vaultca::ca::CaMaterialPem;
+using ::vaultca::ca::IntermediateOptions;
+using ::vaultca::ca::KeyCertBundle;
+using ::vaultca::ca::KeyType;
+using ::vaultca::ca::RootOptions;
+
 namespace {
 
 using ::vaultca::internal::SslUniquePtr;
@@ -331,6 +337,5 @@ CaMaterialPem ChainNotReachingRoot(absl::Time now) {
   return intermediate;
 }
 
-}  // namespace testing
-}  // namespace ca
+}  // namespace testkit
 }  // namespace vaultca

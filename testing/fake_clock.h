@@ -1,5 +1,5 @@
-#ifndef VAULTCA_CA_SOURCES_TESTING_FAKE_CLOCK_H_
-#define VAULTCA_CA_SOURCES_TESTING_FAKE_CLOCK_H_
+#ifndef VAULTCA_TESTING_FAKE_CLOCK_H_
+#define VAULTCA_TESTING_FAKE_CLOCK_H_
 
 #include <atomic>
 #include <cstdint>
@@ -9,11 +9,13 @@
 #include "absl/time/time.h"
 
 namespace vaultca {
-namespace ca {
-namespace testing {
+namespace testkit {
 
-// A clock tests move by hand. Copies share one time, so a copy handed to a
-// component keeps following the test's Advance calls. Thread-safe.
+// A clock tests move by hand, for code that takes its time decisions from
+// an injected `std::function<absl::Time()>` (CachingCaOptions::clock,
+// SelfSignedSourceOptions::clock, ...). Copies share one time, so a copy
+// handed to a component keeps following the test's Advance calls.
+// Thread-safe.
 class FakeClock {
  public:
   explicit FakeClock(absl::Time start)
@@ -32,8 +34,7 @@ class FakeClock {
   std::shared_ptr<std::atomic<int64_t>> nanos_;
 };
 
-}  // namespace testing
-}  // namespace ca
+}  // namespace testkit
 }  // namespace vaultca
 
-#endif  // VAULTCA_CA_SOURCES_TESTING_FAKE_CLOCK_H_
+#endif  // VAULTCA_TESTING_FAKE_CLOCK_H_

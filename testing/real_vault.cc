@@ -1,4 +1,3 @@
-#include "vault/testing/real_vault.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,10 +17,11 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
+#include "testing/real_vault.h"
+#include "testing/temp_dir.h"
 
 namespace vaultca {
-namespace vault {
-namespace testing {
+namespace testkit {
 namespace {
 
 std::string ReadAll(const std::string& path) {
@@ -114,16 +114,15 @@ absl::StatusOr<CommandResult> RunCommand(
     const std::vector<std::string>& argv,
     const std::map<std::string, std::string>& env,
     const std::string& stdin_data) {
-  absl::StatusOr<std::string> dir = MakeTempDir("cmd");
-  if (!dir.ok()) return dir.status();
+  const std::string dir = MakeTempDir("cmd");
   std::string in_path;
   if (!stdin_data.empty()) {
-    absl::StatusOr<std::string> p = WriteFile(*dir, "stdin", stdin_data);
+    absl::StatusOr<std::string> p = WriteFileIn(dir, "stdin", stdin_data);
     if (!p.ok()) return p.status();
     in_path = *p;
   }
-  const std::string out_path = *dir + "/stdout";
-  const std::string err_path = *dir + "/stderr";
+  const std::string out_path = dir + "/stdout";
+  const std::string err_path = dir + "/stderr";
   absl::StatusOr<pid_t> pid = Spawn(argv, env, in_path, out_path, err_path);
   if (!pid.ok()) return pid.status();
   int status = 0;
@@ -162,9 +161,7 @@ absl::StatusOr<std::unique_ptr<RealVault>> RealVault::Start(
   std::unique_ptr<RealVault> vault(new RealVault());
   vault->binary_ = binary;
   vault->ca_file_ = tls.ca_file;
-  absl::StatusOr<std::string> dir = MakeTempDir("real_vault");
-  if (!dir.ok()) return dir.status();
-  vault->dir_ = *dir;
+  vault->dir_ = MakeTempDir("real_vault");
   absl::StatusOr<int> port = FreePort();
   if (!port.ok()) return port.status();
   vault->port_ = *port;
@@ -180,7 +177,7 @@ absl::StatusOr<std::unique_ptr<RealVault>> RealVault::Start(
       "  tls_min_version = \"tls12\"\n"
       "}\n");
   absl::StatusOr<std::string> config_path =
-      WriteFile(vault->dir_, "vault.hcl", config);
+      WriteFileIn(vault->dir_, "vault.hcl", config);
   if (!config_path.ok()) return config_path.status();
   absl::StatusOr<pid_t> pid = Spawn(
       {binary, "server", absl::StrCat("-config=", *config_path)},
@@ -325,6 +322,5 @@ absl::Status StartSuiteVault(TestTls** tls, RealVault** vault) {
   return absl::OkStatus();
 }
 
-}  // namespace testing
-}  // namespace vault
+}  // namespace testkit
 }  // namespace vaultca

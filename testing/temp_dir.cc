@@ -1,4 +1,4 @@
-#include "ca/sources/testing/temp_dir.h"
+#include "testing/temp_dir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,11 +13,10 @@
 
 #include "gtest/gtest.h"
 #include "absl/strings/str_cat.h"
-#include "ca/sources/internal/file_io.h"
+#include "common/atomic_file.h"
 
 namespace vaultca {
-namespace ca {
-namespace testing {
+namespace testkit {
 namespace {
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
@@ -50,7 +49,7 @@ absl::Status RemoveFlatDir(const std::string& dir) {
 
 }  // namespace
 
-std::string MakeTempDir(const std::string& prefix) {
+std::string MakeTempDir(absl::string_view prefix) {
   std::string tmpl = absl::StrCat(::testing::TempDir(), "/", prefix, "_XXXXXX");
   if (::mkdtemp(tmpl.data()) == nullptr) {
     fprintf(stderr, "mkdtemp %s: %s\n", tmpl.c_str(), strerror(errno));
@@ -59,9 +58,18 @@ std::string MakeTempDir(const std::string& prefix) {
   return tmpl;
 }
 
-absl::Status WriteTestFile(const std::string& path, const std::string& contents,
+absl::Status WriteTestFile(const std::string& path, absl::string_view contents,
                            int mode) {
-  return internal::WriteFileAtomically(path, contents, mode);
+  return WriteFileAtomically(path, contents, mode);
+}
+
+absl::StatusOr<std::string> WriteFileIn(absl::string_view dir,
+                                        absl::string_view name,
+                                        absl::string_view contents) {
+  std::string path = absl::StrCat(dir, "/", name);
+  absl::Status status = WriteFileAtomically(path, contents, 0600);
+  if (!status.ok()) return status;
+  return path;
 }
 
 absl::Status PublishLikeKubelet(const std::string& dir,
@@ -73,7 +81,7 @@ absl::Status PublishLikeKubelet(const std::string& dir,
   if (::mkdir(ts_dir.c_str(), 0755) != 0) return Errno("mkdir", ts_dir);
   for (const auto& [name, contents] : files) {
     absl::Status s =
-        internal::WriteFileAtomically(absl::StrCat(ts_dir, "/", name), contents, 0644);
+        WriteFileAtomically(absl::StrCat(ts_dir, "/", name), contents, 0644);
     if (!s.ok()) return s;
   }
   const std::string tmp_link = dir + "/..data_tmp";
@@ -101,6 +109,5 @@ absl::Status PublishLikeKubelet(const std::string& dir,
   return absl::OkStatus();
 }
 
-}  // namespace testing
-}  // namespace ca
+}  // namespace testkit
 }  // namespace vaultca

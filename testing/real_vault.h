@@ -1,5 +1,5 @@
-#ifndef VAULTCA_VAULT_TESTING_REAL_VAULT_H_
-#define VAULTCA_VAULT_TESTING_REAL_VAULT_H_
+#ifndef VAULTCA_TESTING_REAL_VAULT_H_
+#define VAULTCA_TESTING_REAL_VAULT_H_
 
 // Test-only: runs the real HashiCorp Vault binary (VAULTCA_VAULT_BIN) as a
 // TLS server on 127.0.0.1 with in-memory storage, initialised and unsealed
@@ -14,11 +14,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "vault/testing/test_pki.h"
+#include "testing/tls.h"
 
 namespace vaultca {
-namespace vault {
-namespace testing {
+namespace testkit {
 
 // Result of one command.
 struct CommandResult {
@@ -96,8 +95,7 @@ class RealVault {
   std::string unseal_key_;
 };
 
-}  // namespace testing
-}  // namespace vault
+}  // namespace testkit
 }  // namespace vaultca
 
-#endif  // VAULTCA_VAULT_TESTING_REAL_VAULT_H_
+#endif  // VAULTCA_TESTING_REAL_VAULT_H_

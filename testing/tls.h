@@ -1,8 +1,10 @@
-#ifndef VAULTCA_VAULT_TESTING_TEST_PKI_H_
-#define VAULTCA_VAULT_TESTING_TEST_PKI_H_
+#ifndef VAULTCA_TESTING_TLS_H_
+#define VAULTCA_TESTING_TLS_H_
 
-// Test-only PKI made at test time: a CA and certificates it issues, as PEM.
-// Nothing here is ever checked in or used outside tests.
+// TLS material made at test time for loopback peers (a fake or real Vault,
+// a fake Kubernetes API, OIDC issuers): a CA and the certificates it
+// issues, as PEM and as files. Nothing here is ever checked in or used
+// outside tests.
 
 #include <memory>
 #include <string>
@@ -12,8 +14,7 @@
 #include "absl/strings/string_view.h"
 
 namespace vaultca {
-namespace vault {
-namespace testing {
+namespace testkit {
 
 struct TestCert {
   std::string cert_pem;
@@ -29,7 +30,7 @@ struct CertSpec {
   bool client_auth = true;
 };
 
-// A self-signed EC P-256 CA valid for a day.
+// A self-signed EC P-256 CA valid from an hour ago for a day.
 class TestCa {
  public:
   static absl::StatusOr<std::unique_ptr<TestCa>> Create(
@@ -37,7 +38,7 @@ class TestCa {
   ~TestCa();
 
   const std::string& cert_pem() const { return ca_.cert_pem; }
-  // Issues an EC P-256 leaf certificate valid for a day.
+  // Issues an EC P-256 leaf certificate (CA:FALSE) valid like the CA.
   absl::StatusOr<TestCert> Issue(const CertSpec& spec) const;
 
  private:
@@ -61,17 +62,22 @@ struct TestTls {
   std::string client_cert_file;
   std::string client_key_file;
 };
-absl::StatusOr<TestTls> MakeTestTls(absl::string_view ca_name = "vaultca test CA");
+absl::StatusOr<TestTls> MakeTestTls(
+    absl::string_view ca_name = "vaultca test CA");
 
-// Creates a fresh directory under TEST_TMPDIR (or /tmp) and returns its path.
-absl::StatusOr<std::string> MakeTempDir(absl::string_view prefix);
-// Writes `contents` to dir/name with mode 0600 and returns the path.
-absl::StatusOr<std::string> WriteFile(absl::string_view dir,
-                                      absl::string_view name,
-                                      absl::string_view contents);
+struct TlsServerFiles {
+  std::string cert_file;  // Leaf for IP SAN 127.0.0.1.
+  std::string key_file;
+  std::string ca_file;  // The root that verifies cert_file.
+};
 
-}  // namespace testing
-}  // namespace vault
+// Makes a fresh TestCa and a serving certificate for 127.0.0.1, and writes
+// <dir>/<name>.crt, <name>.key and <name>-ca.crt. Aborts the test binary
+// on failure, since no test can go on without its server.
+TlsServerFiles WriteLoopbackTlsServerFiles(const std::string& dir,
+                                           const std::string& name);
+
+}  // namespace testkit
 }  // namespace vaultca
 
-#endif  // VAULTCA_VAULT_TESTING_TEST_PKI_H_
+#endif  // VAULTCA_TESTING_TLS_H_

@@ -1,5 +1,5 @@
-#ifndef VAULTCA_X509_TESTING_CSR_TEST_UTIL_H_
-#define VAULTCA_X509_TESTING_CSR_TEST_UTIL_H_
+#ifndef VAULTCA_TESTING_CSR_H_
+#define VAULTCA_TESTING_CSR_H_
 
 // CSRs built at test time, including the malformed and refused kinds a CA
 // must reject. For tests and benchmarks only: every function aborts the
@@ -13,8 +13,7 @@
 #include <vector>
 
 namespace vaultca {
-namespace x509 {
-namespace testing {
+namespace testkit {
 
 // A private key for `spec`: "RSA:<bits>", "EC:<curve>" (P-256, P-384,
 // P-521, secp256k1, ...), "ED25519" or "ED448". The same spec and slot
@@ -50,14 +49,18 @@ std::string TestCsrPem(const TestCsrOptions& options = TestCsrOptions());
 // The same CSR as DER.
 std::string TestCsrDer(const TestCsrOptions& options = TestCsrOptions());
 
+// A CSR as istio-agent sends it: an empty O=, `identities` as critical URI
+// SANs, key CachedCsrKey(key, slot).
+std::string AgentCsrPem(const std::vector<std::string>& identities,
+                        const std::string& key = "EC:P-256", int slot = 0);
+
 // Returns `csr_pem` with one bit of its signature flipped.
 std::string WithBrokenSignature(const std::string& csr_pem);
 
 // Returns the SubjectPublicKeyInfo DER of CachedCsrKey(spec, slot).
 std::string PublicKeyDer(const std::string& spec, int slot = 0);
 
-}  // namespace testing
-}  // namespace x509
+}  // namespace testkit
 }  // namespace vaultca
 
-#endif  // VAULTCA_X509_TESTING_CSR_TEST_UTIL_H_
+#endif  // VAULTCA_TESTING_CSR_H_
