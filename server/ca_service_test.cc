@@ -111,6 +111,20 @@ class CaServiceTest : public ::testing::Test {
     return CaServiceOptions{1, 2};
   }
 
+  // Sends one request and, while it is held inside the handler, reads how
+  // many calls the worker pool has admitted; expects the request to pass.
+  int InFlightWhileOneCallIsInTheHandler() {
+    gate_->Close();
+    AgentResult result;
+    std::thread call([&] { result = AgentClient(Options()).Request(); });
+    gate_->WaitEntered(1);
+    const int in_flight = service_->in_flight();
+    gate_->Open();
+    call.join();
+    EXPECT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+    return in_flight;
+  }
+
   AgentOptions Options() {
     AgentOptions options;
     options.address = absl::StrCat("127.0.0.1:", port_);
@@ -320,15 +334,8 @@ class NonBlockingCaServiceTest : public CaServiceTest {
 };
 
 TEST_F(NonBlockingCaServiceTest, RunsOnGrpcsThreadWithoutThePool) {
-  gate_->Close();
-  AgentResult result;
-  std::thread call([&] { result = AgentClient(Options()).Request(); });
-  gate_->WaitEntered(1);
   // Inside the handler, yet never admitted to the worker pool.
-  EXPECT_EQ(service_->in_flight(), 0);
-  gate_->Open();
-  call.join();
-  EXPECT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+  EXPECT_EQ(InFlightWhileOneCallIsInTheHandler(), 0);
 }
 
 TEST_F(NonBlockingCaServiceTest, OneCallAtATimeRunsOnGrpcsThread) {
@@ -360,12 +367,11 @@ TEST_F(NonBlockingCaServiceTest, ImpersonationStillGoesToThePool) {
   EXPECT_TRUE(handler_->MayBlock(impersonating));
 }
 
+// The same handler with the option at its default (off).
 class NonBlockingPooledCaServiceTest : public NonBlockingCaServiceTest {
  protected:
   CaServiceOptions ServiceOptions() const override {
-    CaServiceOptions options{1, 2};
-    options.inline_when_non_blocking = false;
-    return options;
+    return CaServiceTest::ServiceOptions();
   }
 };
 
@@ -374,26 +380,13 @@ TEST_F(NonBlockingPooledCaServiceTest, OffByDefault) {
 }
 
 TEST_F(NonBlockingPooledCaServiceTest, TheOptionKeepsEveryCallInThePool) {
-  gate_->Close();
-  AgentResult result;
-  std::thread call([&] { result = AgentClient(Options()).Request(); });
-  gate_->WaitEntered(1);
-  EXPECT_EQ(service_->in_flight(), 1);
-  gate_->Open();
-  call.join();
-  EXPECT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+  EXPECT_FALSE(ServiceOptions().inline_when_non_blocking);
+  EXPECT_EQ(InFlightWhileOneCallIsInTheHandler(), 1);
 }
 
 TEST_F(CaServiceTest, AHandlerThatMayBlockUsesThePool) {
   EXPECT_TRUE(handler_->MayBlock(CertificateRequest()));
-  gate_->Close();
-  AgentResult result;
-  std::thread call([&] { result = AgentClient(Options()).Request(); });
-  gate_->WaitEntered(1);
-  EXPECT_EQ(service_->in_flight(), 1);
-  gate_->Open();
-  call.join();
-  EXPECT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+  EXPECT_EQ(InFlightWhileOneCallIsInTheHandler(), 1);
 }
 
 }  // namespace
