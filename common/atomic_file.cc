@@ -13,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace vaultca {
-namespace {
 
 absl::Status ErrnoStatus(int err, absl::string_view what,
                          absl::string_view path) {
@@ -30,6 +29,8 @@ absl::Status ErrnoStatus(int err, absl::string_view what,
       return absl::InternalError(message);
   }
 }
+
+namespace {
 
 absl::Status FsyncPath(const std::string& path, int flags) {
   const int fd = ::open(path.c_str(), flags | O_CLOEXEC);

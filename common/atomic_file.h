@@ -11,6 +11,12 @@
 
 namespace vaultca {
 
+// The status for a file call that failed with `err`: NotFound (ENOENT,
+// ENOTDIR), PermissionDenied (EACCES, EPERM) or Internal, with a message
+// "<what> '<path>': <strerror>".
+absl::Status ErrnoStatus(int err, absl::string_view what,
+                         absl::string_view path);
+
 // Replaces `path` atomically with `contents` and permission bits `mode`:
 // writes a temporary file in the same directory (created with `mode`, so
 // the bytes are never readable by others even briefly), fsyncs it, renames

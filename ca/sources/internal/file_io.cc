@@ -15,22 +15,6 @@ namespace ca {
 namespace internal {
 namespace {
 
-absl::Status ErrnoStatus(int err, absl::string_view what,
-                         absl::string_view path) {
-  const std::string message =
-      absl::StrCat(what, " '", path, "': ", strerror(err));
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-      return absl::NotFoundError(message);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(message);
-    default:
-      return absl::InternalError(message);
-  }
-}
-
 // Reads all of `fd` into `out` (a std::string or a SecretData).
 template <typename Buffer>
 absl::Status ReadAll(int fd, const std::string& path, Buffer* out) {
