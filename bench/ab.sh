@@ -3,7 +3,7 @@
 # certificate and closed-loop load against each, in alternating rounds
 # (A B, then B A, ...) so drift of the machine hits both alike. Prints, per
 # key type and concurrency, the median over rounds of the server's CPU per
-# request and the client's p50/p99, and writes every loadgen line to
+# request, the throughput and the client's p50/p99, and writes every loadgen line to
 # build/bench-ab/<stamp>.jsonl.
 #
 #   bench/ab.sh BINARY_A BINARY_B            (labels: a, b)
@@ -85,12 +85,13 @@ for line in open(sys.argv[1]):
     key = r["label"].split("-")[1]
     runs[(key, r["concurrency"], r["peer"])].append(r)
 print(f"{'key':4} {'clients':>7} | {'cpu ms/req a':>12} {'b':>7} {'b/a':>6} | "
-      f"{'p50 a':>7} {'b':>7} | {'p99 a':>7} {'b':>7} | errors a/b")
+      f"{'req/s a':>8} {'b':>8} | {'p50 a':>7} {'b':>7} | {'p99 a':>7} {'b':>7} | errors a/b")
 for key, c in sorted({(k, c) for k, c, _ in runs}, key=lambda x: (x[0], x[1])):
     a, b = runs[(key, c, "a")], runs[(key, c, "b")]
     med = lambda rs, f: statistics.median(r.get(f, 0) for r in rs)
     ca, cb = med(a, "server_cpu_ms_per_req"), med(b, "server_cpu_ms_per_req")
     print(f"{key:4} {c:>7} | {ca:>12.3f} {cb:>7.3f} {cb / ca if ca else 0:>6.3f} | "
+          f"{med(a, 'throughput'):>8.0f} {med(b, 'throughput'):>8.0f} | "
           f"{med(a, 'p50_ms'):>7.3f} {med(b, 'p50_ms'):>7.3f} | "
           f"{med(a, 'p99_ms'):>7.3f} {med(b, 'p99_ms'):>7.3f} | "
           f"{sum(r['errors'] for r in a)}/{sum(r['errors'] for r in b)}")

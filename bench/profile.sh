@@ -9,7 +9,8 @@
 #   bench/profile.sh [BINARY]     (default: bazel -c opt //server:vaultca-server)
 #
 # Environment: PROF_DURATION (default 8s), PROF_CLIENTS (default "1 8 64"),
-# PROF_KEYS (default "rsa ec"), PROF_FREQ (samples/s, default 999).
+# PROF_KEYS (default "rsa ec"), PROF_FREQ (samples/s, default 999),
+# PROF_YAML (YAML lines appended to the server's config).
 # Writes bench/results/profile-<stamp>.md; the raw perf.data files stay in
 # build/bench-profile/ for `perf report -i`.
 # Needs perf (Debian's linux-perf) and kernel.perf_event_paranoid <= 2.
@@ -62,6 +63,7 @@ ca: {source: files, files: {dir: "$dir/cacerts"}}
 log_level: warning
 auth: {client_certificate: true}
 serving: {cert_dir: "$dir/serving"}
+${PROF_YAML:-}
 YAML
     "$SERVER" --config="$dir/profile.yaml" >>"$WORK/server.log" 2>&1 &
     SPID=$!

@@ -6,6 +6,10 @@
 # client certificate (mutual TLS on all peers) and load:
 #   closed loop at 1, 8, 64 concurrent requests (BENCH_DURATION each)
 #   t_rpc (echo server, same gRPC+TLS stack) and t_crypto (raw OpenSSL)
+#   the primitives (`openssl speed`: the CA key's sign, the CSR key's
+#     verify), and the echo server again at each of vaultca's closed-loop
+#     request rates (open loop, as many connections as clients): the
+#     floor a request's server CPU is compared with
 #   a 5,000-request burst released within 1 s (agent-style retries)
 #   cold start (process start -> first certificate)
 #   500 req/s with a CA rotation every 10 s (vaultca, files source)
@@ -35,8 +39,9 @@ BURST=5000
 ROT_EVERY=10
 ROT_SECONDS=30
 RAW_DUR="$DUR"
+SPEED_SECONDS=3
 if [[ -n "$SMOKE" ]]; then
-  DUR=1s; RAW_DUR=1s; CLIENTS="1 8"; BURST=500; ROT_EVERY=3; ROT_SECONDS=8
+  DUR=1s; RAW_DUR=1s; SPEED_SECONDS=1; CLIENTS="1 8"; BURST=500; ROT_EVERY=3; ROT_SECONDS=8
   OUT="$ROOT/build/bench-smoke/results"; WORK="$ROOT/build/bench-smoke"
   BAZEL_MODE=()
 fi
@@ -55,7 +60,7 @@ echo "== bazel build ${BAZEL_MODE[*]}"
 BIN="$(cd "$ROOT" && "${bazel_cmd[@]}" info "${BAZEL_MODE[@]}" bazel-bin 2>/dev/null)"
 LOADGEN="$BIN/bench/loadgen/loadgen"
 ECHO="$BIN/bench/loadgen/echo_server"
-VAULTCA="$BIN/server/vaultca-server"
+VAULTCA="${BENCH_VAULTCA_BIN:-$BIN/server/vaultca-server}"
 
 echo "== istio-ca (Istio's Go CA)"
 ISTIO_CA="$ROOT/build/interop/bin/istio-ca"
@@ -160,6 +165,16 @@ lg() {
   "$LOADGEN" "${common[@]}" "$@" | tee -a "$JSONL"
 }
 
+# One JSON line of `openssl speed` for key type $1: the CA key's signature
+# and the CSR key's verification (the same type here), in microseconds.
+primitives() {
+  local alg=rsa2048 tag=F2
+  [[ "$1" == ec ]] && alg=ecdsap256 tag=F4
+  openssl speed -seconds "$SPEED_SECONDS" -mr "$alg" 2>/dev/null | awk -F: -v k="$1" -v t="+$tag" '
+    $1 == t { printf "{\"label\":\"primitives\",\"peer\":\"openssl speed\",\"csr_key\":\"%s\",\"sign_us\":%.2f,\"verify_us\":%.2f}\n", k, 1e6 / $4, 1e6 / $5 }' |
+    tee -a "$JSONL"
+}
+
 PEERS=(vaultca istio)
 [[ -n "$CFSSL" ]] && PEERS+=(cfssl)
 COLD_PEERS=("${PEERS[@]}")
@@ -174,6 +189,7 @@ for key in $KEYS; do
 
   if [[ " $ONLY " == *" closed "* ]]; then
     echo "== $key: closed loop"
+    primitives "$key"
     lg raw "$dir" "$key" --label=closed --concurrency="$(nproc)" --duration="$RAW_DUR"
     for peer in echo "${PEERS[@]}"; do
       PORT=$((PORT + 1)); "start_$peer" "$dir" "$PORT"; wait_port "$PORT"
@@ -181,6 +197,20 @@ for key in $KEYS; do
         --cdf_out="$WORK/cdf-$key-$peer-$c.dat"; done
       stop
     done
+    # The echo server's CPU per call falls as its request rate rises (more
+    # requests per wake-up, read and write), and in a closed loop it runs
+    # at several times a CA's rate: compare each vaultca row with the echo
+    # at vaultca's own rate too.
+    PORT=$((PORT + 1)); start_echo "$dir" "$PORT"; wait_port "$PORT"
+    for c in $CLIENTS; do
+      rate="$(python3 -c 'import json,sys
+r=[json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+r=[x for x in r if x["label"]=="closed" and x["peer"]=="vaultca" and x["csr_key"]==sys.argv[2] and x["concurrency"]==int(sys.argv[3])]
+print(int(r[-1]["throughput"]) if r else 0)' "$JSONL" "$key" "$c")"
+      [[ "$rate" -gt 0 ]] && lg echo "$dir" "$key" --label="at_rate-c$c" --mode=open --rate="$rate" \
+        --channels="$((c < 64 ? c : 64))" --duration="$DUR"
+    done
+    stop
   fi
   if [[ " $ONLY " == *" burst "* ]]; then
     echo "== $key: burst of $BURST within 1 s"

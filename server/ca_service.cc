@@ -248,11 +248,11 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(
   CertificateRequest certificate_request = ReadCall(*context, request);
   if (options_.inline_when_non_blocking &&
       !handler_->MayBlock(certificate_request)) {
-    // Only while nothing else is being worked on: gRPC's callback threads
-    // also do every connection's I/O, so signing on them under load takes
-    // threads from the transport, while a caller that finds the server
-    // idle is spared the hand-off.
-    if (inline_running_.fetch_add(1) == 0 && queue_->admitted() == 0) {
+    // Only under a light load: gRPC's callback threads (two on a small
+    // machine) also do every connection's I/O, so signing on both of them,
+    // or on one while the pool has a backlog, starves the transport.
+    if (inline_running_.fetch_add(1) == 0 &&
+        queue_->admitted() < kInlineWhilePoolBelow) {
       Work(*call, certificate_request, response_bytes);
       inline_running_.fetch_sub(1);
       return call->reactor;

@@ -30,20 +30,25 @@ struct CaServiceOptions {
   // is RESOURCE_EXHAUSTED, which istio-agent retries with backoff.
   int max_concurrent_requests = 4096;
   // Run the handler on gRPC's thread, skipping the pool, for a request
-  // that finds no other at work, among those the handler answers without
-  // waiting on another process (CertificateHandler::MayBlock): a client
-  // certificate or a JWKS file, and a local CA. Off by default: it spares
-  // a lone caller the hand-off, but under a few concurrent callers it
-  // takes threads from gRPC's transport and lowers throughput.
-  bool inline_when_non_blocking = false;
+  // the handler answers without waiting on another process
+  // (CertificateHandler::MayBlock: a client certificate or a JWKS file, and
+  // a local CA) while the load is light: no other call is being handled on
+  // gRPC's threads and the pool holds fewer than kInlineWhilePoolBelow
+  // calls. A light load is spared the hand-off (a futex wake and a context
+  // switch per call); a heavy one keeps gRPC's few threads for the
+  // transport, which reads and answers every connection.
+  bool inline_when_non_blocking = true;
 };
+
+// Pool occupancy from which a non-blocking call no longer runs inline.
+inline constexpr int kInlineWhilePoolBelow = 4;
 
 // istio.v1.auth.IstioCertificateService on gRPC's callback API. Reads the
 // call (CSR, validity, metadata ImpersonatedIdentity, "authorization:
 // Bearer", "clusterid", the verified TLS peer certificate) on the gRPC
 // thread, and runs the handler on its own bounded worker pool so a slow
-// authenticator never blocks gRPC's threads (optionally, when the server
-// is idle and the handler cannot block, on gRPC's thread). Requests beyond
+// authenticator never blocks gRPC's threads (or, under a light load and
+// when the handler cannot block, on gRPC's thread). Requests beyond
 // the bound answer RESOURCE_EXHAUSTED; requests whose caller gave up while
 // queued answer CANCELLED without work; during a drain new requests and the
 // answers of running ones are held, then sent (see StartDraining). absl

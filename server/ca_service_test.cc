@@ -327,9 +327,8 @@ class NonBlockingCaServiceTest : public CaServiceTest {
  protected:
   bool GateMayBlock() const override { return false; }
   CaServiceOptions ServiceOptions() const override {
-    CaServiceOptions options{1, 2};
-    options.inline_when_non_blocking = true;
-    return options;
+    // Room in the pool for a backlog that turns inline handling off.
+    return CaServiceOptions{kInlineWhilePoolBelow, 2 * kInlineWhilePoolBelow};
   }
 };
 
@@ -367,20 +366,46 @@ TEST_F(NonBlockingCaServiceTest, ImpersonationStillGoesToThePool) {
   EXPECT_TRUE(handler_->MayBlock(impersonating));
 }
 
-// The same handler with the option at its default (off).
+TEST_F(NonBlockingCaServiceTest, ABackloggedPoolTakesTheNextCallToo) {
+  // Impersonating calls may block (the node check), so they fill the pool.
+  gate_->Close();
+  AgentOptions impersonating = Options();
+  impersonating.impersonated_identity =
+      "spiffe://cluster.local/ns/default/sa/other";
+  std::vector<std::thread> calls;
+  for (int i = 0; i < kInlineWhilePoolBelow; ++i) {
+    calls.emplace_back([&] { AgentClient(impersonating).Request(); });
+  }
+  gate_->WaitEntered(kInlineWhilePoolBelow);
+  ASSERT_EQ(service_->in_flight(), kInlineWhilePoolBelow);
+  // No call runs on gRPC's thread, yet under this backlog a call that
+  // could is queued behind the others instead.
+  AgentResult result;
+  std::thread plain([&] { result = AgentClient(Options()).Request(); });
+  while (service_->in_flight() != kInlineWhilePoolBelow + 1) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  gate_->Open();
+  plain.join();
+  for (std::thread& call : calls) call.join();
+  EXPECT_EQ(result.code, grpc::StatusCode::OK) << result.message;
+}
+
+TEST(CaServiceOptionsTest, InlineIsOnByDefault) {
+  EXPECT_TRUE(CaServiceOptions().inline_when_non_blocking);
+}
+
+// The same handler with the option off.
 class NonBlockingPooledCaServiceTest : public NonBlockingCaServiceTest {
  protected:
   CaServiceOptions ServiceOptions() const override {
-    return CaServiceTest::ServiceOptions();
+    CaServiceOptions options = NonBlockingCaServiceTest::ServiceOptions();
+    options.inline_when_non_blocking = false;
+    return options;
   }
 };
 
-TEST_F(NonBlockingPooledCaServiceTest, OffByDefault) {
-  EXPECT_FALSE(CaServiceOptions().inline_when_non_blocking);
-}
-
 TEST_F(NonBlockingPooledCaServiceTest, TheOptionKeepsEveryCallInThePool) {
-  EXPECT_FALSE(ServiceOptions().inline_when_non_blocking);
   EXPECT_EQ(InFlightWhileOneCallIsInTheHandler(), 1);
 }
 

@@ -99,7 +99,7 @@ serving:
 limits:
   max_concurrent_requests: 64
   worker_threads: 4
-  inline_when_non_blocking: true
+  inline_when_non_blocking: false
   max_request_bytes: 32768
   shutdown_grace: 10s
   handshake_timeout: 3s
@@ -147,7 +147,7 @@ limits:
   EXPECT_THAT(config->serving.dns_names, ElementsAre("ca.example.org"));
   EXPECT_EQ(config->serving.ttl, absl::Hours(6));
   EXPECT_EQ(config->limits.worker_threads, 4);
-  EXPECT_TRUE(config->limits.inline_when_non_blocking);
+  EXPECT_FALSE(config->limits.inline_when_non_blocking);
   EXPECT_EQ(config->limits.shutdown_grace, absl::Seconds(10));
   EXPECT_EQ(config->limits.handshake_timeout, absl::Seconds(3));
   EXPECT_EQ(config->limits.max_streams_per_connection, 10);

@@ -7,13 +7,16 @@ The smoke run exists so the benchmark cannot rot between real runs: a peer
 that no longer starts, a loadgen flag that changed meaning, a report that no
 longer renders all show up here as a failed test. Figures are not judged
 (toy sizes on a shared machine); completeness and correctness are:
-  closed    raw, echo and every peer at every concurrency: requests served, 0 errors
+  closed    raw, echo and every peer at every concurrency: requests served, 0 errors;
+            `openssl speed` measured the primitives; the echo server served
+            vaultca's request rate at every concurrency
   burst     every peer served all BURST requests (RESOURCE_EXHAUSTED retried)
   cold      every cold-start peer (the peers, and vaultca with its CA in
             Vault when Vault could be built) issued its first certificate
   rotation  vaultca: requests served through the rotations, 0 errors, and
             the rotations were made (ROTATION_LOG)
-  report    the Markdown report exists and has the physical-floor line
+  report    the Markdown report exists and has the physical-floor line and
+            the per-request cost table for each key type
 """
 import json
 import sys
@@ -43,6 +46,12 @@ for key in keys:
     if 'closed' in scenarios:
         for peer in ['raw', 'echo'] + peers:
             served('%s closed %s' % (key, peer), rows_for(label='closed', csr_key=key, peer=peer))
+        prims = rows_for(label='primitives', csr_key=key)
+        if not prims or not all(r['sign_us'] > 0 and r['verify_us'] > 0 for r in prims):
+            problems.append('%s primitives: no `openssl speed` figures' % key)
+        for c in sorted({r['concurrency'] for r in rows_for(label='closed', csr_key=key, peer='vaultca')}):
+            served('%s echo at vaultca\'s rate, %d clients' % (key, c),
+                   rows_for(label='at_rate-c%d' % c, csr_key=key, peer='echo'))
     if 'burst' in scenarios:
         for peer in peers:
             served('%s burst %s' % (key, peer), rows_for(label='burst', csr_key=key, peer=peer), int(burst_count))
@@ -64,6 +73,8 @@ try:
     text = open(report).read()
     if 'closed' in scenarios and text.count('Physical floor') != len(keys):
         problems.append('report: expected one physical-floor line per key type')
+    if 'closed' in scenarios and text.count('server CPU per request against sign + verify + echo') != len(keys):
+        problems.append('report: expected one per-request cost table per key type')
 except OSError as e:
     problems.append('report: %s' % e)
 

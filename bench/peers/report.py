@@ -36,6 +36,48 @@ def one(**kw):
     s = sel(**kw)
     return s[0] if s else None
 
+# Server CPU per request over (sign + verify + echo), two ways: the echo
+# server in the closed loop at the same number of clients, and the echo
+# server at vaultca's own request rate (its CPU per call falls as its rate
+# rises; in a closed loop it runs at several times a CA's rate).
+COST_TARGET = {1: 1.5}  # clients -> bound; 1.25 elsewhere
+def cost_rows(key):
+    prim = one(label='primitives', csr_key=key)
+    if not prim:
+        return None, []
+    crypto = prim['sign_us'] + prim['verify_us']
+    out = []
+    for r in sel(label='closed', csr_key=key, peer='vaultca'):
+        c = r['concurrency']
+        cpu = r['server_cpu_ms_per_req'] * 1000
+        same = one(label='closed', csr_key=key, peer='echo', concurrency=c)
+        at_rate = one(label='at_rate-c%d' % c, csr_key=key, peer='echo')
+        e1 = same['server_cpu_ms_per_req'] * 1000 if same else None
+        e2 = at_rate['server_cpu_ms_per_req'] * 1000 if at_rate else None
+        out.append(dict(c=c, rps=r['throughput'], cpu=cpu, e1=e1, e2=e2,
+                        r1=cpu / (crypto + e1) if e1 else None, r2=cpu / (crypto + e2) if e2 else None,
+                        target=COST_TARGET.get(c, 1.25)))
+    return prim, out
+
+def cost_table(key):
+    prim, out = cost_rows(key)
+    if not prim:
+        return []
+    ratio = lambda x: '%.2fx' % x if x is not None else '-'
+    us = lambda x: '%.1f' % x if x is not None else '-'
+    md = ['### %s: server CPU per request against sign + verify + echo' % KNAME[key], '',
+          'sign = the CA key\'s signature, verify = the CSR key\'s verification: `openssl speed` on one thread in this '
+          'run, %.1f + %.1f us. echo = the echo server\'s CPU per call, in the closed loop above at the same number of '
+          'clients, and in an open loop at vaultca\'s request rate over as many connections (`at_rate`).' % (
+              prim['sign_us'], prim['verify_us']), '',
+          '| clients | vaultca req/s | vaultca CPU us/req | echo us, same clients | ratio | echo us, vaultca\'s req/s | ratio | target |',
+          '|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for o in out:
+        md.append('| %d | %.0f | %.1f | %s | %s | %s | %s | <= %.2fx |' % (
+            o['c'], o['rps'], o['cpu'], us(o['e1']), ratio(o['r1']), us(o['e2']), ratio(o['r2']), o['target']))
+    md.append('')
+    return md
+
 floor = {}
 for key in KEYS:
     md += ['## %s CA key: closed loop' % KNAME[key], '',
@@ -59,16 +101,20 @@ for key in KEYS:
                '1/(%.1f us + %.1f us) = **%.0f req/s** (t = machine time per request at the best concurrency).' % (
                    raw['concurrency'], t_crypto * 1e6, t_rpc * 1e6, floor[key])]
     md.append('')
+    md += cost_table(key)
 
 burst = sel(label='burst')
 if burst:
     md += ['## Mass restart: 5,000 requests released within 1 s', '',
            'Open loop, 64 connections, agent-style retries (gRPC retry policy: 5 attempts, 0.1-1 s backoff on '
            'UNAVAILABLE/RESOURCE_EXHAUSTED; cfssl: 64 HTTP workers). Latency is from each request\'s scheduled release.', '',
-           '| CA key | peer | last cert issued (ms) | ok | errors | p50 ms | p99 ms | max ms |', '|---|---|---:|---:|---:|---:|---:|---:|']
+           '| CA key | peer | last cert issued (ms) | ok | errors | p50 ms | p99 ms | max ms | server CPU ms/req | server peak RSS MB |',
+           '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
     for r in burst:
-        md.append('| %s | %s | %.0f | %d | %d %s | %.1f | %.1f | %.1f |' % (KNAME[r['csr_key']], r['peer'], r['last_done_ms'],
-                  r['ok'], r['errors'], json.dumps(r['errors_by_code']) if r['errors'] else '', r['p50_ms'], r['p99_ms'], r['max_ms']))
+        md.append('| %s | %s | %.0f | %d | %d %s | %.1f | %.1f | %.1f | %s | %s |' % (KNAME[r['csr_key']], r['peer'], r['last_done_ms'],
+                  r['ok'], r['errors'], json.dumps(r['errors_by_code']) if r['errors'] else '', r['p50_ms'], r['p99_ms'], r['max_ms'],
+                  '%.3f' % r['server_cpu_ms_per_req'] if 'server_cpu_ms_per_req' in r else '-',
+                  '%.0f' % (r['server_peak_rss_kb'] / 1024) if 'server_peak_rss_kb' in r else '-'))
     md.append('')
 cold = sel(label='cold')
 if cold:
@@ -132,6 +178,24 @@ for key in KEYS:
         if pairs:
             md.append('| lower p99 than %s at every concurrency (%s) | %s | %s |' % (peer, KNAME[key],
                       ', '.join('c=%d: %.1f vs %.1f ms' % p for p in pairs), 'yes' if all(a < b for _, a, b in pairs) else '**no**'))
+    _, out = cost_rows(key)
+    for field, how in (('r1', 'echo at the same clients'), ('r2', "echo at vaultca's request rate")):
+        got = [o for o in out if o[field] is not None]
+        if got:
+            md.append('| server CPU/request <= 1.5x (sign + verify + echo) at 1 client, <= 1.25x at 8 and 64; %s (%s) | %s | %s |' % (
+                how, KNAME[key], ', '.join('c=%d: %.2fx' % (o['c'], o[field]) for o in got),
+                'yes' if all(o[field] <= o['target'] for o in got) else '**no**'))
+    v1 = one(label='closed', csr_key=key, peer='vaultca', concurrency=1)
+    others = [(p, one(label='closed', csr_key=key, peer=p, concurrency=1)) for p in ('istio', 'cfssl')]
+    others = [(p, o) for p, o in others if o]
+    if v1 and others:
+        md.append('| p50 and p99 at 1 client below Istio\'s CA and cfssl (%s) | %s | %s |' % (
+            KNAME[key], '; '.join('p50 %.2f vs %s %.2f ms, p99 %.2f vs %.2f ms' % (v1['p50_ms'], p, o['p50_ms'], v1['p99_ms'], o['p99_ms'])
+                                  for p, o in others),
+            'yes' if all(v1['p50_ms'] < o['p50_ms'] and v1['p99_ms'] < o['p99_ms'] for _, o in others) else '**no**'))
+for r in sel(label='burst', csr_key='rsa', peer='vaultca'):
+    md.append('| vaultca peak RSS < 50 MB through the RSA burst | %.0f MB | %s |' % (
+        r['server_peak_rss_kb'] / 1024, 'yes' if r['server_peak_rss_kb'] < 50 * 1024 else '**no**'))
 for r in sel(label='cold', peer='vaultca_vault'):
     md.append('| cold start to first certificate < 300 ms, CA in Vault on loopback (%s) | %s | %s |' % (
         KNAME[r['csr_key']], '%.0f ms' % r['cold_start_ms'] if r['ok'] else 'failed',
@@ -167,15 +231,18 @@ if shutil.which('gnuplot'):
     for key in KEYS:
         dat = os.path.join(work, 'tput-%s.dat' % key)
         with open(dat, 'w') as f:
-            for peer in ['echo'] + PEERS:
+            for peer in PEERS:
                 f.write('# %s\n' % peer)
                 for r in sel(label='closed', csr_key=key, peer=peer):
                     f.write('%d %.1f\n' % (r['concurrency'], r['throughput']))
                 f.write('\n\n')
         png = '%s-throughput-%s.png' % (prefix, key)
+        # The echo server (several times any CA's rate) is left out: on its
+        # scale the CAs' lines are flat. The table has its figures.
         lines = ['set terminal png size 800,500', 'set output "%s"' % png, 'set logscale x 2', 'set xlabel "concurrent requests"',
-                 'set ylabel "certificates/s"', 'set title "Closed-loop throughput, %s CA key"' % KNAME[key], 'set key outside']
-        pl = ['"%s" index %d with linespoints title "%s"' % (dat, i, p) for i, p in enumerate(['echo (t_rpc)'] + PEERS)]
+                 'set ylabel "certificates/s"', 'set yrange [0:*]',
+                 'set title "Closed-loop throughput, %s CA key"' % KNAME[key], 'set key outside']
+        pl = ['"%s" index %d with linespoints title "%s"' % (dat, i, p) for i, p in enumerate(PEERS)]
         if key in floor:
             pl.append('%.1f title "physical floor" dt 2' % floor[key])
         lines.append('plot ' + ', '.join(pl))
