@@ -3,8 +3,8 @@
 # certificate and closed-loop load against each, in alternating rounds
 # (A B, then B A, ...) so drift of the machine hits both alike. Prints, per
 # key type and concurrency, the median over rounds of the server's CPU per
-# request, the throughput and the client's p50/p99, and writes every loadgen line to
-# build/bench-ab/<stamp>.jsonl.
+# request, the throughput and the client's p50/p99, and writes every
+# loadgen line to build/bench-ab/<stamp>.jsonl.
 #
 #   bench/ab.sh BINARY_A BINARY_B            (labels: a, b)
 #

@@ -16,7 +16,9 @@
 # and writes bench/results/<date>.{jsonl,md} and PNG plots.
 #
 # Environment: BENCH_DURATION (default 8s), BENCH_BAZEL_OUTPUT_BASE,
-# BENCH_ONLY="closed burst cold rotation" (subset), BENCH_KEYS="rsa ec".
+# BENCH_ONLY="closed burst cold rotation" (subset), BENCH_KEYS="rsa ec",
+# BENCH_VAULTCA_BIN (a vaultca-server binary to measure instead of the
+# tree's).
 #
 # BENCH_SMOKE=1 is the test command's smoke run (tools/test.sh): every peer
 # and scenario at toy sizes (1 s loops, a 500-request burst, one rotation),

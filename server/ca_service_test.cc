@@ -367,7 +367,9 @@ TEST_F(NonBlockingCaServiceTest, ImpersonationStillGoesToThePool) {
 }
 
 TEST_F(NonBlockingCaServiceTest, ABackloggedPoolTakesTheNextCallToo) {
-  // Impersonating calls may block (the node check), so they fill the pool.
+  // Impersonating calls may block (the node check), so they fill the pool;
+  // with no impersonation authorizer they are refused once through the
+  // gate, which is all they are here for.
   gate_->Close();
   AgentOptions impersonating = Options();
   impersonating.impersonated_identity =
