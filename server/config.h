@@ -182,12 +182,13 @@ struct LimitsConfig {
   absl::Duration handshake_timeout = absl::Seconds(10);
   // Concurrent calls one connection may open (HTTP/2
   // SETTINGS_MAX_CONCURRENT_STREAMS); istio-agent uses one at a time,
-  // ztunnel one per workload it starts. gRPC holds a ~9 KiB arena for
-  // every open call, and only worker_threads of them sign at once, so a
-  // higher limit only moves the queue from the client into server memory:
-  // at 100, a 5,000-request burst over 64 connections peaked at 89 MB RSS,
-  // at 8 at 48 MB, in the same time. Clients wait for a free stream.
-  int max_streams_per_connection = 8;
+  // ztunnel one per workload it starts. Every open call holds server
+  // memory (gRPC's call arena, HTTP/2 stream state, the request) and only
+  // worker_threads of them sign at once, so a higher limit only moves the
+  // queue from the client into server memory: a burst's peak RSS grows
+  // with it while the burst takes as long (bench/run_all.sh's burst).
+  // Clients wait for a free stream.
+  int max_streams_per_connection = 4;
   // Connections without a call for this long are closed (istio-agent
   // reconnects when it next needs a certificate).
   absl::Duration max_connection_idle = absl::Minutes(15);
