@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7: where vaultca stands, in one run. Builds the load generator and
+# Where vaultca stands, in one run. Builds the load generator and
 # vaultca-server (bazel -c opt), Istio's Go CA (tests/interop/cmd/istio-ca),
 # uses Debian's cfssl, makes one plug-in CA set per key type, then for RSA
 # 2048 and EC P-256 CA keys runs, against every peer with the same CSRs,
@@ -8,8 +8,9 @@
 #   t_rpc (echo server, same gRPC+TLS stack) and t_crypto (raw OpenSSL)
 #   the primitives (`openssl speed`: the CA key's sign, the CSR key's
 #     verify), and the echo server again at each of vaultca's closed-loop
-#     request rates (open loop, as many connections as clients): the
-#     floor a request's server CPU is compared with
+#     request rates (open loop, as many connections as clients), and
+#     burning the primitives' CPU per call (closed loop): the floors a
+#     request's server CPU is compared with
 #   a 5,000-request burst released within 1 s (agent-style retries)
 #   cold start (process start -> first certificate)
 #   500 req/s with a CA rotation every 10 s (vaultca, files source)
@@ -147,10 +148,11 @@ start_cfssl() {
     -mutual-tls-ca "$1/root.pem" -loglevel 4 >>"$WORK/cfssl.log" 2>&1 & SPID=$!; PIDS+=("$SPID")
   ADDR="https://127.0.0.1:$2"
 }
-start_echo() {
-  "$ECHO" --listen="127.0.0.1:$2" --cert="$1/serving-chain.pem" --key="$1/serving-key.pem" \
-    --root="$1/root.pem" --chain="$1/sample-chain.pem" >>"$WORK/echo.log" 2>&1 & SPID=$!; PIDS+=("$SPID")
-  ADDR="127.0.0.1:$2"
+start_echo() {  # $1 key dir, $2 port, then echo_server flags
+  local dir="$1" port="$2"; shift 2
+  "$ECHO" --listen="127.0.0.1:$port" --cert="$dir/serving-chain.pem" --key="$dir/serving-key.pem" \
+    --root="$dir/root.pem" --chain="$dir/sample-chain.pem" "$@" >>"$WORK/echo.log" 2>&1 & SPID=$!; PIDS+=("$SPID")
+  ADDR="127.0.0.1:$port"
 }
 stop() { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; }
 
@@ -213,6 +215,19 @@ print(int(r[-1]["throughput"]) if r else 0)' "$JSONL" "$key" "$c")"
         --channels="$((c < 64 ? c : 64))" --duration="$DUR"
     done
     stop
+    # The floor for a CA whose only work is sign + verify: the echo server
+    # spending the primitives' measured CPU on gRPC's thread per call, in
+    # the same closed loops. Its distance from sign + verify + echo is what
+    # the transport's rate effect alone costs.
+    burn="$(python3 -c 'import json,sys
+r=[json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+r=[x for x in r if x["label"]=="primitives" and x["csr_key"]==sys.argv[2]]
+print(round(r[-1]["sign_us"] + r[-1]["verify_us"]) if r else 0)' "$JSONL" "$key")"
+    if [[ "$burn" -gt 0 ]]; then
+      PORT=$((PORT + 1)); start_echo "$dir" "$PORT" --burn_us="$burn"; wait_port "$PORT"
+      for c in $CLIENTS; do lg echo "$dir" "$key" --label=burn --concurrency="$c" --duration="$DUR"; done
+      stop
+    fi
   fi
   if [[ " $ONLY " == *" burst "* ]]; then
     echo "== $key: burst of $BURST within 1 s"

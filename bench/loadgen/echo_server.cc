@@ -1,13 +1,19 @@
 // t_rpc's server: IstioCertificateService over the same gRPC + TLS stack
 // (mutual TLS verified against the mesh root) that answers every request at
 // once with a canned chain of a real response's size, so a loadgen run
-// against it measures RPC cost alone. Bench-only; never a CA.
+// against it measures RPC cost alone. With --burn_us it first spends that
+// much CPU on gRPC's thread per call: given the CA key's signature plus the
+// CSR's verification, it stands for a CA with no cost beyond those two
+// primitives on this stack. Bench-only; never a CA.
 //
 //   echo_server --listen 127.0.0.1:0 --cert serving.pem --key serving.key
-//               --root root-cert.pem --chain cert-chain.pem
+//               --root root-cert.pem --chain cert-chain.pem [--burn_us=N]
 // prints grpc_address=HOST:PORT once serving; runs until SIGINT/SIGTERM.
 
+#include <time.h>
+
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -28,6 +34,8 @@ ABSL_FLAG(std::string, root, "", "roots client certificates must chain to");
 ABSL_FLAG(std::string, chain, "",
           "PEM certificates answered as cert_chain (leaf-sized first entry "
           "is the first certificate); sized like a CA's answer");
+ABSL_FLAG(int, burn_us, 0,
+          "CPU time (this thread's) spent per call before answering");
 
 namespace {
 
@@ -38,10 +46,27 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+int64_t ThreadCpuNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// Spins until this thread has used `micros` of CPU: thread CPU time, not
+// wall time, so that being preempted does not shorten the work.
+void BurnCpu(int micros) {
+  if (micros <= 0) return;
+  const int64_t until = ThreadCpuNanos() + int64_t{micros} * 1000;
+  volatile uint64_t sink = 0;
+  while (ThreadCpuNanos() < until) {
+    for (int i = 0; i < 100; ++i) sink = sink + i;
+  }
+}
+
 class EchoService final
     : public istio::v1::auth::IstioCertificateService::CallbackService {
  public:
-  explicit EchoService(std::string chain_pem) {
+  EchoService(std::string chain_pem, int burn_us) : burn_us_(burn_us) {
     // One entry per PEM block, as a CA returns leaf, intermediate, root.
     const std::string end = "-----END CERTIFICATE-----\n";
     size_t pos = 0;
@@ -57,6 +82,7 @@ class EchoService final
       grpc::CallbackServerContext* context,
       const istio::v1::auth::IstioCertificateRequest* request,
       istio::v1::auth::IstioCertificateResponse* response) override {
+    BurnCpu(burn_us_);
     *response = response_;
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
@@ -64,6 +90,7 @@ class EchoService final
   }
 
  private:
+  const int burn_us_;
   istio::v1::auth::IstioCertificateResponse response_;
 };
 
@@ -80,7 +107,8 @@ int main(int argc, char** argv) {
   ssl.pem_root_certs = ReadFile(absl::GetFlag(FLAGS_root));
   ssl.pem_key_cert_pairs.push_back(
       {ReadFile(absl::GetFlag(FLAGS_key)), ReadFile(absl::GetFlag(FLAGS_cert))});
-  EchoService service(ReadFile(absl::GetFlag(FLAGS_chain)));
+  EchoService service(ReadFile(absl::GetFlag(FLAGS_chain)),
+                      absl::GetFlag(FLAGS_burn_us));
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(absl::GetFlag(FLAGS_listen),

@@ -1,4 +1,4 @@
-// vaultca load generator (issue 7): drives a certificate service with
+// vaultca load generator: drives a certificate service with
 // istio-agent-shaped requests and prints one JSON line per run.
 //
 // Targets:

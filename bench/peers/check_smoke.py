@@ -9,7 +9,8 @@ longer renders all show up here as a failed test. Figures are not judged
 (toy sizes on a shared machine); completeness and correctness are:
   closed    raw, echo and every peer at every concurrency: requests served, 0 errors;
             `openssl speed` measured the primitives; the echo server served
-            vaultca's request rate at every concurrency
+            vaultca's request rate at every concurrency, and served while
+            burning the primitives' CPU per call
   burst     every peer served all BURST requests (RESOURCE_EXHAUSTED retried)
   cold      every cold-start peer (the peers, and vaultca with its CA in
             Vault when Vault could be built) issued its first certificate
@@ -52,6 +53,7 @@ for key in keys:
         for c in sorted({r['concurrency'] for r in rows_for(label='closed', csr_key=key, peer='vaultca')}):
             served('%s echo at vaultca\'s rate, %d clients' % (key, c),
                    rows_for(label='at_rate-c%d' % c, csr_key=key, peer='echo'))
+        served('%s echo burning the primitives\' CPU' % key, rows_for(label='burn', csr_key=key, peer='echo'))
     if 'burst' in scenarios:
         for peer in peers:
             served('%s burst %s' % (key, peer), rows_for(label='burst', csr_key=key, peer=peer), int(burst_count))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Istio conformance suite for vaultca (issue 6): builds vaultca-server with
+# Istio conformance suite for vaultca: builds vaultca-server with
 # Bazel, gets the real Vault through tools/lib.sh, then runs the Go suite
 # in this directory (Istio's own client, CA and verification code against
 # vaultca-server and against Istio's CA server) and ends with
