@@ -1,6 +1,6 @@
 package interop
 
-// Issue 8: "chaos under load". 64 istio-agent CA clients (Istio's own
+// Chaos under load. 64 istio-agent CA clients (Istio's own
 // citadel client) request certificates continuously from a dedicated
 // vaultca-server while, on a schedule, its Vault is rotated, sealed,
 // restarted, has the server's token revoked, is slowed down and reset
