@@ -65,8 +65,10 @@ def cost_rows(key):
                         target=COST_TARGET.get(c, 1.25)))
     return prim, out
 
+COST = {key: cost_rows(key) for key in KEYS}
+
 def cost_table(key):
-    prim, out = cost_rows(key)
+    prim, out = COST[key]
     if not prim:
         return []
     ratio = lambda x: '%.2fx' % x if x is not None else '-'
@@ -189,7 +191,7 @@ for key in KEYS:
         if pairs:
             md.append('| lower p99 than %s at every concurrency (%s) | %s | %s |' % (peer, KNAME[key],
                       ', '.join('c=%d: %.1f vs %.1f ms' % p for p in pairs), 'yes' if all(a < b for _, a, b in pairs) else '**no**'))
-    _, out = cost_rows(key)
+    _, out = COST[key]
     for field, how in (('r1', 'echo at the same clients'), ('r2', "echo at vaultca's request rate")):
         got = [o for o in out if o[field] is not None]
         if got:
